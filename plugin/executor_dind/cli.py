@@ -1,0 +1,264 @@
+"""Command line: the KRM function (ResourceList on stdin), the legacy exec plugin (argv[1] is a config file), and
+the subcommands. Only this module reads the environment, stdin and files; everything else is pure.
+
+Exit codes: 0 success, 1 an error result (bad config, bad input, a failed audit), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from executor_dind import __version__
+
+PLUGIN_PATH = ("executor-dind.dev", "v1alpha1", "executordind", "ExecutorDind")
+SUBCOMMANDS = ("render", "audit", "install-plugin", "schema", "components")
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+NOT_RESOURCES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization", "Kptfile"})
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(message.rstrip("\n") + "\n")
+
+
+def _results_stderr(results: list[Any]) -> None:
+    from executor_dind.results import sort_results
+
+    for result in sort_results(results):
+        _err(result.line())
+
+
+def krm_main(stdin_text: str) -> int:
+    """KRM function: one ResourceList in, one out; results in it, a one-line summary on stderr."""
+    from executor_dind import function, krm_io
+    from executor_dind.results import Result, has_errors, sort_results, summary
+
+    try:
+        resource_list = krm_io.read_resource_list(stdin_text)
+    except krm_io.InputError as error:
+        resource_list = krm_io.ResourceList("config.kubernetes.io/v1", [])
+        results = [Result(str(error))]
+    else:
+        outcome = function.run(resource_list.items, resource_list.function_config)
+        results = outcome.results
+        if not outcome.failed:
+            resource_list.items = outcome.items
+    resource_list.results = [result.to_krm() for result in sort_results(results)]
+    sys.stdout.write(krm_io.write_resource_list(resource_list))
+    if has_errors(results):
+        _err(summary(results))
+        return 1
+    return 0
+
+
+def _load_config_file(path: Path) -> Any:
+    import yaml
+
+    from executor_dind.krm_io import InputError
+
+    try:
+        return yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+    except (OSError, yaml.YAMLError) as error:
+        raise InputError(f"{path}: cannot read the config: {str(error).splitlines()[0]}") from None
+
+
+def _run_stream(config: Any, items: list[Any]) -> int:
+    from executor_dind import function, krm_io
+    from executor_dind.results import summary
+
+    outcome = function.run(items, config)
+    if outcome.failed:
+        _results_stderr(outcome.results)
+        _err(summary(outcome.results))
+        return 1
+    sys.stdout.write(krm_io.write_stream(outcome.items))
+    return 0
+
+
+def legacy_main(config_path: str, stdin_text: str) -> int:
+    """Legacy exec plugin: kustomize passes the plugin config file and a YAML stream of its resources."""
+    from executor_dind import krm_io
+
+    try:
+        config = _load_config_file(Path(config_path))
+        items = krm_io.read_stream(stdin_text)
+    except krm_io.InputError as error:
+        _err(f"executor-dind: {error}")
+        return 1
+    return _run_stream(config, items)
+
+
+def _manifest_texts(paths: list[str]) -> list[tuple[str, str]]:
+    texts = []
+    for raw in paths:
+        if raw == "-":
+            texts.append(("stdin", sys.stdin.read()))
+            continue
+        path = Path(raw)
+        files = sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES) if path.is_dir() else [path]
+        for file in files:
+            if file.name not in NOT_RESOURCES:
+                texts.append((str(file), file.read_text()))
+    return texts
+
+
+def _read_items(paths: list[str]) -> list[Any]:
+    from executor_dind import krm_io
+
+    items = []
+    for source, text in _manifest_texts(paths):
+        items.extend(krm_io.read_stream(text, source))
+    return items
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from executor_dind import krm_io
+
+    try:
+        config = _load_config_file(Path(args.config))
+        items = _read_items(args.paths)
+    except (krm_io.InputError, OSError) as error:
+        _err(f"executor-dind: {error}")
+        return 1
+    return _run_stream(config, items)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from executor_dind import krm_io
+    from executor_dind.audit import audit
+    from executor_dind.results import has_errors
+
+    paths = args.paths or ["-"]
+    if paths == ["-"]:
+        text = sys.stdin.read()
+        if "ResourceList" in text[:4096]:
+            try:
+                resource_list = krm_io.read_resource_list(text)
+            except krm_io.InputError:
+                pass
+            else:
+                return _audit_resource_list(resource_list)
+        sources = [("stdin", text)]
+    else:
+        try:
+            sources = _manifest_texts(paths)
+        except OSError as error:
+            _err(f"executor-dind: {error}")
+            return 1
+    try:
+        items = [item for source, text in sources for item in krm_io.read_stream(text, source)]
+    except krm_io.InputError as error:
+        _err(f"executor-dind: {error}")
+        return 1
+    findings = audit(items)
+    if args.format == "results":
+        sys.stdout.write(krm_io.dump({"results": [f.to_krm() for f in findings]}))
+    else:
+        for finding in findings:
+            print(finding.line())
+    return 1 if has_errors(findings) else 0
+
+
+def _audit_resource_list(resource_list: Any) -> int:
+    """As a kpt validator: items unchanged, findings as results."""
+    from executor_dind import krm_io
+    from executor_dind.audit import audit
+    from executor_dind.results import has_errors, summary
+
+    findings = audit(resource_list.items)
+    resource_list.results = [finding.to_krm() for finding in findings]
+    sys.stdout.write(krm_io.write_resource_list(resource_list))
+    if has_errors(findings):
+        _err(summary(findings))
+        return 1
+    return 0
+
+
+def default_plugin_home() -> Path:
+    if os.environ.get("KUSTOMIZE_PLUGIN_HOME"):
+        return Path(os.environ["KUSTOMIZE_PLUGIN_HOME"])
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config_home) / "kustomize" / "plugin"
+
+
+def cmd_install_plugin(args: argparse.Namespace) -> int:
+    home = Path(args.plugin_home) if args.plugin_home else default_plugin_home()
+    target = home.joinpath(*PLUGIN_PATH)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The interpreter that has executor_dind installed, whatever PATH kustomize runs with.
+    target.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m executor_dind "$@"\n')
+    target.chmod(0o755)
+    print(target)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from executor_dind.config import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def cmd_components(args: argparse.Namespace) -> int:
+    from executor_dind.components import write
+
+    for path in write(Path(args.write)):
+        print(path)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="executor-dind",
+        description="Sourcegraph executors with a hardened Docker-in-Docker sidecar. With no subcommand: the KRM "
+        "function (a ResourceList on stdin, as kustomize --enable-exec and kpt run it), or the legacy "
+        "kustomize exec plugin when the first argument is a config file.",
+    )
+    top.add_argument("--version", action="version", version=f"executor-dind {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+    render = sub.add_parser("render", help="inject executors into manifests and print the YAML stream")
+    render.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file")
+    render.add_argument("paths", nargs="*", default=["-"], help="manifest files or directories, - for stdin")
+    render.set_defaults(handler=cmd_render)
+    audit = sub.add_parser("audit", help="audit executor workloads in rendered manifests (exit 1 on errors)")
+    audit.add_argument("--format", choices=("text", "results"), default="text")
+    audit.add_argument("paths", nargs="*", help="files or directories (default: stdin; a ResourceList makes it a "
+                       "KRM validator)")
+    audit.set_defaults(handler=cmd_audit)
+    install = sub.add_parser("install-plugin", help="install the legacy exec plugin for kubectl kustomize")
+    install.add_argument("--plugin-home", help="default: $KUSTOMIZE_PLUGIN_HOME or ~/.config/kustomize/plugin")
+    install.set_defaults(handler=cmd_install_plugin)
+    schema = sub.add_parser("schema", help="print the JSON Schema of the ExecutorDind config")
+    schema.set_defaults(handler=cmd_schema)
+    components = sub.add_parser("components", help="regenerate the plain Kustomize Components")
+    components.add_argument("--write", required=True, metavar="DIR", help="the components/ directory")
+    components.set_defaults(handler=cmd_components)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    # A short-lived process: the cyclic collector only costs time here.
+    gc.disable()
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-") and Path(argv[0]).is_file():
+            return legacy_main(argv[0], sys.stdin.read())
+        if not argv:
+            return krm_main(sys.stdin.read())
+        args = parser().parse_args(argv)
+        if args.command is None:
+            return krm_main(sys.stdin.read())
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # the last line of defence: a bug must not reach users as a traceback
+        if os.environ.get("EXECUTOR_DIND_DEBUG"):
+            raise
+        _err(f"executor-dind: internal error: {type(error).__name__}: {error} (please report this)")
+        return 1

@@ -1,0 +1,179 @@
+"""The transformation behind every way of use: items and a functionConfig in, items and results out.
+
+Pure: no I/O. Config is validated before anything is touched; on any error the input items come back unchanged
+with the results that say why, and the caller exits non-zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from executor_dind import hardening, model
+from executor_dind.config import API_VERSION, KIND, ConfigError, Spec, parse_function_config
+from executor_dind.discovery import Context, discover
+from executor_dind.krm_io import (
+    INDEX_ANNOTATIONS,
+    PATH_ANNOTATIONS,
+    Item,
+    is_orchestrator_annotation,
+)
+from executor_dind.results import Result, ResourceRef, about, has_errors
+
+OWNER_LABEL = ("app.kubernetes.io/part-of", model.PART_OF)
+OUTPUT_DIR = "executor-dind"
+
+
+@dataclass
+class Outcome:
+    items: list[Item]
+    results: list[Result]
+
+    @property
+    def failed(self) -> bool:
+        return has_errors(self.results)
+
+
+def _config_ref(config: dict[str, Any] | None) -> ResourceRef | None:
+    if not isinstance(config, dict):
+        return None
+    meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+    return ResourceRef(
+        str(config.get("apiVersion", API_VERSION)),
+        str(config.get("kind", KIND)),
+        str(meta.get("name", "")),
+        str(meta.get("namespace", "")),
+    )
+
+
+def config_results(error: ConfigError, config: dict[str, Any] | None) -> list[Result]:
+    ref = _config_ref(config)
+    return [
+        Result(f"invalid functionConfig: {path}: {message}", "error", ref, path if ref else "")
+        for path, message in error.problems
+    ]
+
+
+def build_objects(spec: Spec, context: Context) -> tuple[list[dict[str, Any]], list[Result], list[str]]:
+    """The objects to inject for this spec, hardened; the IDs of the controls applied."""
+    objects = model.build(spec, context)
+    results: list[Result] = []
+    controls = hardening.enabled(spec)
+    for control in controls:
+        results.extend(control.apply(spec, context, objects))
+    model.stamp_checksums(objects)
+    return objects, results, [control.ID for control in controls]
+
+
+def _owned(item: Item) -> bool:
+    labels = ((item.obj.get("metadata") or {}).get("labels") or {}) if item.is_mapping else {}
+    return labels.get(OWNER_LABEL[0]) == OWNER_LABEL[1]
+
+
+def _without_orchestrator_annotations(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = dict(obj.get("metadata") or {})
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if not is_orchestrator_annotation(k)}
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    return {**obj, "metadata": meta}
+
+
+def _with_annotations(obj: dict[str, Any], annotations: dict[str, str]) -> dict[str, Any]:
+    if not annotations:
+        return obj
+    meta = dict(obj["metadata"])
+    meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
+    return {**obj, "metadata": meta}
+
+
+def _file_annotations(obj: dict[str, Any]) -> dict[str, str]:
+    path = f"{OUTPUT_DIR}/{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+    return {**dict.fromkeys(PATH_ANNOTATIONS, path), **dict.fromkeys(INDEX_ANNOTATIONS, "0")}
+
+
+def upsert(items: list[Item], objects: list[dict[str, Any]]) -> tuple[list[Item], list[Result], dict[str, int]]:
+    """Replace or add each object by (group, kind, namespace, name); untouched items keep their text.
+
+    An item with the same identity that executor-dind does not own is a conflict, never overwritten. Owned items
+    no longer produced (a removed queue, a control turned off) are pruned, so a re-render follows the config.
+    """
+    wants_paths = any(item.annotation(PATH_ANNOTATIONS[0]) or item.annotation(PATH_ANNOTATIONS[1]) for item in items)
+    new_items = [Item.new(obj) for obj in objects]
+    index = {item.key: position for position, item in enumerate(items)}
+    produced = {item.key for item in new_items}
+    out = list(items)
+    results: list[Result] = []
+    counts = {"added": 0, "updated": 0, "unchanged": 0, "removed": 0}
+    appended: list[Item] = []
+    for new in new_items:
+        position = index.get(new.key)
+        if position is None:
+            obj = _with_annotations(new.obj, _file_annotations(new.obj) if wants_paths else {})
+            appended.append(Item.new(obj))
+            counts["added"] += 1
+            continue
+        existing = items[position]
+        if not _owned(existing):
+            results.append(
+                about(
+                    existing,
+                    f"{existing.describe()} is in the input but not managed by executor-dind, which would create "
+                    "an object of the same name: rename or remove yours (or turn off the option that adds it)",
+                )
+            )
+            continue
+        if _without_orchestrator_annotations(existing.obj) == new.obj:
+            counts["unchanged"] += 1
+            continue
+        kept = {k: v for k, v in existing.annotations.items() if is_orchestrator_annotation(k)}
+        out[position] = Item.new(_with_annotations(new.obj, kept))
+        counts["updated"] += 1
+    stale = [item for item in out if item.key not in produced and item.is_mapping and _owned(item)]
+    counts["removed"] = len(stale)
+    out = [item for item in out if item not in stale] + appended
+    return out, results, counts
+
+
+def run(items: list[Item], function_config: dict[str, Any] | None) -> Outcome:
+    try:
+        spec = parse_function_config(function_config)
+    except ConfigError as error:
+        return Outcome(items, config_results(error, function_config))
+    found = discover(spec, items)
+    results = list(found.results)
+    if found.context is None:
+        return Outcome(items, results)
+    if found.upstream and not spec.replace_upstream:
+        names = ", ".join(item.describe() for item in found.upstream)
+        results.append(
+            about(
+                found.upstream[0],
+                "the input already has the upstream components/executors/dind objects "
+                f"({names}): remove that component (and its private-docker-registry) from your kustomization, "
+                "or set spec.replaceUpstream: true to have executor-dind remove them",
+            )
+        )
+        return Outcome(items, results)
+    objects, control_results, controls = build_objects(spec, found.context)
+    results.extend(control_results)
+    if has_errors(results):
+        return Outcome(items, results)
+    kept = [item for item in items if item not in found.upstream]
+    out, upsert_results, counts = upsert(kept, objects)
+    results.extend(upsert_results)
+    if has_errors(results):
+        return Outcome(items, results)
+    context = found.context
+    changes = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+    replaced = f"; removed {len(found.upstream)} upstream executor objects" if found.upstream else ""
+    results.append(
+        Result(
+            f"executor-dind: {len(objects)} objects for queue(s) {', '.join(q.name for q in spec.queues)} in "
+            f"namespace {context.namespace or '(unset)'} ({changes}){replaced}; frontend {context.frontend_url}; "
+            f"hardening profile {spec.hardening.profile}, controls: {', '.join(controls) or 'baseline only'}",
+            "info",
+        )
+    )
+    return Outcome(out, results)

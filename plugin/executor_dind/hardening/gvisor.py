@@ -1,0 +1,121 @@
+"""gVisor sandbox: the pod runs under runsc, so dind's privileges stay inside a user-space kernel (control 2).
+
+The pod gets `runtimeClassName`; dind drops `privileged` for the capability set dockerd needs, which gVisor
+intercepts in the sandbox instead of granting on the host. gVisor has no overlay filesystem and no netfilter for
+dockerd to program, so dockerd runs with `--storage-driver=vfs --iptables=false --ip6tables=false` on the
+sized /var/lib/docker emptyDir, after a start-up script gives job containers outbound NAT through the pod
+address. These settings are dockerd flags, not daemon.json keys, so this control and the private registry
+(which owns `registry-mirrors` in daemon.json) compose as plain Components in any order. Optionally emits the
+RuntimeClass (handler `runsc`); GKE Sandbox provides its own `gvisor` RuntimeClass.
+
+Rules:
+  EXD201 privileged-unsandboxed  warning  a privileged dind container runs on the host kernel
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from executor_dind.config import Spec
+from executor_dind.discovery import Context
+from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
+from executor_dind.krm_io import Item
+from executor_dind.model import OBJECT_LABELS
+from executor_dind.podspec import container, containers
+from executor_dind.results import Result
+
+ID = "gvisor"
+TITLE = "gVisor sandbox"
+PROFILES = ("strict",)
+GUARANTEES = "a container escape lands in gVisor's user-space kernel, not on the node"
+REQUIRES = "nodes with the runsc runtime and a RuntimeClass (GKE Sandbox provides `gvisor`)"
+CAPABILITIES = (
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_ADMIN",
+    "NET_BIND_SERVICE",
+    "NET_RAW",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_ADMIN",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+)
+DOCKERD_FLAGS = ("--storage-driver=vfs", "--iptables=false", "--ip6tables=false")
+START_SCRIPT = "\n".join(
+    (
+        "set -eu",
+        "# gVisor gives dockerd no netfilter: NAT job traffic to the pod address ourselves.",
+        "ip link del docker0 2>/dev/null || true",
+        "dev=$(ip route show default | awk '{print $5; exit}')",
+        "addr=$(ip -4 addr show dev \"$dev\" | awk '/inet /{sub(/\\/.*/, \"\", $2); print $2; exit}')",
+        "echo 1 > /proc/sys/net/ipv4/ip_forward",
+        "iptables-legacy -t nat -A POSTROUTING -o \"$dev\" -p tcp -j SNAT --to-source \"$addr\"",
+        "iptables-legacy -t nat -A POSTROUTING -o \"$dev\" -p udp -j SNAT --to-source \"$addr\"",
+        "exec dockerd " + " ".join(DOCKERD_FLAGS),
+        "",
+    )
+)
+_FLAG_KEYS = ("storage-driver", "iptables", "ip6tables")
+
+
+def config(spec: Spec) -> Any:
+    return spec.hardening.gvisor
+
+
+def apply(spec: Spec, context: Context, objects: list[dict[str, Any]]) -> list[Result]:
+    conflicting = [key for key in _FLAG_KEYS if key in spec.docker.daemon_config]
+    if conflicting:
+        return [
+            Result(
+                f"docker.daemonConfig sets {', '.join(conflicting)}, which gVisor mode passes to dockerd as flags "
+                "(dockerd refuses a setting given both ways): remove them from daemonConfig",
+                field_path="spec.docker.daemonConfig",
+            )
+        ]
+    gvisor = spec.hardening.gvisor
+    for obj in objects:
+        if obj["kind"] != "Deployment":
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        pod["runtimeClassName"] = gvisor.runtime_class_name
+        dind = container(pod, "dind")
+        dind["command"] = ["/bin/sh", "-c", START_SCRIPT]
+        dind["securityContext"] = {"privileged": False, "capabilities": {"add": list(CAPABILITIES)}}
+    if gvisor.create_runtime_class:
+        objects.append(
+            {
+                "apiVersion": "node.k8s.io/v1",
+                "kind": "RuntimeClass",
+                "metadata": {"name": gvisor.runtime_class_name, "labels": dict(OBJECT_LABELS)},
+                "handler": "runsc",
+            }
+        )
+    return []
+
+
+def privileged_unsandboxed(item: Item, scope: Scope) -> Iterator[Finding]:
+    spec, base = executor_pod(item)
+    if spec.get("runtimeClassName"):
+        return
+    for entry, path in containers(spec, base):
+        if entry.get("name") == "dind" and (entry.get("securityContext") or {}).get("privileged"):
+            yield Finding(
+                item,
+                f"{path}.securityContext.privileged",
+                "privileged dind runs untrusted jobs on the host kernel: enable hardening.gvisor "
+                "(or keep these pods on a dedicated, disposable node pool)",
+            )
+
+
+RULES = (
+    Rule("EXD201", "privileged-unsandboxed", "warning", "privileged dind without gVisor", privileged_unsandboxed),
+)

@@ -1,0 +1,210 @@
+"""Network policy: executors reach DNS, the frontend, the registry and the internet, nothing private (control 3).
+
+Executor pods get one NetworkPolicy with both policy types. Ingress: only Prometheus on the metrics port.
+Egress: the cluster DNS pods (a ports-only DNS rule would open port 53 on every private address), the frontend
+pods on their HTTP *pod* port (policies see traffic after the Service's DNAT), the private registry's pods, and
+`0.0.0.0/0` / `::/0` except the denied ranges (private, link-local incl. 169.254.169.254, CGNAT, loopback,
+multicast, IPv6 ULA and link-local), plus `allowedCIDRs` for the user's own code hosts. Job containers run in
+dind's network namespace and leave NATed to the pod address, so the pod's policy covers them too.
+
+Rules (the audit judges the union of every NetworkPolicy that selects an executor pod):
+  EXD301 egress-unrestricted   warning  no NetworkPolicy restricts executor egress
+  EXD302 metadata-reachable    error    the union of policies lets executors reach the cloud metadata service
+  EXD303 private-reachable     error    the union of policies lets executors reach private address ranges
+  EXD304 ingress-unrestricted  warning  no NetworkPolicy restricts ingress to executor pods
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from typing import Any
+
+from executor_dind.config import Spec
+from executor_dind.discovery import Context
+from executor_dind.hardening.common import Finding, Rule, Scope, selector_matches
+from executor_dind.krm_io import Item
+from executor_dind.model import (
+    EXECUTOR_POD_SELECTOR,
+    METRICS_PORT,
+    OBJECT_LABELS,
+    REGISTRY_POD_SELECTOR,
+    REGISTRY_PORT,
+)
+from executor_dind.podspec import pod_labels
+from executor_dind.results import Result
+
+ID = "networkPolicy"
+TITLE = "network policy"
+PROFILES = ("recommended", "strict")
+GUARANTEES = (
+    "jobs cannot reach the cloud metadata service, private ranges or Sourcegraph's internal services; "
+    "only DNS, the frontend's HTTP port, the registry and the public internet"
+)
+REQUIRES = "a CNI that enforces NetworkPolicy (Calico, Cilium, GKE Dataplane V2, ...)"
+POLICY_NAME = "executor-dind-executors"
+METADATA_ADDRESSES = ("169.254.169.254", "fd00:ec2::254")
+PRIVATE_PROBES = ("10.0.0.1", "172.16.0.1", "192.168.0.1", "100.64.0.1", "fd00::1")
+PROMETHEUS_POD_LABELS = {"app": "prometheus"}
+
+
+def config(spec: Spec) -> Any:
+    return spec.hardening.network_policy
+
+
+def _namespace_peer(namespace: str, context: Context) -> dict[str, Any]:
+    if namespace == context.namespace:
+        return {}
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+
+
+def policy(spec: Spec, context: Context) -> dict[str, Any]:
+    conf = spec.hardening.network_policy
+    dns_peer = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": conf.dns.namespace}},
+        "podSelector": {"matchLabels": dict(conf.dns.pod_labels)},
+    }
+    dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    egress: list[dict[str, Any]] = [{"to": [dns_peer], "ports": dns_ports}]
+    if conf.dns.node_local_ip:
+        egress.append({"to": [{"ipBlock": {"cidr": f"{conf.dns.node_local_ip}/32"}}], "ports": dns_ports})
+    frontend_peer = {
+        **_namespace_peer(context.sourcegraph_namespace, context),
+        "podSelector": {"matchLabels": dict(context.frontend_pod_labels)},
+    }
+    egress.append({"to": [frontend_peer], "ports": [{"protocol": "TCP", "port": context.frontend_pod_port}]})
+    # Always present: it matches nothing until the registry exists, so the plain Components compose.
+    egress.append(
+        {
+            "to": [{"podSelector": {"matchLabels": dict(REGISTRY_POD_SELECTOR)}}],
+            "ports": [{"protocol": "TCP", "port": REGISTRY_PORT}],
+        }
+    )
+    denied = [ipaddress.ip_network(cidr) for cidr in conf.denied_cidrs]
+    internet = []
+    for everything in (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")):
+        excepted = [str(net) for net in denied if net.version == everything.version]
+        internet.append({"ipBlock": {"cidr": str(everything), "except": excepted}})
+    egress.append({"to": internet})
+    if conf.allowed_cidrs:
+        egress.append({"to": [{"ipBlock": {"cidr": cidr}} for cidr in conf.allowed_cidrs]})
+    prometheus_peer = {
+        **_namespace_peer(context.sourcegraph_namespace, context),
+        "podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)},
+    }
+    metadata: dict[str, Any] = {"name": POLICY_NAME}
+    if context.namespace:
+        metadata["namespace"] = context.namespace
+    metadata["labels"] = dict(OBJECT_LABELS)
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata,
+        "spec": {
+            "podSelector": {"matchLabels": dict(EXECUTOR_POD_SELECTOR)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {"from": [prometheus_peer], "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
+            ],
+            "egress": egress,
+        },
+    }
+
+
+def apply(spec: Spec, context: Context, objects: list[dict[str, Any]]) -> list[Result]:
+    objects.append(policy(spec, context))
+    return []
+
+
+def _policy_types(spec: dict[str, Any]) -> list[str]:
+    types = spec.get("policyTypes")
+    if types:
+        return list(types)
+    return ["Ingress", "Egress"] if "egress" in spec else ["Ingress"]
+
+
+def _selecting(item: Item, scope: Scope, policy_type: str) -> list[Item]:
+    labels = pod_labels(item.obj)
+    return [
+        policy
+        for policy in scope.network_policies
+        if policy.namespace == item.namespace
+        and selector_matches((policy.obj.get("spec") or {}).get("podSelector", {}), labels)
+        and policy_type in _policy_types(policy.obj.get("spec") or {})
+    ]
+
+
+def _allows_address(rule: dict[str, Any], address: ipaddress._BaseAddress) -> bool:
+    peers = rule.get("to")
+    if not peers:
+        return True
+    for peer in peers:
+        block = (peer or {}).get("ipBlock")
+        if not block:
+            continue
+        try:
+            network = ipaddress.ip_network(block.get("cidr", ""), strict=False)
+            excepted = [ipaddress.ip_network(e, strict=False) for e in block.get("except") or []]
+        except ValueError:
+            continue
+        if address.version == network.version and address in network and not any(address in e for e in excepted):
+            return True
+    return False
+
+
+def _allowing(item: Item, scope: Scope, addresses: tuple[str, ...]) -> dict[str, list[str]]:
+    """Address -> names of the policies whose egress rules allow it (the union decides)."""
+    allowed: dict[str, list[str]] = {}
+    for policy in _selecting(item, scope, "Egress"):
+        for rule in (policy.obj.get("spec") or {}).get("egress") or []:
+            for text in addresses:
+                if _allows_address(rule or {}, ipaddress.ip_address(text)):
+                    allowed.setdefault(text, [])
+                    if policy.name not in allowed[text]:
+                        allowed[text].append(policy.name)
+    return allowed
+
+
+def egress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
+    if not _selecting(item, scope, "Egress"):
+        yield Finding(
+            item,
+            "spec.template.metadata.labels",
+            "no NetworkPolicy restricts egress of these executor pods: jobs can reach the cloud metadata "
+            "service and private networks; enable hardening.networkPolicy",
+        )
+
+
+def _reachable(item: Item, scope: Scope, addresses: tuple[str, ...], what: str) -> Iterator[Finding]:
+    for address, policies in _allowing(item, scope, addresses).items():
+        yield Finding(
+            item,
+            "spec.template.metadata.labels",
+            f"jobs can reach {what} {address}: allowed by NetworkPolicy {', '.join(sorted(policies))} "
+            "(policies add up: one broad allow rule defeats every deny-by-omission)",
+        )
+
+
+def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
+    yield from _reachable(item, scope, METADATA_ADDRESSES, "the cloud metadata service")
+
+
+def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
+    yield from _reachable(item, scope, PRIVATE_PROBES, "the private address")
+
+
+def ingress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
+    if not _selecting(item, scope, "Ingress"):
+        yield Finding(
+            item,
+            "spec.template.metadata.labels",
+            "no NetworkPolicy restricts ingress to these executor pods; enable hardening.networkPolicy",
+        )
+
+
+RULES = (
+    Rule("EXD301", "egress-unrestricted", "warning", "executor egress unrestricted", egress_unrestricted),
+    Rule("EXD302", "metadata-reachable", "error", "cloud metadata service reachable", metadata_reachable),
+    Rule("EXD303", "private-reachable", "error", "private ranges reachable", private_reachable),
+    Rule("EXD304", "ingress-unrestricted", "warning", "executor ingress unrestricted", ingress_unrestricted),
+)

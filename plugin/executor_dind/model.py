@@ -1,0 +1,353 @@
+"""The objects executor-dind injects, with the baseline security that needs no cluster support.
+
+Names never collide with the upstream component's (`executor`, `executor-config`, `docker-config`,
+`private-docker-registry`). Pod templates carry no `deploy: sourcegraph` label, so Sourcegraph's broad
+NetworkPolicies never select executor pods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from executor_dind.config import Queue, Spec
+from executor_dind.discovery import Context
+
+PART_OF = "executor-dind"
+SERVICE_ACCOUNT = "executor-dind"
+DOCKER_CONFIG = "executor-dind-docker"
+METRICS_SERVICE = "executor-dind-metrics"
+REGISTRY = "executor-dind-registry"
+REGISTRY_PORT = 5000
+METRICS_PORT = 6060
+DOCKER_PORT = 2375
+SCRATCH = "/scratch"
+CHECKSUM_ANNOTATION = "executor-dind.dev/config-checksum"
+OBJECT_LABELS = {
+    "deploy": "sourcegraph",
+    "sourcegraph-resource-requires": "no-cluster-admin",
+    "app.kubernetes.io/component": "executor",
+    "app.kubernetes.io/part-of": PART_OF,
+}
+# Every executor pod, whatever its queue: the metrics Service and the NetworkPolicy select these.
+EXECUTOR_POD_SELECTOR = {"app.kubernetes.io/name": "executor", "app.kubernetes.io/part-of": PART_OF}
+REGISTRY_POD_SELECTOR = {"app.kubernetes.io/name": REGISTRY, "app.kubernetes.io/part-of": PART_OF}
+EXECUTOR_UID, EXECUTOR_GID = 100, 101
+REGISTRY_UID = 1000
+DEFAULT_EXECUTOR_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "1Gi"},
+    "limits": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "2Gi"},
+}
+DEFAULT_DIND_RESOURCES = {
+    "requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "1Gi"},
+    "limits": {"cpu": "4", "memory": "8Gi", "ephemeral-storage": "4Gi"},
+}
+REGISTRY_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "256Mi"},
+    "limits": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+}
+DOCKER_PING = ["wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{DOCKER_PORT}/_ping"]
+EXECUTOR_RUNNING = ["/usr/bin/pgrep", "-f", "/usr/local/bin/executor"]
+
+
+def deployment_name(queue: Queue) -> str:
+    return f"executor-{queue.name}"
+
+
+def _metadata(name: str, context: Context, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if context.namespace:
+        meta["namespace"] = context.namespace
+    meta["labels"] = dict(OBJECT_LABELS)
+    meta.update(extra)
+    return meta
+
+
+def _merged_resources(defaults: dict[str, dict[str, str]], override: dict[str, Any]) -> dict[str, Any]:
+    merged = {key: dict(values) for key, values in defaults.items()}
+    for key, values in override.items():
+        merged[key] = {**merged.get(key, {}), **(values or {})}
+    return merged
+
+
+def daemon_config(spec: Spec) -> dict[str, Any]:
+    config: dict[str, Any] = {"hosts": [f"tcp://127.0.0.1:{DOCKER_PORT}"], "tls": False, "mtu": spec.docker.mtu}
+    if spec.private_registry.enabled:
+        config["registry-mirrors"] = [f"http://{REGISTRY}:{REGISTRY_PORT}"]
+        config["insecure-registries"] = [f"{REGISTRY}:{REGISTRY_PORT}"]
+    config.update(spec.docker.daemon_config)
+    return config
+
+
+def docker_config_map(spec: Spec, context: Context) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(DOCKER_CONFIG, context),
+        "data": {"daemon.json": json.dumps(daemon_config(spec), indent=2, sort_keys=True) + "\n"},
+    }
+
+
+def service_account(context: Context) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _metadata(SERVICE_ACCOUNT, context),
+        "automountServiceAccountToken": False,
+    }
+
+
+def metrics_service(context: Context) -> dict[str, Any]:
+    annotations = {"prometheus.io/port": str(METRICS_PORT), "sourcegraph.prometheus/scrape": "true"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(METRICS_SERVICE, context, annotations=annotations),
+        "spec": {
+            "clusterIP": "None",
+            "selector": dict(EXECUTOR_POD_SELECTOR),
+            "ports": [{"name": "debug", "port": METRICS_PORT, "targetPort": "debug"}],
+        },
+    }
+
+
+def _env(spec: Spec, queue: Queue, context: Context) -> list[dict[str, Any]]:
+    queue_names = list(queue.queue_names or (queue.name,))
+    queue_var = ("EXECUTOR_QUEUE_NAME", queue_names[0]) if len(queue_names) == 1 else None
+    secret = spec.frontend.password_secret
+    env: list[dict[str, Any]] = [
+        {"name": "EXECUTOR_FRONTEND_URL", "value": context.frontend_url},
+        {
+            "name": "EXECUTOR_FRONTEND_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": secret.name, "key": secret.key}},
+        },
+        {"name": queue_var[0], "value": queue_var[1]}
+        if queue_var
+        else {"name": "EXECUTOR_QUEUE_NAMES", "value": ",".join(queue_names)},
+        {"name": "EXECUTOR_MAXIMUM_NUM_JOBS", "value": str(queue.maximum_num_jobs)},
+        {"name": "EXECUTOR_MAXIMUM_RUNTIME_PER_JOB", "value": spec.maximum_runtime_per_job},
+        {"name": "EXECUTOR_USE_FIRECRACKER", "value": "false"},
+        {"name": "EXECUTOR_USE_KUBERNETES", "value": "false"},
+        # Jobs are bounded by the dind container's limits, not per job.
+        {"name": "EXECUTOR_JOB_NUM_CPUS", "value": "0"},
+        {"name": "EXECUTOR_JOB_MEMORY", "value": "0"},
+        {"name": "DOCKER_HOST", "value": f"tcp://127.0.0.1:{DOCKER_PORT}"},
+        {"name": "TMPDIR", "value": SCRATCH},
+        {"name": "SRC_LOG_LEVEL", "value": spec.log.level},
+        {"name": "SRC_LOG_FORMAT", "value": spec.log.format},
+    ]
+    for name in sorted(queue.env):
+        value = queue.env[name]
+        env.append({"name": name, "value": value} if isinstance(value, str) else {"name": name, **value})
+    return env
+
+
+def _executor_container(spec: Spec, queue: Queue, context: Context) -> dict[str, Any]:
+    return {
+        "name": "executor",
+        "image": spec.images.executor,
+        "imagePullPolicy": "Always",
+        "env": _env(spec, queue, context),
+        "ports": [{"name": "debug", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "livenessProbe": {"exec": {"command": EXECUTOR_RUNNING}, "initialDelaySeconds": 15, "timeoutSeconds": 5},
+        "readinessProbe": {"exec": {"command": EXECUTOR_RUNNING}, "periodSeconds": 5, "timeoutSeconds": 5},
+        "resources": _merged_resources(DEFAULT_EXECUTOR_RESOURCES, queue.resources),
+        "securityContext": {
+            "runAsUser": EXECUTOR_UID,
+            "runAsGroup": EXECUTOR_GID,
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": "executor-scratch", "mountPath": SCRATCH}],
+    }
+
+
+def _dind_container(spec: Spec) -> dict[str, Any]:
+    dind: dict[str, Any] = {
+        "name": "dind",
+        "image": spec.images.dind,
+        "imagePullPolicy": "Always",
+        # The image's entrypoint adds its own --host flags, which conflict with `hosts` in daemon.json.
+        "command": ["dockerd"],
+    }
+    if spec.docker.native_sidecar:
+        dind["restartPolicy"] = "Always"
+    dind.update(
+        {
+            # The kubelet cannot dial 127.0.0.1 inside the pod: probe from inside the container.
+            "startupProbe": {"exec": {"command": DOCKER_PING}, "periodSeconds": 2, "failureThreshold": 60},
+            "livenessProbe": {"exec": {"command": DOCKER_PING}, "periodSeconds": 10, "failureThreshold": 6},
+            "readinessProbe": {"exec": {"command": DOCKER_PING}, "periodSeconds": 5, "failureThreshold": 3},
+            "resources": _merged_resources(DEFAULT_DIND_RESOURCES, spec.docker.resources),
+            "securityContext": {"privileged": True},
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "volumeMounts": [
+                {"name": "executor-scratch", "mountPath": SCRATCH},
+                {"name": "docker-storage", "mountPath": "/var/lib/docker"},
+                {
+                    "name": "docker-config",
+                    "mountPath": "/etc/docker/daemon.json",
+                    "subPath": "daemon.json",
+                    "readOnly": True,
+                },
+            ],
+        }
+    )
+    return dind
+
+
+def _scratch_volume(spec: Spec) -> dict[str, Any]:
+    if spec.storage.type == "ephemeral":
+        claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"]}
+        if spec.storage.storage_class_name:
+            claim["storageClassName"] = spec.storage.storage_class_name
+        claim["resources"] = {"requests": {"storage": spec.storage.size}}
+        return {"name": "executor-scratch", "ephemeral": {"volumeClaimTemplate": {"spec": claim}}}
+    return {"name": "executor-scratch", "emptyDir": {"sizeLimit": spec.scratch_size}}
+
+
+def executor_deployment(spec: Spec, queue: Queue, context: Context) -> dict[str, Any]:
+    name = deployment_name(queue)
+    pod_labels = {"app": name, "app.kubernetes.io/component": "executor", **EXECUTOR_POD_SELECTOR}
+    executor = _executor_container(spec, queue, context)
+    dind = _dind_container(spec)
+    pod_spec: dict[str, Any] = {
+        "serviceAccountName": SERVICE_ACCOUNT,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": spec.grace_period_seconds,
+        "securityContext": {"fsGroup": EXECUTOR_GID, "fsGroupChangePolicy": "OnRootMismatch"},
+    }
+    if spec.docker.native_sidecar:
+        pod_spec["initContainers"] = [dind]
+        pod_spec["containers"] = [executor]
+    else:
+        pod_spec["containers"] = [executor, dind]
+    pod_spec["volumes"] = [
+        _scratch_volume(spec),
+        {"name": "docker-storage", "emptyDir": {"sizeLimit": spec.docker.storage_size}},
+        {"name": "docker-config", "configMap": {"name": DOCKER_CONFIG, "defaultMode": 0o444}},
+    ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(
+            name,
+            context,
+            annotations={"description": f"Sourcegraph executors with a dind sidecar for queue(s) of {name}"},
+        ),
+        "spec": {
+            "replicas": queue.replicas,
+            "minReadySeconds": 10,
+            "revisionHistoryLimit": 10,
+            "selector": {"matchLabels": {"app": name, "app.kubernetes.io/part-of": PART_OF}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {"kubectl.kubernetes.io/default-container": "executor"},
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def registry_objects(spec: Spec, context: Context) -> list[dict[str, Any]]:
+    registry = spec.private_registry
+    pod_labels = {"app": REGISTRY, "app.kubernetes.io/component": "executor", **REGISTRY_POD_SELECTOR}
+    claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"]}
+    if registry.storage_class_name:
+        claim["storageClassName"] = registry.storage_class_name
+    claim["resources"] = {"requests": {"storage": registry.storage}}
+    probe = {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5}
+    statefulset = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": _metadata(
+            REGISTRY, context, annotations={"description": "Pull-through cache for the executors' dockerd"}
+        ),
+        "spec": {
+            "replicas": 1,
+            "serviceName": REGISTRY,
+            "selector": {"matchLabels": {"app": REGISTRY, "app.kubernetes.io/part-of": PART_OF}},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "serviceAccountName": SERVICE_ACCOUNT,
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": REGISTRY_UID,
+                        "runAsGroup": REGISTRY_UID,
+                        "fsGroup": REGISTRY_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": "registry",
+                            "image": spec.images.registry,
+                            "imagePullPolicy": "Always",
+                            "env": [
+                                {"name": "REGISTRY_HTTP_ADDR", "value": f":{REGISTRY_PORT}"},
+                                {"name": "REGISTRY_PROXY_REMOTEURL", "value": registry.remote_url},
+                            ],
+                            "ports": [{"name": "http", "containerPort": REGISTRY_PORT, "protocol": "TCP"}],
+                            "livenessProbe": {**probe, "initialDelaySeconds": 5},
+                            "readinessProbe": probe,
+                            "resources": _merged_resources(REGISTRY_RESOURCES, {}),
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]},
+                                "readOnlyRootFilesystem": True,
+                            },
+                            "terminationMessagePolicy": "FallbackToLogsOnError",
+                            "volumeMounts": [{"name": "cache", "mountPath": "/var/lib/registry"}],
+                        }
+                    ],
+                },
+            },
+            "volumeClaimTemplates": [{"metadata": {"name": "cache"}, "spec": claim}],
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(REGISTRY, context),
+        "spec": {
+            "selector": dict(REGISTRY_POD_SELECTOR),
+            "ports": [{"name": "http", "port": REGISTRY_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+    return [statefulset, service]
+
+
+def build(spec: Spec, context: Context) -> list[dict[str, Any]]:
+    objects = [service_account(context), docker_config_map(spec, context), metrics_service(context)]
+    objects.extend(executor_deployment(spec, queue, context) for queue in spec.queues)
+    if spec.private_registry.enabled:
+        objects.extend(registry_objects(spec, context))
+    return objects
+
+
+def config_checksum(daemon_json: str, pod_template: dict[str, Any]) -> str:
+    executor = next(c for c in pod_template["spec"]["containers"] if c.get("name") == "executor")
+    digest = hashlib.sha256(daemon_json.encode())
+    digest.update(json.dumps(executor.get("env", []), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def stamp_checksums(objects: list[dict[str, Any]]) -> None:
+    """Annotate executor pod templates with a checksum of daemon.json and their env, so edits roll the pods."""
+    daemon_json = next(
+        o["data"]["daemon.json"] for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == DOCKER_CONFIG
+    )
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            template = obj["spec"]["template"]
+            template["metadata"]["annotations"][CHECKSUM_ANNOTATION] = config_checksum(daemon_json, template)
