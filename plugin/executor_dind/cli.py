@@ -6,14 +6,16 @@ Exit codes: 0 success, 1 an error result (bad config, bad input, a failed audit)
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from executor_dind import __version__
+
+if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
 
 PLUGIN_PATH = ("executor-dind.dev", "v1alpha1", "executordind", "ExecutorDind")
 SUBCOMMANDS = ("render", "audit", "install-plugin", "schema", "components")
@@ -81,6 +83,8 @@ def _run_stream(config: Any, items: list[Any]) -> int:
 
 def legacy_main(config_path: str, stdin_text: str) -> int:
     """Legacy exec plugin: kustomize passes the plugin config file and a YAML stream of its resources."""
+    from pathlib import Path
+
     from executor_dind import krm_io
 
     try:
@@ -93,6 +97,8 @@ def legacy_main(config_path: str, stdin_text: str) -> int:
 
 
 def _manifest_texts(paths: list[str]) -> list[tuple[str, str]]:
+    from pathlib import Path
+
     texts = []
     for raw in paths:
         if raw == "-":
@@ -116,6 +122,8 @@ def _read_items(paths: list[str]) -> list[Any]:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from executor_dind import krm_io
 
     try:
@@ -179,6 +187,8 @@ def _audit_resource_list(resource_list: Any) -> int:
 
 
 def default_plugin_home() -> Path:
+    from pathlib import Path
+
     if os.environ.get("KUSTOMIZE_PLUGIN_HOME"):
         return Path(os.environ["KUSTOMIZE_PLUGIN_HOME"])
     config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
@@ -186,6 +196,8 @@ def default_plugin_home() -> Path:
 
 
 def cmd_install_plugin(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     home = Path(args.plugin_home) if args.plugin_home else default_plugin_home()
     target = home.joinpath(*PLUGIN_PATH)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -206,6 +218,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_components(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from executor_dind.components import write
 
     for path in write(Path(args.write)):
@@ -214,6 +228,8 @@ def cmd_components(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    import argparse
+
     top = argparse.ArgumentParser(
         prog="executor-dind",
         description="Sourcegraph executors with a hardened Docker-in-Docker sidecar. With no subcommand: the KRM "
@@ -228,8 +244,9 @@ def parser() -> argparse.ArgumentParser:
     render.set_defaults(handler=cmd_render)
     audit = sub.add_parser("audit", help="audit executor workloads in rendered manifests (exit 1 on errors)")
     audit.add_argument("--format", choices=("text", "results"), default="text")
-    audit.add_argument("paths", nargs="*", help="files or directories (default: stdin; a ResourceList makes it a "
-                       "KRM validator)")
+    audit.add_argument(
+        "paths", nargs="*", help="files or directories (default: stdin; a ResourceList makes it a KRM validator)"
+    )
     audit.set_defaults(handler=cmd_audit)
     install = sub.add_parser("install-plugin", help="install the legacy exec plugin for kubectl kustomize")
     install.add_argument("--plugin-home", help="default: $KUSTOMIZE_PLUGIN_HOME or ~/.config/kustomize/plugin")
@@ -247,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()
     argv = sys.argv[1:] if argv is None else argv
     try:
-        if argv and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-") and Path(argv[0]).is_file():
+        if argv and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-") and os.path.isfile(argv[0]):
             return legacy_main(argv[0], sys.stdin.read())
         if not argv:
             return krm_main(sys.stdin.read())

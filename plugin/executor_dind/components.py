@@ -52,7 +52,7 @@ def json_patch(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
                 ops.extend(json_patch(old[key], value, where))
         return ops
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [op for i, (a, b) in enumerate(zip(old, new)) for op in json_patch(a, b, f"{path}/{i}")]
+        return [op for i, (a, b) in enumerate(zip(old, new, strict=True)) for op in json_patch(a, b, f"{path}/{i}")]
     return [{"op": "replace", "path": path, "value": new}]
 
 

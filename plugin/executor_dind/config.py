@@ -8,8 +8,6 @@ from them. Field names are snake_case in Python and camelCase on the wire (or th
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import ipaddress
 import re
 import types
 import typing
@@ -113,6 +111,8 @@ def _check_url(value: str) -> str | None:
 
 
 def _check_cidrs(values: tuple[str, ...]) -> str | None:
+    import ipaddress
+
     for value in values:
         try:
             ipaddress.ip_network(value)
@@ -122,6 +122,8 @@ def _check_cidrs(values: tuple[str, ...]) -> str | None:
 
 
 def _check_ip(value: str) -> str | None:
+    import ipaddress
+
     try:
         if value:
             ipaddress.ip_address(value)
@@ -330,7 +332,7 @@ class _Parser:
         if origin is dict:
             if not isinstance(raw, dict):
                 return self.wrong(tp, raw, path)
-            key_type, value_type = typing.get_args(tp)
+            _, value_type = typing.get_args(tp)
             if value_type is str:
                 for key, value in raw.items():
                     if not isinstance(value, str):
@@ -391,6 +393,8 @@ def _shown(value: Any) -> str:
 
 
 def _nearest(word: str, choices: list[str]) -> str:
+    import difflib
+
     match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
@@ -424,13 +428,11 @@ def _cross_checks(spec: Spec, path: str, parser: _Parser) -> None:
             parser.problem(where, "replicas must be at most 1000 and maximumNumJobs at least 1")
         for name, value in queue.env.items():
             if name in MANAGED_ENV:
-                parser.problem(
-                    f"{where}.env.{name}", "is set by executor-dind; use the structured spec field instead"
-                )
+                parser.problem(f"{where}.env.{name}", "is set by executor-dind; use the structured spec field instead")
             elif not _ENV_NAME.match(name):
                 parser.problem(f"{where}.env.{name}", "is not a valid environment variable name")
             elif not isinstance(value, str) and not (isinstance(value, dict) and set(value) == {"valueFrom"}):
-                parser.problem(f"{where}.env.{name}", 'must be a string or {valueFrom: {...}}')
+                parser.problem(f"{where}.env.{name}", "must be a string or {valueFrom: {...}}")
     if not spec.queues:
         parser.problem(f"{path}.queues", "must list at least one queue")
     if spec.storage.type == "ephemeral" and not spec.storage.size:

@@ -18,7 +18,7 @@ from executor_dind.krm_io import (
     Item,
     is_orchestrator_annotation,
 )
-from executor_dind.results import Result, ResourceRef, about, has_errors
+from executor_dind.results import ResourceRef, Result, about, has_errors
 
 OWNER_LABEL = ("app.kubernetes.io/part-of", model.PART_OF)
 OUTPUT_DIR = "executor-dind"
@@ -66,8 +66,7 @@ def build_objects(spec: Spec, context: Context) -> tuple[list[dict[str, Any]], l
 
 
 def _owned(item: Item) -> bool:
-    labels = ((item.obj.get("metadata") or {}).get("labels") or {}) if item.is_mapping else {}
-    return labels.get(OWNER_LABEL[0]) == OWNER_LABEL[1]
+    return item.label(OWNER_LABEL[0]) == OWNER_LABEL[1]
 
 
 def _without_orchestrator_annotations(obj: dict[str, Any]) -> dict[str, Any]:

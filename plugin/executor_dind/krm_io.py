@@ -56,9 +56,7 @@ _Dumper.add_representer(str, _represent_str)
 
 def dump(obj: Any) -> str:
     """Block-style YAML, no anchors, no comments; multi-line strings as literal blocks."""
-    return yaml.dump(
-        obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 20
-    )
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 20)
 
 
 def _child(node: Node | None, key: str) -> Node | None:
@@ -124,6 +122,9 @@ class Item:
     def annotation(self, key: str) -> str:
         return self._field("metadata", "annotations", key)
 
+    def label(self, key: str) -> str:
+        return self._field("metadata", "labels", key)
+
     @property
     def group(self) -> str:
         return self.api_version.rpartition("/")[0]
@@ -167,9 +168,7 @@ def _compose(text: str, source: str) -> Iterator[Node]:
 def _has_anchors(text: str) -> bool:
     if not _MAYBE_ANCHOR.search(text):
         return False
-    return any(
-        getattr(event, "anchor", None) for event in yaml.parse(text, Loader=yaml.CSafeLoader)
-    )
+    return any(getattr(event, "anchor", None) for event in yaml.parse(text, Loader=yaml.CSafeLoader))
 
 
 def _slice(text: str, node: Node) -> str:

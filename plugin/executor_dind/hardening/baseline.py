@@ -91,11 +91,11 @@ def dockerd_exposed(item: Item, scope: Scope) -> Iterator[Finding]:
 
 def token_mounted(item: Item, scope: Scope) -> Iterator[Finding]:
     spec, base = executor_pod(item)
-    if spec.get("automountServiceAccountToken") is False:
-        return
     account = spec.get("serviceAccountName") or "default"
     sa = scope.service_accounts.get((item.namespace, account))
-    if sa is not None and sa.obj.get("automountServiceAccountToken") is False and "automountServiceAccountToken" not in spec:
+    # The pod's own setting wins; unset, the ServiceAccount's applies.
+    setting = spec.get("automountServiceAccountToken", sa.obj.get("automountServiceAccountToken") if sa else None)
+    if setting is False:
         return
     yield Finding(
         item,
@@ -119,8 +119,8 @@ def frontend_url_no_port(item: Item, scope: Scope) -> Iterator[Finding]:
     parsed = urlsplit(url)
     if parsed.port is None and (parsed.hostname or "").startswith("sourcegraph-frontend"):
         yield Finding(
-                item,
-                path,
+            item,
+            path,
             f"EXECUTOR_FRONTEND_URL {url!r} has no port: the frontend Service listens on 30080 and the "
             "executor hangs silently at 'Connecting to Sourcegraph instance'",
         )

@@ -56,10 +56,10 @@ START_SCRIPT = "\n".join(
         "# gVisor gives dockerd no netfilter: NAT job traffic to the pod address ourselves.",
         "ip link del docker0 2>/dev/null || true",
         "dev=$(ip route show default | awk '{print $5; exit}')",
-        "addr=$(ip -4 addr show dev \"$dev\" | awk '/inet /{sub(/\\/.*/, \"\", $2); print $2; exit}')",
+        'addr=$(ip -4 addr show dev "$dev" | awk \'/inet /{sub(/\\/.*/, "", $2); print $2; exit}\')',
         "echo 1 > /proc/sys/net/ipv4/ip_forward",
-        "iptables-legacy -t nat -A POSTROUTING -o \"$dev\" -p tcp -j SNAT --to-source \"$addr\"",
-        "iptables-legacy -t nat -A POSTROUTING -o \"$dev\" -p udp -j SNAT --to-source \"$addr\"",
+        'iptables-legacy -t nat -A POSTROUTING -o "$dev" -p tcp -j SNAT --to-source "$addr"',
+        'iptables-legacy -t nat -A POSTROUTING -o "$dev" -p udp -j SNAT --to-source "$addr"',
         "exec dockerd " + " ".join(DOCKERD_FLAGS),
         "",
     )
@@ -116,6 +116,4 @@ def privileged_unsandboxed(item: Item, scope: Scope) -> Iterator[Finding]:
             )
 
 
-RULES = (
-    Rule("EXD201", "privileged-unsandboxed", "warning", "privileged dind without gVisor", privileged_unsandboxed),
-)
+RULES = (Rule("EXD201", "privileged-unsandboxed", "warning", "privileged dind without gVisor", privileged_unsandboxed),)

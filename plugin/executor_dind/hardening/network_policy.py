@@ -16,9 +16,8 @@ Rules (the audit judges the union of every NetworkPolicy that selects an executo
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from executor_dind.config import Spec
 from executor_dind.discovery import Context
@@ -33,6 +32,9 @@ from executor_dind.model import (
 )
 from executor_dind.podspec import pod_labels
 from executor_dind.results import Result
+
+if TYPE_CHECKING:
+    import ipaddress
 
 ID = "networkPolicy"
 TITLE = "network policy"
@@ -59,6 +61,8 @@ def _namespace_peer(namespace: str, context: Context) -> dict[str, Any]:
 
 
 def policy(spec: Spec, context: Context) -> dict[str, Any]:
+    import ipaddress
+
     conf = spec.hardening.network_policy
     dns_peer = {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": conf.dns.namespace}},
@@ -135,6 +139,8 @@ def _selecting(item: Item, scope: Scope, policy_type: str) -> list[Item]:
 
 
 def _allows_address(rule: dict[str, Any], address: ipaddress._BaseAddress) -> bool:
+    import ipaddress
+
     peers = rule.get("to")
     if not peers:
         return True
@@ -154,6 +160,8 @@ def _allows_address(rule: dict[str, Any], address: ipaddress._BaseAddress) -> bo
 
 def _allowing(item: Item, scope: Scope, addresses: tuple[str, ...]) -> dict[str, list[str]]:
     """Address -> names of the policies whose egress rules allow it (the union decides)."""
+    import ipaddress
+
     allowed: dict[str, list[str]] = {}
     for policy in _selecting(item, scope, "Egress"):
         for rule in (policy.obj.get("spec") or {}).get("egress") or []:

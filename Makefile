@@ -1,0 +1,52 @@
+# executor-dind: `make demo` renders the demo overlay, `make test` runs every test against the real tools.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := $(CURDIR)/.tools/bin
+# Newest kustomize v5 the Go module proxy serves that builds with the Go here (v5.8.3 needs go >= 1.27).
+KUSTOMIZE_VERSION := v5.8.2
+export PATH := $(CURDIR)/$(BIN):$(TOOLS):$(PATH)
+
+.PHONY: demo test lint tools bench components venv clean
+
+$(BIN)/executor-dind: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,checkers]'
+	touch $@
+
+venv: $(BIN)/executor-dind
+
+$(TOOLS)/kustomize:
+	@if command -v go >/dev/null 2>&1; then \
+	  echo "installing kustomize $(KUSTOMIZE_VERSION) into .tools/bin"; \
+	  GOBIN=$(TOOLS) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION); \
+	else echo "go not found: standalone kustomize not installed (tests that need it skip, or fail with CI=true)"; fi
+
+# np-guard's netpol-analyzer, pinned in tools/netpol/go.mod and go.sum (the checksum database does not list it).
+$(TOOLS)/netpolicy: tools/netpol/go.mod tools/netpol/go.sum
+	@if command -v go >/dev/null 2>&1; then \
+	  echo "building netpol-analyzer into .tools/bin"; \
+	  cd tools/netpol && GOSUMDB=off go build -o $(TOOLS)/netpolicy github.com/np-guard/netpol-analyzer/cmd/netpolicy; \
+	else echo "go not found: netpol-analyzer not built"; fi
+
+tools: $(TOOLS)/kustomize $(TOOLS)/netpolicy
+
+test: venv tools
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+components: venv
+	$(BIN)/executor-dind components --write components
+
+demo: venv
+	@sh overlays/demo/render.sh
+
+bench: venv tools
+	$(BIN)/python bench/bench.py
+
+clean:
+	rm -rf $(VENV) .tools
