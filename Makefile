@@ -7,13 +7,17 @@ TOOLS := $(CURDIR)/.tools/bin
 KUSTOMIZE_VERSION := v5.8.2
 export PATH := $(CURDIR)/$(BIN):$(TOOLS):$(PATH)
 
-.PHONY: demo test lint tools bench components venv clean
+.PHONY: demo test lint tools bench components venv bytecode clean
 
 $(BIN)/executor-dind: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,checkers]'
 	touch $@
+
+# Bytecode for the editable install, so even PYTHONDONTWRITEBYTECODE=1 runs start from .pyc files.
+bytecode: venv
+	$(BIN)/python -m compileall -q plugin
 
 venv: $(BIN)/executor-dind
 
@@ -42,10 +46,10 @@ lint: venv
 components: venv
 	$(BIN)/executor-dind components --write components
 
-demo: venv
+demo: venv bytecode
 	@sh overlays/demo/render.sh
 
-bench: venv tools
+bench: venv tools bytecode
 	$(BIN)/python bench/bench.py
 
 clean:

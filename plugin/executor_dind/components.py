@@ -8,7 +8,6 @@ no two of them rewrite the same field).
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +91,7 @@ def _with(spec: Spec, **changes: Any) -> Spec:
         head, _, rest = dotted.partition("__")
         if rest:
             value = _with(getattr(spec, head), **{rest: value})
-        spec = dataclasses.replace(spec, **{head: value})
+        spec = spec._replace(**{head: value})
     return spec
 
 

@@ -1,18 +1,20 @@
 """The ExecutorDind spec: typed, validated once at the edge, frozen afterwards.
 
-The dataclasses below are the single description of the spec: parsing, the unknown-field suggestions, the
+The typed records below are the single description of the spec: parsing, the unknown-field suggestions, the
 ConfigMap (dotted keys, string values) form and the JSON Schema printed by `executor-dind schema` are all derived
-from them. Field names are snake_case in Python and camelCase on the wire (or the `key` in their metadata).
+from them. Field names are snake_case in Python and camelCase on the wire (or the `key` of their Field).
+
+They are NamedTuples, not dataclasses: immutable and typed alike, but importing `dataclasses` and building 17
+dataclasses costs ~15 ms per process, a third of the whole YAML floor the function is held to (see README,
+Performance). `spec._replace(...)` derives variants.
 """
 
-from __future__ import annotations
-
-import dataclasses
 import re
 import types
 import typing
-from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, NamedTuple, Union
 
 import yaml
 
@@ -63,6 +65,8 @@ DENIED_CIDRS = (
     "ff00::/8",
 )
 
+# Immutable, so the default shared by every record cannot be changed through one of them.
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$")
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(h|m|s|ms))+$")
@@ -78,12 +82,15 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-def _spec(default: Any = dataclasses.MISSING, *, key: str = "", doc: str = "", check: Any = None, **kw: Any):
-    metadata = {"key": key, "doc": doc, "check": check}
-    if isinstance(default, (dict, list)):
-        value = default
-        return field(default_factory=lambda: type(value)(value), metadata=metadata, **kw)
-    return field(default=default, metadata=metadata, **kw)
+class Field(NamedTuple):
+    """What a spec field's type does not say: its wire name when not camelCase, its doc, its value check."""
+
+    key: str = ""
+    doc: str = ""
+    check: Callable[[Any], str | None] | None = None
+
+
+_NO_FIELD = Field()
 
 
 def check_dns_label(value: str) -> str | None:
@@ -137,132 +144,118 @@ def duration_seconds(value: str) -> int:
     return int(sum(float(n) * unit[u] for n, u in _DURATION_PART.findall(value)))
 
 
-@dataclass(frozen=True)
-class SecretKeyRef:
-    name: str = _spec("executor-secret", doc="Secret holding the executor shared secret")
-    key: str = _spec("password", doc="key in that Secret")
+class SecretKeyRef(NamedTuple):
+    name: Annotated[str, Field(doc="Secret holding the executor shared secret")] = "executor-secret"
+    key: Annotated[str, Field(doc="key in that Secret")] = "password"
 
 
-@dataclass(frozen=True)
-class Frontend:
-    url: str = _spec("", check=_check_url, doc="default: derived from the sourcegraph-frontend Service")
-    password_secret: SecretKeyRef = _spec(SecretKeyRef(), doc="never a literal password")
+class Frontend(NamedTuple):
+    url: Annotated[str, Field(check=_check_url, doc="default: derived from the sourcegraph-frontend Service")] = ""
+    password_secret: Annotated[SecretKeyRef, Field(doc="never a literal password")] = SecretKeyRef()
 
 
-@dataclass(frozen=True)
-class Queue:
-    name: str = _spec(check=check_dns_label, doc="Deployment suffix: executor-<name>")
-    queue_names: tuple[Literal["batches", "codeintel"], ...] = _spec((), doc="default [name]")
-    replicas: int = _spec(1)
-    maximum_num_jobs: int = _spec(4, doc="EXECUTOR_MAXIMUM_NUM_JOBS")
-    resources: dict[str, Any] = _spec({}, doc="executor container resources; defaults when empty")
-    env: dict[str, Any] = _spec({}, doc='NAME: "value" or NAME: {valueFrom: ...}')
+class Queue(NamedTuple):
+    name: Annotated[str, Field(check=check_dns_label, doc="Deployment suffix: executor-<name>")]
+    queue_names: Annotated[tuple[Literal["batches", "codeintel"], ...], Field(doc="default [name]")] = ()
+    replicas: int = 1
+    maximum_num_jobs: Annotated[int, Field(doc="EXECUTOR_MAXIMUM_NUM_JOBS")] = 4
+    resources: Annotated[Mapping[str, Any], Field(doc="executor container resources; defaults when empty")] = EMPTY
+    env: Annotated[Mapping[str, Any], Field(doc='NAME: "value" or NAME: {valueFrom: ...}')] = EMPTY
 
 
-@dataclass(frozen=True)
-class Log:
-    level: Literal["dbug", "info", "warn", "eror", "crit"] = _spec("warn")
-    format: Literal["json", "json_gcp", "condensed", "logfmt", "console"] = _spec("json")
+class Log(NamedTuple):
+    level: Literal["dbug", "info", "warn", "eror", "crit"] = "warn"
+    format: Literal["json", "json_gcp", "condensed", "logfmt", "console"] = "json"
 
 
-@dataclass(frozen=True)
-class Images:
-    executor: str = _spec(DEFAULT_IMAGES["executor"])
-    dind: str = _spec(DEFAULT_IMAGES["dind"])
-    registry: str = _spec(DEFAULT_IMAGES["registry"])
+class Images(NamedTuple):
+    executor: str = DEFAULT_IMAGES["executor"]
+    dind: str = DEFAULT_IMAGES["dind"]
+    registry: str = DEFAULT_IMAGES["registry"]
 
 
-@dataclass(frozen=True)
-class Storage:
-    type: Literal["emptyDir", "ephemeral"] = _spec("emptyDir")
-    size: str = _spec("", check=_check_quantity, doc="default 20Gi for emptyDir; required for ephemeral")
-    storage_class_name: str = _spec("")
+class Storage(NamedTuple):
+    type: Literal["emptyDir", "ephemeral"] = "emptyDir"
+    size: Annotated[str, Field(check=_check_quantity, doc="default 20Gi for emptyDir; required for ephemeral")] = ""
+    storage_class_name: str = ""
 
 
-@dataclass(frozen=True)
-class Docker:
-    native_sidecar: bool = _spec(True, doc="dind as an init container with restartPolicy: Always (k8s >= 1.29)")
-    mtu: int = _spec(1200)
-    storage_size: str = _spec("40Gi", check=_check_quantity, doc="sizeLimit of the /var/lib/docker emptyDir")
-    daemon_config: dict[str, Any] = _spec({}, doc="merged into daemon.json; hosts stays loopback-only")
-    resources: dict[str, Any] = _spec({}, doc="dind container resources; defaults when empty")
-
-
-@dataclass(frozen=True)
-class PrivateRegistry:
-    enabled: bool = _spec(True)
-    storage: str = _spec("100Gi", check=_check_quantity)
-    storage_class_name: str = _spec("")
-    remote_url: str = _spec("https://registry-1.docker.io", check=_check_url)
-
-
-@dataclass(frozen=True)
-class Taint:
-    key: str = _spec("executor-dind.dev/untrusted")
-    value: str = _spec("true")
-    effect: Literal["NoSchedule", "NoExecute"] = _spec("NoSchedule")
-
-
-@dataclass(frozen=True)
-class NodePool:
-    enabled: bool | None = _spec(None, doc="unset: the profile decides")
-    node_selector: dict[str, str] = _spec({}, doc="empty: nodes labelled <taint.key>=<taint.value>")
-    taint: Taint = _spec(Taint())
-    spread: bool = _spec(True, doc="spread executor pods across nodes")
-
-
-@dataclass(frozen=True)
-class Gvisor:
-    enabled: bool | None = _spec(None, doc="unset: the profile decides")
-    runtime_class_name: str = _spec("gvisor", check=check_dns_label)
-    create_runtime_class: bool = _spec(False, doc="also emit a RuntimeClass with handler runsc")
-
-
-@dataclass(frozen=True)
-class Dns:
-    namespace: str = _spec("kube-system")
-    pod_labels: dict[str, str] = _spec({"k8s-app": "kube-dns"})
-    node_local_ip: str = _spec("", check=_check_ip, doc="NodeLocal DNSCache address, e.g. 169.254.20.10")
-
-
-@dataclass(frozen=True)
-class NetworkPolicy:
-    enabled: bool | None = _spec(None, doc="unset: the profile decides")
-    denied_cidrs: tuple[str, ...] = _spec(DENIED_CIDRS, key="deniedCIDRs", check=_check_cidrs)
-    allowed_cidrs: tuple[str, ...] = _spec((), key="allowedCIDRs", check=_check_cidrs)
-    dns: Dns = _spec(Dns())
-
-
-@dataclass(frozen=True)
-class PodSecurity:
-    enabled: bool | None = _spec(None, doc="unset: the profile decides; needs spec.namespace")
-
-
-@dataclass(frozen=True)
-class Hardening:
-    profile: Literal["baseline", "recommended", "strict"] = _spec("baseline")
-    node_pool: NodePool = _spec(NodePool())
-    gvisor: Gvisor = _spec(Gvisor(), key="gvisor")
-    network_policy: NetworkPolicy = _spec(NetworkPolicy())
-    pod_security: PodSecurity = _spec(PodSecurity())
-
-
-@dataclass(frozen=True)
-class Spec:
-    namespace: str = _spec("", check=_check_optional_dns_label, doc="default: the sourcegraph-frontend's")
-    frontend: Frontend = _spec(Frontend())
-    queues: tuple[Queue, ...] = _spec(
-        (Queue(name="all", queue_names=QUEUES),), doc="one Deployment executor-<name> per entry"
+class Docker(NamedTuple):
+    native_sidecar: Annotated[bool, Field(doc="dind as an init container with restartPolicy: Always (k8s >= 1.29)")] = (
+        True
     )
-    maximum_runtime_per_job: str = _spec("30m", check=_check_duration)
-    termination_grace_period_seconds: int | None = _spec(None, doc="default: maximumRuntimePerJob + 60 s")
-    replace_upstream: bool = _spec(False, doc="remove upstream components/executors/dind objects")
-    log: Log = _spec(Log())
-    images: Images = _spec(Images())
-    storage: Storage = _spec(Storage())
-    docker: Docker = _spec(Docker())
-    private_registry: PrivateRegistry = _spec(PrivateRegistry())
-    hardening: Hardening = _spec(Hardening())
+    mtu: int = 1200
+    storage_size: Annotated[str, Field(check=_check_quantity, doc="sizeLimit of the /var/lib/docker emptyDir")] = "40Gi"
+    daemon_config: Annotated[Mapping[str, Any], Field(doc="merged into daemon.json; hosts stays loopback-only")] = EMPTY
+    resources: Annotated[Mapping[str, Any], Field(doc="dind container resources; defaults when empty")] = EMPTY
+
+
+class PrivateRegistry(NamedTuple):
+    enabled: bool = True
+    storage: Annotated[str, Field(check=_check_quantity)] = "100Gi"
+    storage_class_name: str = ""
+    remote_url: Annotated[str, Field(check=_check_url)] = "https://registry-1.docker.io"
+
+
+class Taint(NamedTuple):
+    key: str = "executor-dind.dev/untrusted"
+    value: str = "true"
+    effect: Literal["NoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class NodePool(NamedTuple):
+    enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
+    node_selector: Annotated[Mapping[str, str], Field(doc="empty: nodes labelled <taint.key>=<taint.value>")] = EMPTY
+    taint: Taint = Taint()
+    spread: Annotated[bool, Field(doc="spread executor pods across nodes")] = True
+
+
+class Gvisor(NamedTuple):
+    enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
+    runtime_class_name: Annotated[str, Field(check=check_dns_label)] = "gvisor"
+    create_runtime_class: Annotated[bool, Field(doc="also emit a RuntimeClass with handler runsc")] = False
+
+
+class Dns(NamedTuple):
+    namespace: str = "kube-system"
+    pod_labels: Mapping[str, str] = MappingProxyType({"k8s-app": "kube-dns"})
+    node_local_ip: Annotated[str, Field(check=_check_ip, doc="NodeLocal DNSCache address, e.g. 169.254.20.10")] = ""
+
+
+class NetworkPolicy(NamedTuple):
+    enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
+    denied_cidrs: Annotated[tuple[str, ...], Field(key="deniedCIDRs", check=_check_cidrs)] = DENIED_CIDRS
+    allowed_cidrs: Annotated[tuple[str, ...], Field(key="allowedCIDRs", check=_check_cidrs)] = ()
+    dns: Dns = Dns()
+
+
+class PodSecurity(NamedTuple):
+    enabled: Annotated[bool | None, Field(doc="unset: the profile decides; needs spec.namespace")] = None
+
+
+class Hardening(NamedTuple):
+    profile: Literal["baseline", "recommended", "strict"] = "baseline"
+    node_pool: NodePool = NodePool()
+    gvisor: Annotated[Gvisor, Field(key="gvisor")] = Gvisor()
+    network_policy: NetworkPolicy = NetworkPolicy()
+    pod_security: PodSecurity = PodSecurity()
+
+
+class Spec(NamedTuple):
+    namespace: Annotated[str, Field(check=_check_optional_dns_label, doc="default: the sourcegraph-frontend's")] = ""
+    frontend: Frontend = Frontend()
+    queues: Annotated[tuple[Queue, ...], Field(doc="one Deployment executor-<name> per entry")] = (
+        Queue(name="all", queue_names=QUEUES),
+    )
+    maximum_runtime_per_job: Annotated[str, Field(check=_check_duration)] = "30m"
+    termination_grace_period_seconds: Annotated[int | None, Field(doc="default: maximumRuntimePerJob + 60 s")] = None
+    replace_upstream: Annotated[bool, Field(doc="remove upstream components/executors/dind objects")] = False
+    log: Log = Log()
+    images: Images = Images()
+    storage: Storage = Storage()
+    docker: Docker = Docker()
+    private_registry: PrivateRegistry = PrivateRegistry()
+    hardening: Hardening = Hardening()
 
     @property
     def grace_period_seconds(self) -> int:
@@ -275,16 +268,43 @@ class Spec:
         return self.storage.size or "20Gi"
 
 
-def wire_key(f: dataclasses.Field) -> str:
-    if f.metadata.get("key"):
-        return f.metadata["key"]
-    head, *rest = f.name.split("_")
+_MISSING = object()
+
+
+class _FieldInfo(NamedTuple):
+    name: str
+    type: Any
+    meta: Field
+    default: Any
+
+
+def is_record(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
+
+
+def wire_key(name: str, meta: Field) -> str:
+    if meta.key:
+        return meta.key
+    head, *rest = name.split("_")
     return head + "".join(part.capitalize() for part in rest)
 
 
-def _fields(cls: type) -> dict[str, tuple[dataclasses.Field, Any]]:
-    hints = typing.get_type_hints(cls)
-    return {wire_key(f): (f, hints[f.name]) for f in dataclasses.fields(cls)}
+_FIELDS_CACHE: dict[type, dict[str, _FieldInfo]] = {}
+
+
+def _fields(cls: type) -> dict[str, _FieldInfo]:
+    """Wire key -> field info, from the record's type hints (Annotated carries the Field)."""
+    if cls not in _FIELDS_CACHE:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        fields = {}
+        for name in cls._fields:
+            hint, meta = hints[name], _NO_FIELD
+            if typing.get_origin(hint) is Annotated:
+                hint, meta = typing.get_args(hint)[0], typing.get_args(hint)[1]
+            info = _FieldInfo(name, hint, meta, cls._field_defaults.get(name, _MISSING))
+            fields[wire_key(name, meta)] = info
+        _FIELDS_CACHE[cls] = fields
+    return _FIELDS_CACHE[cls]
 
 
 def _is_optional(tp: Any) -> tuple[bool, Any]:
@@ -297,7 +317,7 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
 def _type_name(tp: Any) -> str:
     optional, tp = _is_optional(tp)
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp) or origin is dict:
+    if is_record(tp) or origin is Mapping:
         name = "an object"
     elif origin is tuple:
         name = "a list"
@@ -309,7 +329,7 @@ def _type_name(tp: Any) -> str:
 
 
 class _Parser:
-    """Walks raw data against the dataclasses, collecting every problem instead of stopping at the first."""
+    """Walks raw data against the records, collecting every problem instead of stopping at the first."""
 
     def __init__(self) -> None:
         self.problems: list[tuple[str, str]] = []
@@ -322,14 +342,14 @@ class _Parser:
         if raw is None and optional:
             return None
         origin = typing.get_origin(tp)
-        if dataclasses.is_dataclass(tp):
+        if is_record(tp):
             return self.object(tp, raw, path)
         if origin is tuple:
             if not isinstance(raw, list):
                 return self.wrong(tp, raw, path)
             (item_type, _) = typing.get_args(tp)
             return tuple(self.value(item_type, item, f"{path}[{i}]") for i, item in enumerate(raw))
-        if origin is dict:
+        if origin is Mapping:
             if not isinstance(raw, dict):
                 return self.wrong(tp, raw, path)
             _, value_type = typing.get_args(tp)
@@ -368,19 +388,19 @@ class _Parser:
                 hint = _nearest(str(key), list(known))
                 self.problem(f"{path}.{key}", f"unknown field{hint}")
         kwargs = {}
-        for key, (f, tp) in known.items():
+        for key, field in known.items():
             where = f"{path}.{key}"
             if key not in raw:
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                if field.default is _MISSING:
                     self.problem(where, "is required")
                 continue
-            value = self.value(tp, raw[key], where)
-            check = f.metadata.get("check")
+            value = self.value(field.type, raw[key], where)
+            check = field.meta.check
             if check is not None and value is not None and not any(p[0].startswith(where) for p in self.problems):
                 message = check(value)
                 if message:
                     self.problem(where, message)
-            kwargs[f.name] = value
+            kwargs[field.name] = value
         if any(p[0].startswith(path + ".") or p[0] == path for p in self.problems):
             return None
         return cls(**kwargs)
@@ -450,7 +470,7 @@ def _cross_checks(spec: Spec, path: str, parser: _Parser) -> None:
 
 
 def _dotted_tree(data: dict[str, Any], path: str) -> dict[str, Any]:
-    """ConfigMap data (dotted keys, string values) -> a nested raw spec, typed by the dataclasses."""
+    """ConfigMap data (dotted keys, string values) -> a nested raw spec, typed by the records."""
     tree: dict[str, Any] = {}
     parser = _Parser()
     for dotted, text in data.items():
@@ -460,16 +480,17 @@ def _dotted_tree(data: dict[str, Any], path: str) -> dict[str, Any]:
         cls: Any = Spec
         node = tree
         keys = dotted.split(".")
-        tp: Any = None
         for depth, key in enumerate(keys):
-            known = _fields(cls) if dataclasses.is_dataclass(cls) else {}
+            known = _fields(cls) if is_record(cls) else {}
             if key not in known:
                 parser.problem(f"{path}.{'.'.join(keys[: depth + 1])}", "unknown field" + _nearest(key, list(known)))
                 break
-            _, tp = known[key]
-            _, inner = _is_optional(tp)
+            _, inner = _is_optional(known[key].type)
             if depth < len(keys) - 1:
-                node = node.setdefault(key, {})
+                if not isinstance(node.setdefault(key, {}), dict):
+                    parser.problem(where, f"conflicts with the key {'.'.join(keys[: depth + 1])!r}")
+                    break
+                node = node[key]
                 cls = inner
             else:
                 node[key] = _from_string(inner, key, text, where, parser)
@@ -539,14 +560,14 @@ def json_schema() -> dict[str, Any]:
 def _schema(tp: Any) -> dict[str, Any]:
     optional, tp = _is_optional(tp)
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if is_record(tp):
         properties = {}
         required = []
-        for key, (f, ftp) in _fields(tp).items():
-            prop = _schema(ftp)
-            if f.metadata.get("doc"):
-                prop["description"] = f.metadata["doc"]
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        for key, field in _fields(tp).items():
+            prop = _schema(field.type)
+            if field.meta.doc:
+                prop["description"] = field.meta.doc
+            if field.default is _MISSING:
                 required.append(key)
             properties[key] = prop
         schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}
@@ -554,7 +575,7 @@ def _schema(tp: Any) -> dict[str, Any]:
             schema["required"] = required
     elif origin is tuple:
         schema = {"type": "array", "items": _schema(typing.get_args(tp)[0])}
-    elif origin is dict:
+    elif origin is Mapping:
         value_type = typing.get_args(tp)[1]
         schema = {"type": "object"}
         if value_type is str:

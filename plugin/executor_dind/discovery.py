@@ -1,9 +1,8 @@
 """What the input tells us: Sourcegraph's namespace, the frontend Service, the secret, upstream executors."""
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from executor_dind.config import Spec
 from executor_dind.krm_io import Item
@@ -26,19 +25,17 @@ UPSTREAM_OBJECTS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """Where the executors go and how they reach Sourcegraph."""
 
     namespace: str
     sourcegraph_namespace: str
     frontend_url: str
-    frontend_pod_labels: dict[str, str] = field(default_factory=lambda: {"app": "sourcegraph-frontend"})
+    frontend_pod_labels: Mapping[str, str] = MappingProxyType({"app": "sourcegraph-frontend"})
     frontend_pod_port: int | str = "http"
 
 
-@dataclass
-class Discovery:
+class Discovery(NamedTuple):
     context: Context | None
     upstream: list[Item]
     results: list[Result]

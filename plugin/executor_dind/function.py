@@ -4,10 +4,7 @@ Pure: no I/O. Config is validated before anything is touched; on any error the i
 with the results that say why, and the caller exits non-zero.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from executor_dind import hardening, model
 from executor_dind.config import API_VERSION, KIND, ConfigError, Spec, parse_function_config
@@ -24,8 +21,7 @@ OWNER_LABEL = ("app.kubernetes.io/part-of", model.PART_OF)
 OUTPUT_DIR = "executor-dind"
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     items: list[Item]
     results: list[Result]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -73,13 +72,21 @@ def _scalar(node: Node | None, *path: str) -> str:
     return node.value if isinstance(node, ScalarNode) and node.tag.endswith(":str") else ""
 
 
-@dataclass(eq=False)
 class Item:
-    """One KRM object: its source text (None when created or changed here) and its parsed form."""
+    """One KRM object: its source text (None when created or changed here) and its parsed form.
 
-    text: str | None = None
-    node: Node | None = field(default=None, repr=False)
-    _obj: Any = field(default=None, repr=False)
+    Compared by identity: two items with the same content are still two items.
+    """
+
+    __slots__ = ("_obj", "node", "text")
+
+    def __init__(self, text: str | None = None, node: Node | None = None, _obj: Any = None) -> None:
+        self.text = text
+        self.node = node
+        self._obj = _obj
+
+    def __repr__(self) -> str:
+        return f"Item({self.describe()})"
 
     @classmethod
     def new(cls, obj: dict[str, Any]) -> Item:
@@ -146,13 +153,19 @@ class Item:
         return f"{self.kind or '(no kind)'}/{namespace}{self.name or '(no name)'}"
 
 
-@dataclass
 class ResourceList:
-    api_version: str
-    items: list[Item]
-    function_config: dict[str, Any] | None = None
-    function_config_text: str | None = None
-    results: list[dict[str, Any]] = field(default_factory=list)
+    def __init__(
+        self,
+        api_version: str,
+        items: list[Item],
+        function_config: dict[str, Any] | None = None,
+        function_config_text: str | None = None,
+    ) -> None:
+        self.api_version = api_version
+        self.items = items
+        self.function_config = function_config
+        self.function_config_text = function_config_text
+        self.results: list[dict[str, Any]] = []
 
 
 def _compose(text: str, source: str) -> Iterator[Node]:

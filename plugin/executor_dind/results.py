@@ -1,10 +1,7 @@
 """KRM function results: what the function tells the orchestrator and the user."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from executor_dind.krm_io import PATH_ANNOTATIONS, Item
 
@@ -12,23 +9,21 @@ Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
-@dataclass(frozen=True)
-class ResourceRef:
+class ResourceRef(NamedTuple):
     api_version: str
     kind: str
     name: str
     namespace: str = ""
 
     @classmethod
-    def of(cls, item: Item) -> ResourceRef:
+    def of(cls, item: Item) -> "ResourceRef":
         return cls(item.api_version, item.kind, item.name, item.namespace)
 
     def describe(self) -> str:
         return f"{self.kind}/{self.namespace or '-'}/{self.name}"
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     message: str
     severity: Severity = "error"
     resource: ResourceRef | None = None

@@ -17,7 +17,6 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from executor_dind.config import duration_seconds
 from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
@@ -116,6 +115,8 @@ def frontend_url_no_port(item: Item, scope: Scope) -> Iterator[Finding]:
     url = (var or {}).get("value")
     if not isinstance(url, str):
         return
+    from urllib.parse import urlsplit
+
     parsed = urlsplit(url)
     if parsed.port is None and (parsed.hostname or "").startswith("sourcegraph-frontend"):
         yield Finding(

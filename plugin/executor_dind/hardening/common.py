@@ -1,35 +1,31 @@
 """What every hardening module shares: the audit rule and finding shapes, and the audit's view of the input."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from executor_dind.krm_io import Item
 from executor_dind.podspec import pod_spec
 from executor_dind.results import Severity
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     item: Item
     field_path: str
     message: str
 
 
-@dataclass
 class Scope:
     """The audit's view: every item, and the kinds that decide what an executor pod may do."""
 
-    items: list[Item]
-    network_policies: list[Item] = field(default_factory=list)
-    namespaces: dict[str, Item] = field(default_factory=dict)
-    service_accounts: dict[tuple[str, str], Item] = field(default_factory=dict)
-    config_maps: dict[tuple[str, str], Item] = field(default_factory=dict)
+    def __init__(self, items: list[Item]) -> None:
+        self.items = items
+        self.network_policies: list[Item] = []
+        self.namespaces: dict[str, Item] = {}
+        self.service_accounts: dict[tuple[str, str], Item] = {}
+        self.config_maps: dict[tuple[str, str], Item] = {}
 
     @classmethod
-    def of(cls, items: list[Item]) -> Scope:
+    def of(cls, items: list[Item]) -> "Scope":
         scope = cls(items)
         for item in items:
             if item.kind == "NetworkPolicy":
@@ -43,8 +39,7 @@ class Scope:
         return scope
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """An audit rule: a stable ID, a slug for people, a severity, and a check over one workload.
 
     Rules check executor workloads; `any_workload` rules also check the registries that serve them.

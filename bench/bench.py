@@ -1,0 +1,261 @@
+"""`make bench`: whole-process timings of executor-dind beside their floors, as ratios from one run.
+
+Every figure is the median of alternating runs (function, floor, function, floor, ...) so machine noise hits
+both sides alike. Needs the upstream base beside the project (../shared/upstream/deploy-sourcegraph-k8s),
+kubectl, kpt and a standalone kustomize v5 (`make tools`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UPSTREAM = ROOT.parent / "shared" / "upstream" / "deploy-sourcegraph-k8s"
+FLOOR = Path(__file__).resolve().parent / "floor.py"
+PYTHON = sys.executable
+FUNCTION = [str(Path(PYTHON).parent / "executor-dind")]
+RUNS = int(os.environ.get("BENCH_RUNS", "11"))
+CONFIG = """\
+apiVersion: executor-dind.dev/v1alpha1
+kind: ExecutorDind
+metadata:
+  name: executors
+  annotations:
+    config.kubernetes.io/local-config: "true"
+spec: {}
+"""
+KPTFILE = (
+    "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: bench\npipeline:\n  mutators:\n    - exec: {exec}\n"
+)
+DEPLOYMENT = """\
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: app-{i}
+    labels: {{app: app-{i}, deploy: sourcegraph}}
+    annotations:
+      config.kubernetes.io/index: '0'
+      config.kubernetes.io/path: 'app-{i}.yaml'
+      internal.config.kubernetes.io/path: 'app-{i}.yaml'
+  spec:
+    replicas: 1
+    selector:
+      matchLabels: {{app: app-{i}}}
+    template:
+      metadata:
+        labels: {{app: app-{i}}}
+      spec:
+        containers:
+          - name: app
+            image: index.docker.io/sourcegraph/app:6.2.1106
+            args: ["--port", "8080", "--verbose"]
+            env:
+              - {{name: A, value: "1"}}
+              - {{name: B, value: "two"}}
+            ports:
+              - {{containerPort: 8080, name: http}}
+            resources:
+              limits: {{cpu: "1", memory: 1Gi}}
+              requests: {{cpu: 100m, memory: 256Mi}}
+"""
+
+
+def measure(argv: list[str], stdin: Path | None = None, cwd: Path | None = None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one process, output discarded."""
+    with open(stdin or os.devnull, "rb") as source:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, stdin=source, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench: {' '.join(argv)} failed")
+    return elapsed, usage.ru_maxrss
+
+
+def alternate(pairs: dict[str, tuple], runs: int = RUNS, prepare=None) -> dict[str, tuple[float, int]]:
+    """Median wall time and median peak RSS per named command, runs interleaved."""
+    samples: dict[str, list[tuple[float, int]]] = {name: [] for name in pairs}
+    for _ in range(runs):
+        for name, (argv, stdin, cwd) in pairs.items():
+            if prepare:
+                prepare(name)
+            samples[name].append(measure(argv, stdin, cwd))
+    return {
+        name: (statistics.median(s[0] for s in values), int(statistics.median(s[1] for s in values)))
+        for name, values in samples.items()
+    }
+
+
+def run(argv: list[str], **kwargs) -> str:
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kwargs).stdout
+
+
+def tool(name: str) -> str:
+    local = ROOT / ".tools" / "bin" / name
+    found = str(local) if local.exists() else shutil.which(name)
+    if not found:
+        raise SystemExit(f"bench: {name} not found (run `make tools`)")
+    return found
+
+
+def write_overlays(work: Path) -> tuple[Path, Path, Path, Path]:
+    base = os.path.relpath(UPSTREAM / "base", work / "x")
+    components = os.path.relpath(ROOT / "components", work / "x")
+    plain, krm, identity, source = work / "plain", work / "krm", work / "identity", work / "source"
+    for directory in (plain, krm, identity, source):
+        directory.mkdir()
+    (source / "kustomization.yaml").write_text(f"namespace: sourcegraph\nresources: [{base}]\n")
+    (plain / "kustomization.yaml").write_text(
+        f"namespace: sourcegraph\nresources: [{base}]\n"
+        f"components: [{components}/executor-dind, {components}/executor-dind/private-registry]\n"
+    )
+    (krm / "kustomization.yaml").write_text(f"namespace: sourcegraph\nresources: [{base}]\ntransformers: [fn.yaml]\n")
+    annotation = "  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: executor-dind\n"
+    (krm / "fn.yaml").write_text(CONFIG.replace("  annotations:\n", annotation, 1))
+    # The same overlay with `cat` as the function: what kustomize's exec protocol costs by itself.
+    (identity / "kustomization.yaml").write_text((krm / "kustomization.yaml").read_text())
+    (identity / "fn.yaml").write_text((krm / "fn.yaml").read_text().replace("path: executor-dind", "path: cat"))
+    return plain, krm, identity, source
+
+
+def synthetic(work: Path, count: int) -> Path:
+    path = work / f"rl-{count}.yaml"
+    with open(path, "w") as out:
+        out.write("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n")
+        for i in range(count):
+            out.write(DEPLOYMENT.format(i=i))
+        out.write("functionConfig:\n" + "".join("  " + line for line in CONFIG.splitlines(keepends=True)))
+    return path
+
+
+def row(label: str, value: float, floor: float, target: str, unit: str = "ms") -> str:
+    scale = 1000 if unit == "ms" else 1 / 1024
+    return f"| {label} | {value * scale:,.1f} {unit} | {floor * scale:,.1f} {unit} | {value / floor:.2f}x | {target} |"
+
+
+def main() -> int:
+    if not UPSTREAM.is_dir():
+        raise SystemExit(f"bench: the upstream base is not at {UPSTREAM}")
+    os.environ["PATH"] = f"{Path(PYTHON).parent}{os.pathsep}{ROOT / '.tools' / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    kustomize, kpt, kubectl = tool("kustomize"), tool("kpt"), tool("kubectl")
+    lines = ["| measurement | executor-dind | floor | ratio | target |", "|---|---:|---:|---:|---|"]
+    with tempfile.TemporaryDirectory(dir=ROOT, prefix=".bench-") as tmp:
+        work = Path(tmp)
+        plain, krm, identity, source = write_overlays(work)
+        package = work / "package"
+        package.mkdir()
+        (package / "base.yaml").write_text(run([kubectl, "kustomize", str(source)]))
+        (work / "config.yaml").write_text(CONFIG)
+        resource_list = work / "rl-upstream.yaml"
+        resource_list.write_text(run([kpt, "fn", "source", str(package), "--fn-config", str(work / "config.yaml")]))
+        items = run(
+            [
+                PYTHON,
+                "-c",
+                "import sys,yaml;print(len(yaml.load(open(sys.argv[1]),Loader=yaml.CSafeLoader)['items']))",
+                str(resource_list),
+            ]
+        ).strip()
+
+        upstream = alternate(
+            {"fn": (FUNCTION, resource_list, None), "floor": ([PYTHON, str(FLOOR), str(resource_list)], None, None)}
+        )
+        lines.append(
+            row(
+                f"function, upstream base ResourceList ({items} items)",
+                upstream["fn"][0],
+                upstream["floor"][0],
+                "<= 1.0x",
+            )
+        )
+
+        builds = alternate(
+            {
+                "krm": ([kustomize, "build", "--enable-alpha-plugins", "--enable-exec", str(krm)], None, None),
+                "plain": ([kustomize, "build", str(plain)], None, None),
+                "identity": (
+                    [kustomize, "build", "--enable-alpha-plugins", "--enable-exec", str(identity)],
+                    None,
+                    None,
+                ),
+            }
+        )
+        lines.append(
+            row(
+                "kustomize build, KRM exec overlay vs plain components", builds["krm"][0], builds["plain"][0], "<= 1.3x"
+            )
+        )
+        lines.append(
+            row(
+                "kustomize build, identity `cat` exec overlay vs plain components (kustomize's own exec cost)",
+                builds["identity"][0],
+                builds["plain"][0],
+                "context",
+            )
+        )
+        lines.append(
+            row(
+                "kustomize build, KRM exec overlay vs identity `cat` overlay",
+                builds["krm"][0],
+                builds["identity"][0],
+                "report",
+            )
+        )
+
+        kpt_dirs = {"fn": work / "kpt-fn", "cat": work / "kpt-cat"}
+        kptfile = KPTFILE
+
+        def fresh(name: str) -> None:
+            shutil.rmtree(kpt_dirs[name], ignore_errors=True)
+            shutil.copytree(package, kpt_dirs[name])
+            exec_line = "executor-dind\n      configPath: config.yaml" if name == "fn" else "cat"
+            (kpt_dirs[name] / "Kptfile").write_text(kptfile.format(exec=exec_line))
+            shutil.copy(work / "config.yaml", kpt_dirs[name] / "config.yaml")
+
+        renders = alternate(
+            {name: ([kpt, "fn", "render", str(path), "--allow-exec"], None, None) for name, path in kpt_dirs.items()},
+            prepare=fresh,
+        )
+        lines.append(
+            row(
+                "kpt fn render, upstream base package (identity fn `cat` as floor)",
+                renders["fn"][0],
+                renders["cat"][0],
+                "report",
+            )
+        )
+
+        scale = {}
+        for count in (100, 1000, 10000):
+            path = synthetic(work, count)
+            runs = RUNS if count < 10000 else max(3, RUNS // 3)
+            scale[count] = alternate(
+                {"fn": (FUNCTION, path, None), "floor": ([PYTHON, str(FLOOR), str(path)], None, None)}, runs
+            )
+            fn, floor = scale[count]["fn"], scale[count]["floor"]
+            lines.append(row(f"function, {count:,} Deployments: time", fn[0], floor[0], "<= 1.5x"))
+            lines.append(row(f"function, {count:,} Deployments: peak RSS", fn[1], floor[1], "<= 1.5x", "MiB"))
+    exponent = math.log(scale[10000]["fn"][0] / scale[1000]["fn"][0]) / math.log(10)
+    floor_exponent = math.log(scale[10000]["floor"][0] / scale[1000]["floor"][0]) / math.log(10)
+    print("\n".join(lines))
+    print(
+        f"\nscaling exponent 1,000 -> 10,000 items (time ~ N^k): "
+        f"executor-dind k = {exponent:.2f}, floor k = {floor_exponent:.2f}"
+    )
+    print(
+        f"medians of {RUNS} alternating runs ({max(3, RUNS // 3)} at 10,000 items); "
+        "floor = PyYAML C load + dump of the same file"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
