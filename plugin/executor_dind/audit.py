@@ -5,10 +5,8 @@ from __future__ import annotations
 from executor_dind.hardening import RULES
 from executor_dind.hardening.common import Scope
 from executor_dind.krm_io import Item
-from executor_dind.podspec import is_executor_workload, pod_spec
+from executor_dind.podspec import REGISTRY_NAMES, is_executor_workload, pod_spec
 from executor_dind.results import Result, about, sort_results
-
-REGISTRY_NAMES = frozenset({"private-docker-registry", "executor-dind-registry"})
 
 
 def in_scope(item: Item) -> bool:

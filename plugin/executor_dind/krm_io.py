@@ -234,8 +234,8 @@ def read_stream(text: str, source: str = "stdin") -> list[Item]:
     keep_text = not _has_anchors(text)
     items: list[Item] = []
     for index, node in enumerate(_compose(text, source)):
-        if node is None:
-            continue
+        if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
+            continue  # an empty document: a trailing or doubled `---`
         if not isinstance(node, MappingNode):
             raise InputError(f"{source}: document {index + 1} is not an object")
         nested = _child(node, "items")

@@ -58,6 +58,10 @@ def container(spec: dict[str, Any], name: str) -> dict[str, Any] | None:
     return None
 
 
+# The executors' pull-through registries: upstream's and ours.
+REGISTRY_NAMES = frozenset({"private-docker-registry", "executor-dind-registry"})
+
+
 def is_executor_workload(obj: Any) -> bool:
     """Any workload with an executor container and a dind container: ours, upstream's or hand-made."""
     located = pod_spec(obj)

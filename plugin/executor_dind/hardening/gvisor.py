@@ -21,7 +21,7 @@ from executor_dind.config import Spec
 from executor_dind.discovery import Context
 from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
 from executor_dind.krm_io import Item
-from executor_dind.model import OBJECT_LABELS
+from executor_dind.model import OBJECT_LABELS, set_checkov_skips
 from executor_dind.podspec import container, containers
 from executor_dind.results import Result
 
@@ -65,6 +65,17 @@ START_SCRIPT = "\n".join(
     )
 )
 _FLAG_KEYS = ("storage-driver", "iptables", "ip6tables")
+# What this control changes in the executor Deployment's checkov skips (see model.CHECKOV_SKIPS).
+CHECKOV_SKIPS = {
+    "CKV_K8S_20": "dind only (the executor sets allowPrivilegeEscalation false): no_new_privs on dockerd "
+    "would be inherited by every job container and break setuid tools in users' job images; the pod runs "
+    "in the gVisor sandbox",
+    "CKV_K8S_25": "dind only: dockerd needs this explicit set (runtime defaults plus NET_ADMIN, SYS_ADMIN, "
+    "SYS_PTRACE; NET_RAW and NET_ADMIN for the start script's NAT) to run job containers without privileged. "
+    "gVisor implements them in its user-space kernel, not on the node",
+    "CKV_K8S_39": "dind only: dockerd needs SYS_ADMIN to mount job container filesystems; under gVisor it "
+    "is a capability of the sandbox's user-space kernel, not of the node",
+}
 
 
 def config(spec: Spec) -> Any:
@@ -89,7 +100,10 @@ def apply(spec: Spec, context: Context, objects: list[dict[str, Any]]) -> list[R
         pod["runtimeClassName"] = gvisor.runtime_class_name
         dind = container(pod, "dind")
         dind["command"] = ["/bin/sh", "-c", START_SCRIPT]
-        dind["securityContext"] = {"privileged": False, "capabilities": {"add": list(CAPABILITIES)}}
+        # drop ALL first: exactly this set, whatever the runtime's defaults.
+        capabilities = {"drop": ["ALL"], "add": list(CAPABILITIES)}
+        dind["securityContext"] = {"privileged": False, "capabilities": capabilities}
+        set_checkov_skips(obj, CHECKOV_SKIPS, remove=("CKV_K8S_16", "CKV_K8S_28", "CKV_K8S_37"))
     if gvisor.create_runtime_class:
         objects.append(
             {

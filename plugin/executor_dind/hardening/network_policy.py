@@ -5,7 +5,8 @@ Egress: the cluster DNS pods (a ports-only DNS rule would open port 53 on every 
 pods on their HTTP *pod* port (policies see traffic after the Service's DNAT), the private registry's pods, and
 `0.0.0.0/0` / `::/0` except the denied ranges (private, link-local incl. 169.254.169.254, CGNAT, loopback,
 multicast, IPv6 ULA and link-local), plus `allowedCIDRs` for the user's own code hosts. Job containers run in
-dind's network namespace and leave NATed to the pod address, so the pod's policy covers them too.
+dind's network namespace and leave NATed to the pod address, so the pod's policy covers them too. A second
+policy admits only executor pods to the private registry's port.
 
 Rules (the audit judges the union of every NetworkPolicy that selects an executor pod):
   EXD301 egress-unrestricted   warning  no NetworkPolicy restricts executor egress
@@ -45,6 +46,7 @@ GUARANTEES = (
 )
 REQUIRES = "a CNI that enforces NetworkPolicy (Calico, Cilium, GKE Dataplane V2, ...)"
 POLICY_NAME = "executor-dind-executors"
+REGISTRY_POLICY_NAME = "executor-dind-registry"
 METADATA_ADDRESSES = ("169.254.169.254", "fd00:ec2::254")
 PRIVATE_PROBES = ("10.0.0.1", "172.16.0.1", "192.168.0.1", "100.64.0.1", "fd00::1")
 PROMETHEUS_POD_LABELS = {"app": "prometheus"}
@@ -115,8 +117,33 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
     }
 
 
+def registry_policy(context: Context) -> dict[str, Any]:
+    """Ingress to the pull-through registry from executor pods only. Its egress stays open: it pulls from the
+    configured remote. Emitted even without the registry (it then selects nothing), so Components compose."""
+    metadata: dict[str, Any] = {"name": REGISTRY_POLICY_NAME}
+    if context.namespace:
+        metadata["namespace"] = context.namespace
+    metadata["labels"] = dict(OBJECT_LABELS)
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata,
+        "spec": {
+            "podSelector": {"matchLabels": dict(REGISTRY_POD_SELECTOR)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": dict(EXECUTOR_POD_SELECTOR)}}],
+                    "ports": [{"protocol": "TCP", "port": REGISTRY_PORT}],
+                }
+            ],
+        },
+    }
+
+
 def apply(spec: Spec, context: Context, objects: list[dict[str, Any]]) -> list[Result]:
     objects.append(policy(spec, context))
+    objects.append(registry_policy(context))
     return []
 
 
