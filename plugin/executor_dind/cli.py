@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 PLUGIN_PATH = ("executor-dind.dev", "v1alpha1", "executordind", "ExecutorDind")
-SUBCOMMANDS = ("render", "audit", "install-plugin", "schema", "components")
+SUBCOMMANDS = ("render", "audit", "explain", "init", "install-plugin", "schema", "components")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 NOT_RESOURCES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization", "Kptfile"})
 
@@ -186,6 +186,58 @@ def _audit_resource_list(resource_list: Any) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from executor_dind import krm_io
+    from executor_dind.config import ConfigError, parse_function_config
+    from executor_dind.discovery import discover
+    from executor_dind.explain import explain
+    from executor_dind.function import build_objects, config_results
+    from executor_dind.results import has_errors
+
+    try:
+        config = _load_config_file(Path(args.config))
+        items = _read_items(args.paths) if args.paths else []
+    except (krm_io.InputError, OSError) as error:
+        _err(f"executor-dind: {error}")
+        return 1
+    try:
+        spec = parse_function_config(config)
+    except ConfigError as error:
+        _results_stderr(config_results(error, config))
+        return 1
+    found = discover(spec, items)
+    results = list(found.results)
+    if found.context is not None:
+        objects, control_results, _ = build_objects(spec, found.context)
+        results.extend(control_results)
+    if found.context is None or has_errors(results):
+        _results_stderr(results)
+        return 1
+    sys.stdout.write(explain(spec, found.context, objects, args.format))
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from executor_dind.scaffold import ScaffoldError, scaffold
+
+    try:
+        written = scaffold(Path(args.dir) if args.dir else None, Path.cwd(), args.force)
+    except ScaffoldError as error:
+        _err(f"executor-dind: {error}")
+        return 1
+    for path in written:
+        print(path)
+    _err(
+        f"executor-dind: next: put executors.accessToken into {written[0].parent}/executor-password.txt, then "
+        f"kustomize build --enable-alpha-plugins --enable-exec {written[0].parent}"
+    )
+    return 0
+
+
 def default_plugin_home() -> Path:
     from pathlib import Path
 
@@ -248,6 +300,19 @@ def parser() -> argparse.ArgumentParser:
         "paths", nargs="*", help="files or directories (default: stdin; a ResourceList makes it a KRM validator)"
     )
     audit.set_defaults(handler=cmd_audit)
+    explain = sub.add_parser(
+        "explain", help="show what would be injected, the security posture, or a Mermaid diagram of the flows"
+    )
+    explain.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file")
+    explain.add_argument("--format", choices=("text", "mermaid"), default="text")
+    explain.add_argument("paths", nargs="*", help="manifests to derive the namespace and frontend from (optional)")
+    explain.set_defaults(handler=cmd_explain)
+    init = sub.add_parser(
+        "init", help="scaffold an overlay in a deploy-sourcegraph-k8s checkout (default: instances/executors)"
+    )
+    init.add_argument("dir", nargs="?", help="the overlay directory (default: <checkout>/instances/executors)")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.set_defaults(handler=cmd_init)
     install = sub.add_parser("install-plugin", help="install the legacy exec plugin for kubectl kustomize")
     install.add_argument("--plugin-home", help="default: $KUSTOMIZE_PLUGIN_HOME or ~/.config/kustomize/plugin")
     install.set_defaults(handler=cmd_install_plugin)

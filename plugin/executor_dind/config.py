@@ -219,7 +219,9 @@ class Gvisor(NamedTuple):
 class Dns(NamedTuple):
     namespace: str = "kube-system"
     pod_labels: Mapping[str, str] = MappingProxyType({"k8s-app": "kube-dns"})
-    node_local_ip: Annotated[str, Field(check=_check_ip, doc="NodeLocal DNSCache address, e.g. 169.254.20.10")] = ""
+    node_local_ip: Annotated[
+        str, Field(key="nodeLocalIP", check=_check_ip, doc="NodeLocal DNSCache address, e.g. 169.254.20.10")
+    ] = ""
 
 
 class NetworkPolicy(NamedTuple):

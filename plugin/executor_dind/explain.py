@@ -1,0 +1,88 @@
+"""`executor-dind explain`: what would be injected, the security posture, and a diagram of the network flows."""
+
+from typing import Any
+
+from executor_dind import hardening
+from executor_dind.config import Spec
+from executor_dind.discovery import Context
+from executor_dind.hardening import network_policy
+from executor_dind.krm_io import Item
+
+BASELINE_ROW = (
+    "baseline",
+    "on",
+    "dockerd on loopback only, no API token, non-root executor, limits, pinned images",
+    "nothing (Kubernetes >= 1.29 for the native sidecar)",
+)
+
+
+def posture(spec: Spec) -> list[tuple[str, str, str, str]]:
+    """(control, on/off, what it guarantees, what the cluster must provide) for every control."""
+    enabled = {module.ID for module in hardening.enabled(spec)}
+    rows = [BASELINE_ROW]
+    for control_id, module in hardening.CONTROLS.items():
+        rows.append((control_id, "on" if control_id in enabled else "off", module.GUARANTEES, module.REQUIRES))
+    return rows
+
+
+def text(spec: Spec, context: Context, items: list[Item]) -> str:
+    lines = [
+        f"executor-dind would inject {len(items)} objects into namespace {context.namespace or '(unset)'}:",
+        *(f"  {item.describe()}" for item in items),
+        "",
+        f"frontend: {context.frontend_url}",
+        "queues:",
+    ]
+    for queue in spec.queues:
+        names = ", ".join(queue.queue_names or (queue.name,))
+        lines.append(f"  executor-{queue.name}: {names}; {queue.replicas} replica(s) x {queue.maximum_num_jobs} job(s)")
+    lines += ["images:", *(f"  {role}: {image}" for role, image in spec.images._asdict().items()), ""]
+    rows = [("control", "state", "guarantees", "the cluster must provide"), *posture(spec)]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines.append(f"security posture (profile {spec.hardening.profile}):")
+    for row in rows:
+        lines.append(f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}  [{row[3]}]")
+    return "\n".join(lines) + "\n"
+
+
+def mermaid(spec: Spec, context: Context) -> str:
+    """A flowchart of the executor pod and what it may reach: solid allowed, crossed blocked, dotted unrestricted."""
+    restricted = network_policy.ID in {module.ID for module in hardening.enabled(spec)}
+    sandbox = "gVisor sandbox" if hardening.gvisor.ID in {m.ID for m in hardening.enabled(spec)} else "host kernel"
+    port = context.frontend_pod_port
+    lines = [
+        "flowchart LR",
+        f'  subgraph pod["executor pod ({sandbox})"]',
+        '    executor["executor (uid 100, no privileges)"]',
+        '    dind["dind sidecar (dockerd on 127.0.0.1:2375)"]',
+        '    jobs["job containers"]',
+        "    executor -- tcp 127.0.0.1:2375 --> dind",
+        "    dind --> jobs",
+        "  end",
+        '  dns["cluster DNS :53"]',
+        f'  frontend["sourcegraph-frontend pods :{port}"]',
+        '  registry["executor-dind-registry :5000"]',
+        '  internet["public internet"]',
+        '  metadata["cloud metadata 169.254.169.254"]',
+        '  private["private ranges 10/8, 172.16/12, 192.168/16, CGNAT, ULA"]',
+        '  sourcegraph["other Sourcegraph services"]',
+        '  prometheus["Prometheus"] -- ":6060 metrics" --> executor',
+    ]
+    allowed = ["dns", "frontend", "internet"] + (["registry"] if spec.private_registry.enabled else [])
+    blocked = ["metadata", "private", "sourcegraph"]
+    for target in allowed:
+        lines.append(f"  pod --> {target}")
+    for target in blocked:
+        lines.append(f"  pod -- blocked --x {target}" if restricted else f"  pod -. not restricted .-> {target}")
+    lines += [
+        "  classDef blocked fill:#fdd,stroke:#c00",
+        "  classDef open fill:#ffd,stroke:#c90",
+        f"  class metadata,private,sourcegraph {'blocked' if restricted else 'open'}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def explain(spec: Spec, context: Context, objects: list[dict[str, Any]], output_format: str) -> str:
+    if output_format == "mermaid":
+        return mermaid(spec, context)
+    return text(spec, context, [Item.new(obj) for obj in objects])
