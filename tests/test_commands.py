@@ -1,0 +1,172 @@
+"""The user-facing subcommands, run as users run them: the installed console script in a subprocess."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import run
+
+CONFIG = """\
+apiVersion: executor-dind.dev/v1alpha1
+kind: ExecutorDind
+metadata:
+  name: executors
+spec:
+  hardening:
+    profile: {profile}
+"""
+FRONTEND = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: sourcegraph-frontend
+  namespace: sourcegraph
+spec:
+  selector: {app: sourcegraph-frontend}
+  ports:
+    - {name: http, port: 30080, targetPort: http}
+"""
+SUBCOMMANDS = ("render", "audit", "explain", "init", "install-plugin", "schema", "components")
+
+
+@pytest.fixture
+def config(tmp_path: Path):
+    def write(profile: str = "baseline") -> Path:
+        path = tmp_path / f"config-{profile}.yaml"
+        path.write_text(CONFIG.format(profile=profile))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def frontend(tmp_path: Path) -> Path:
+    path = tmp_path / "frontend.yaml"
+    path.write_text(FRONTEND)
+    return path
+
+
+def test_version_names_the_package_version(executor_dind):
+    from executor_dind import __version__
+
+    result = run([executor_dind, "--version"])
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"executor-dind {__version__}"
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help(executor_dind, command):
+    result = run([executor_dind, command, "--help"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: executor-dind {command}")
+
+
+def test_top_level_help_lists_every_subcommand(executor_dind):
+    result = run([executor_dind, "--help"])
+    assert result.returncode == 0
+    for command in SUBCOMMANDS:
+        assert command in result.stdout
+
+
+def test_explain_lists_objects_queues_images_and_posture(executor_dind, config, frontend):
+    result = run([executor_dind, "explain", "--config", str(config("recommended")), str(frontend)])
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "into namespace sourcegraph" in out
+    for obj in ("Deployment/sourcegraph/executor-all", "NetworkPolicy/sourcegraph/executor-dind-executors"):
+        assert f"  {obj}\n" in out
+    assert "frontend: http://sourcegraph-frontend:30080" in out
+    assert "executor-all: batches, codeintel" in out
+    posture = {line.split()[0]: line.split()[1] for line in out.split("security posture")[1].splitlines()[2:]}
+    assert posture == {"baseline": "on", "nodePool": "on", "gvisor": "off", "networkPolicy": "on", "podSecurity": "off"}
+
+
+def test_explain_mermaid_marks_flows_blocked_only_when_the_policy_is_on(executor_dind, config, frontend):
+    on = run([executor_dind, "explain", "--format", "mermaid", "--config", str(config("recommended")), str(frontend)])
+    off = run([executor_dind, "explain", "--format", "mermaid", "--config", str(config("baseline")), str(frontend)])
+    assert on.returncode == off.returncode == 0
+    assert on.stdout.startswith("flowchart LR\n")
+    assert "pod -- blocked --x metadata" in on.stdout and "not restricted" not in on.stdout
+    assert "pod -. not restricted .-> metadata" in off.stdout and "blocked --x" not in off.stdout
+    assert "sourcegraph-frontend pods :http" in on.stdout
+
+
+def test_explain_reports_config_errors_without_traceback(executor_dind, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CONFIG.format(profile="paranoid"))
+    result = run([executor_dind, "explain", "--config", str(bad)])
+    assert result.returncode == 1
+    assert "spec.hardening.profile" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_schema_is_json_schema_of_the_config(executor_dind):
+    result = run([executor_dind, "schema"])
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["properties"]["kind"] == {"const": "ExecutorDind"}
+    assert schema["properties"]["spec"]["additionalProperties"] is False
+    assert "hardening" in schema["properties"]["spec"]["properties"]
+
+
+@pytest.fixture
+def checkout(upstream: Path, tmp_path: Path) -> Path:
+    """A writable copy of the real deploy-sourcegraph-k8s checkout."""
+    copy = tmp_path / "deploy-sourcegraph-k8s"
+    shutil.copytree(upstream, copy)
+    for path in copy.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return copy
+
+
+def test_init_scaffolds_an_overlay_from_what_the_checkout_says(executor_dind, checkout):
+    result = run([executor_dind, "init"], cwd=checkout / "base" / "sourcegraph")
+    assert result.returncode == 0, result.stderr
+    overlay = checkout / "instances" / "executors"
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    template = yaml.safe_load((checkout / "instances/template/kustomization.template.yaml").read_text())
+    assert kustomization["namespace"] == template["namespace"]
+    assert kustomization["resources"] == ["../../base/sourcegraph", "../../base/monitoring"]
+    assert kustomization["transformers"] == ["executor-dind.yaml"]
+    assert kustomization["secretGenerator"] == [
+        {"name": "executor-secret", "files": ["password=executor-password.txt"]}
+    ]
+    config_text = (overlay / "executor-dind.yaml").read_text()
+    assert config_text.startswith("# yaml-language-server: $schema=executor-dind.schema.json\n")
+    assert yaml.safe_load(config_text)["spec"]["frontend"]["url"] == "http://sourcegraph-frontend:30080"
+    assert json.loads((overlay / "executor-dind.schema.json").read_text())["properties"]["kind"]["const"]
+    assert (overlay / ".gitignore").read_text() == "executor-password.txt\n"
+    assert "REPLACE-ME" in (overlay / "executor-password.txt").read_text()
+
+
+def test_init_refuses_to_overwrite_and_force_keeps_the_password(executor_dind, checkout):
+    assert run([executor_dind, "init"], cwd=checkout).returncode == 0
+    password = checkout / "instances" / "executors" / "executor-password.txt"
+    password.write_text("the-real-token\n")
+    again = run([executor_dind, "init"], cwd=checkout)
+    assert again.returncode == 1
+    assert "--force" in again.stderr and "Traceback" not in again.stderr
+    forced = run([executor_dind, "init", "--force"], cwd=checkout)
+    assert forced.returncode == 0, forced.stderr
+    assert password.read_text() == "the-real-token\n"
+
+
+def test_init_outside_a_checkout_says_so(executor_dind, tmp_path):
+    result = run([executor_dind, "init"], cwd=tmp_path)
+    assert result.returncode == 1
+    assert "not inside a deploy-sourcegraph-k8s checkout" in result.stderr
+
+
+def test_init_overlay_builds_and_passes_the_audit(executor_dind, checkout, kustomize):
+    assert run([executor_dind, "init"], cwd=checkout).returncode == 0
+    overlay = checkout / "instances" / "executors"
+    built = run([kustomize, "build", "--enable-alpha-plugins", "--enable-exec", str(overlay)])
+    assert built.returncode == 0, built.stderr
+    kinds = [(doc["kind"], doc["metadata"]["name"]) for doc in yaml.safe_load_all(built.stdout)]
+    assert ("Deployment", "executor-all") in kinds and ("NetworkPolicy", "executor-dind-executors") in kinds
+    rendered = overlay / "rendered.yaml"
+    rendered.write_text(built.stdout)
+    audit = run([executor_dind, "audit", str(rendered)])
+    assert audit.returncode == 0, audit.stdout
+    assert " error " not in audit.stdout
