@@ -45,7 +45,13 @@ def krm_main(stdin_text: str) -> int:
         resource_list = krm_io.ResourceList("config.kubernetes.io/v1", [])
         results = [Result(str(error))]
     else:
-        outcome = function.run(resource_list.items, resource_list.function_config)
+        try:
+            outcome = function.run(resource_list.items, resource_list.function_config, file_paths=True)
+        except Exception as error:  # a bug, or items of a shape nobody expected: still answer with a result
+            if os.environ.get("EXECUTOR_DIND_DEBUG"):
+                raise
+            message = f"internal error: {type(error).__name__}: {error} (please report this)"
+            outcome = function.Outcome(resource_list.items, [Result(message.replace("\n", " "))])
         results = outcome.results
         if not outcome.failed:
             resource_list.items = outcome.items
@@ -339,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except KeyboardInterrupt:
         return 130
+    except UnicodeError as error:  # undecodable bytes read (strict), or written back (surrogateescape)
+        _err(f"executor-dind: error: the input is not valid UTF-8 ({error.reason})")
+        return 1
     except Exception as error:  # the last line of defence: a bug must not reach users as a traceback
         if os.environ.get("EXECUTOR_DIND_DEBUG"):
             raise

@@ -99,6 +99,16 @@ def check_dns_label(value: str) -> str | None:
     return None
 
 
+def _check_resources(value: Mapping[str, Any]) -> str | None:
+    for key, amounts in value.items():
+        if key not in ("requests", "limits") or not (
+            amounts is None
+            or (isinstance(amounts, Mapping) and all(isinstance(v, (str, int, float)) for v in amounts.values()))
+        ):
+            return "must be {requests: {...}, limits: {...}} with quantities (e.g. {limits: {memory: 4Gi}})"
+    return None
+
+
 def _check_optional_dns_label(value: str) -> str | None:
     return check_dns_label(value) if value else None
 
@@ -159,7 +169,9 @@ class Queue(NamedTuple):
     queue_names: Annotated[tuple[Literal["batches", "codeintel"], ...], Field(doc="default [name]")] = ()
     replicas: int = 1
     maximum_num_jobs: Annotated[int, Field(doc="EXECUTOR_MAXIMUM_NUM_JOBS")] = 4
-    resources: Annotated[Mapping[str, Any], Field(doc="executor container resources; defaults when empty")] = EMPTY
+    resources: Annotated[
+        Mapping[str, Any], Field(check=_check_resources, doc="executor container resources; defaults when empty")
+    ] = EMPTY
     env: Annotated[Mapping[str, Any], Field(doc='NAME: "value" or NAME: {valueFrom: ...}')] = EMPTY
 
 
@@ -187,7 +199,9 @@ class Docker(NamedTuple):
     mtu: int = 1200
     storage_size: Annotated[str, Field(check=_check_quantity, doc="sizeLimit of the /var/lib/docker emptyDir")] = "40Gi"
     daemon_config: Annotated[Mapping[str, Any], Field(doc="merged into daemon.json; hosts stays loopback-only")] = EMPTY
-    resources: Annotated[Mapping[str, Any], Field(doc="dind container resources; defaults when empty")] = EMPTY
+    resources: Annotated[
+        Mapping[str, Any], Field(check=_check_resources, doc="dind container resources; defaults when empty")
+    ] = EMPTY
 
 
 class PrivateRegistry(NamedTuple):
@@ -451,7 +465,7 @@ def _cross_checks(spec: Spec, path: str, parser: _Parser) -> None:
         for name, value in queue.env.items():
             if name in MANAGED_ENV:
                 parser.problem(f"{where}.env.{name}", "is set by executor-dind; use the structured spec field instead")
-            elif not _ENV_NAME.match(name):
+            elif not isinstance(name, str) or not _ENV_NAME.match(name):
                 parser.problem(f"{where}.env.{name}", "is not a valid environment variable name")
             elif not isinstance(value, str) and not (isinstance(value, dict) and set(value) == {"valueFrom"}):
                 parser.problem(f"{where}.env.{name}", "must be a string or {valueFrom: {...}}")

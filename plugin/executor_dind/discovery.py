@@ -1,5 +1,6 @@
 """What the input tells us: Sourcegraph's namespace, the frontend Service, the secret, upstream executors."""
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -114,7 +115,9 @@ def discover(spec: Spec, items: list[Item]) -> Discovery:
 
 def _secret_results(spec: Spec, items: list[Item], namespace: str) -> list[Result]:
     name = spec.frontend.password_secret.name
-    found = [item for item in items if item.kind == "Secret" and item.name == name]
+    # kustomize's generated Secrets carry a hash suffix once built: executor-secret-<10 characters>.
+    hashed = re.compile(re.escape(name) + r"(-[a-z0-9]{10})?")
+    found = [item for item in items if item.kind == "Secret" and hashed.fullmatch(item.name)]
     if not found or any(item.namespace == namespace for item in found):
         return []
     elsewhere = ", ".join(sorted({item.namespace or "(none)" for item in found}))

@@ -88,13 +88,14 @@ def _file_annotations(obj: dict[str, Any]) -> dict[str, str]:
     return {**dict.fromkeys(PATH_ANNOTATIONS, path), **dict.fromkeys(INDEX_ANNOTATIONS, "0")}
 
 
-def upsert(items: list[Item], objects: list[dict[str, Any]]) -> tuple[list[Item], list[Result], dict[str, int]]:
+def upsert(
+    items: list[Item], objects: list[dict[str, Any]], file_paths: bool = False
+) -> tuple[list[Item], list[Result], dict[str, int]]:
     """Replace or add each object by (group, kind, namespace, name); untouched items keep their text.
 
     An item with the same identity that executor-dind does not own is a conflict, never overwritten. Owned items
     no longer produced (a removed queue, a control turned off) are pruned, so a re-render follows the config.
     """
-    wants_paths = any(item.annotation(PATH_ANNOTATIONS[0]) or item.annotation(PATH_ANNOTATIONS[1]) for item in items)
     new_items = [Item.new(obj) for obj in objects]
     index = {item.key: position for position, item in enumerate(items)}
     produced = {item.key for item in new_items}
@@ -105,7 +106,7 @@ def upsert(items: list[Item], objects: list[dict[str, Any]]) -> tuple[list[Item]
     for new in new_items:
         position = index.get(new.key)
         if position is None:
-            obj = _with_annotations(new.obj, _file_annotations(new.obj) if wants_paths else {})
+            obj = _with_annotations(new.obj, _file_annotations(new.obj) if file_paths else {})
             appended.append(Item.new(obj))
             counts["added"] += 1
             continue
@@ -131,7 +132,8 @@ def upsert(items: list[Item], objects: list[dict[str, Any]]) -> tuple[list[Item]
     return out, results, counts
 
 
-def run(items: list[Item], function_config: dict[str, Any] | None) -> Outcome:
+def run(items: list[Item], function_config: dict[str, Any] | None, file_paths: bool = False) -> Outcome:
+    """file_paths: give new items path annotations (KRM mode: kpt writes them there, kustomize strips them)."""
     try:
         spec = parse_function_config(function_config)
     except ConfigError as error:
@@ -156,7 +158,7 @@ def run(items: list[Item], function_config: dict[str, Any] | None) -> Outcome:
     if has_errors(results):
         return Outcome(items, results)
     kept = [item for item in items if item not in found.upstream]
-    out, upsert_results, counts = upsert(kept, objects)
+    out, upsert_results, counts = upsert(kept, objects, file_paths)
     results.extend(upsert_results)
     if has_errors(results):
         return Outcome(items, results)

@@ -253,16 +253,21 @@ def _indented_item(obj: Any) -> str:
     return "- " + "  ".join(lines)
 
 
-def item_text(item: Item) -> str:
-    """The item as an entry of a block sequence: its original text, or a fresh dump."""
-    return item.text if item.text is not None else _indented_item(item.obj)
+def item_text(item: Item, pad: str = "") -> str:
+    """The item as an entry of a block sequence: its original text, or a fresh dump indented by `pad`."""
+    if item.text is not None:
+        return item.text
+    return "".join(pad + line for line in _indented_item(item.obj).splitlines(keepends=True))
 
 
 def write_resource_list(resource_list: ResourceList) -> str:
     parts = [f"apiVersion: {resource_list.api_version}\nkind: {RESOURCE_LIST_KIND}\n"]
     if resource_list.items:
         parts.append("items:\n")
-        parts.extend(item_text(item) for item in resource_list.items)
+        # New entries line up with the kept ones (`  - ` when the input was written wide).
+        kept = next((item.text for item in resource_list.items if item.text is not None), "")
+        pad = " " * (len(kept) - len(kept.lstrip(" ")))
+        parts.extend(item_text(item, pad) for item in resource_list.items)
     else:
         parts.append("items: []\n")
     if resource_list.function_config_text is not None:

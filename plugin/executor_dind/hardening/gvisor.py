@@ -21,7 +21,7 @@ from executor_dind.config import Spec
 from executor_dind.discovery import Context
 from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
 from executor_dind.krm_io import Item
-from executor_dind.model import OBJECT_LABELS, set_checkov_skips
+from executor_dind.model import OBJECT_LABELS, checkov_skip_key, set_checkov_skips
 from executor_dind.podspec import container, containers
 from executor_dind.results import Result
 
@@ -76,6 +76,10 @@ CHECKOV_SKIPS = {
     "CKV_K8S_39": "dind only: dockerd needs SYS_ADMIN to mount job container filesystems; under gVisor it "
     "is a capability of the sandbox's user-space kernel, not of the node",
 }
+SECCOMP_SKIP = (
+    "dind only (the executor sets seccompProfile RuntimeDefault): under gVisor the container's system calls "
+    "never reach the node's kernel; gVisor's user-space kernel serves them and runs under its own seccomp filter"
+)
 
 
 def config(spec: Spec) -> Any:
@@ -103,7 +107,10 @@ def apply(spec: Spec, context: Context, objects: list[dict[str, Any]]) -> list[R
         # drop ALL first: exactly this set, whatever the runtime's defaults.
         capabilities = {"drop": ["ALL"], "add": list(CAPABILITIES)}
         dind["securityContext"] = {"privileged": False, "capabilities": capabilities}
-        set_checkov_skips(obj, CHECKOV_SKIPS, remove=("CKV_K8S_16", "CKV_K8S_28", "CKV_K8S_37"))
+        skips = dict(CHECKOV_SKIPS)
+        if checkov_skip_key("CKV_K8S_31") in obj["metadata"].get("annotations", {}):
+            skips["CKV_K8S_31"] = SECCOMP_SKIP  # dind as a plain container (docker.nativeSidecar: false)
+        set_checkov_skips(obj, skips, remove=("CKV_K8S_16", "CKV_K8S_28", "CKV_K8S_37"))
     if gvisor.create_runtime_class:
         objects.append(
             {

@@ -1,0 +1,100 @@
+"""Small builders shared by the unit tests: specs, contexts, items and the objects the function injects."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from executor_dind import function, krm_io
+from executor_dind.config import Spec, parse_spec
+from executor_dind.discovery import Context
+from executor_dind.krm_io import Item
+from executor_dind.podspec import container
+
+SG = "sourcegraph"
+
+
+def spec(**raw: Any) -> Spec:
+    """A validated Spec from wire-form (camelCase) keyword arguments."""
+    return parse_spec(raw)
+
+
+def context(namespace: str = SG, sourcegraph_namespace: str = SG, url: str = "") -> Context:
+    return Context(namespace, sourcegraph_namespace, url or "http://sourcegraph-frontend:30080")
+
+
+def frontend_service(namespace: str | None = SG, port: int = 30080, target: Any = "http") -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "sourcegraph-frontend"}
+    if namespace:
+        meta["namespace"] = namespace
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {
+            "selector": {"app": "sourcegraph-frontend"},
+            "ports": [{"name": "http", "port": port, "targetPort": target}],
+        },
+    }
+
+
+def secret(name: str = "executor-secret", namespace: str = SG) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}}
+
+
+def items(*objs: dict[str, Any]) -> list[Item]:
+    """Items as they arrive in a ResourceList on stdin (with their source text), from objects."""
+    resource_list = krm_io.ResourceList("config.kubernetes.io/v1", [Item.new(obj) for obj in objs])
+    return krm_io.read_resource_list(krm_io.write_resource_list(resource_list)).items
+
+
+def config(**raw: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "executor-dind.dev/v1alpha1",
+        "kind": "ExecutorDind",
+        "metadata": {"name": "executors"},
+        "spec": raw,
+    }
+
+
+def render(*objs: dict[str, Any], **raw: Any) -> list[Item]:
+    """The function's output items for these input objects and this spec; fails the test on an error."""
+    outcome = function.run(items(*objs), config(**raw))
+    assert not outcome.failed, [r.line() for r in outcome.results]
+    return outcome.items
+
+
+def find(objects: list[Any], kind: str, name: str) -> dict[str, Any]:
+    """The object (dict, or Item's obj) with this kind and name; a deep copy, so tests may mutate it."""
+    for obj in objects:
+        obj = obj.obj if isinstance(obj, Item) else obj
+        if obj.get("kind") == kind and obj["metadata"]["name"] == name:
+            return copy.deepcopy(obj)
+    raise AssertionError(f"no {kind}/{name} in {[(o.kind, o.name) for o in objects if isinstance(o, Item)]}")
+
+
+def replace(rendered: list[Item], obj: dict[str, Any]) -> list[Item]:
+    """The rendered items with the one of obj's kind and name replaced by obj."""
+    key = (obj["kind"], obj["metadata"]["name"])
+    return [Item.new(obj) if (item.kind, item.name) == key else item for item in rendered]
+
+
+def pod(deployment: dict[str, Any]) -> dict[str, Any]:
+    return deployment["spec"]["template"]["spec"]
+
+
+def dind(deployment: dict[str, Any]) -> dict[str, Any]:
+    found = container(pod(deployment), "dind")
+    assert found is not None
+    return found
+
+
+def executor(deployment: dict[str, Any]) -> dict[str, Any]:
+    found = container(pod(deployment), "executor")
+    assert found is not None
+    return found
+
+
+def env(deployment: dict[str, Any]) -> dict[str, Any]:
+    """The executor container's env as NAME -> value (or the valueFrom mapping)."""
+    return {var["name"]: var.get("value", var.get("valueFrom")) for var in executor(deployment)["env"]}

@@ -1,0 +1,471 @@
+"""audit: each rule on a passing and a failing input, asserting the exact (rule, resource, field path) findings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from executor_dind import krm_io, model
+from executor_dind.audit import audit
+from executor_dind.krm_io import Item
+
+from .helpers import dind, executor, find, frontend_service, pod, render, replace
+
+DEPLOYMENT = "Deployment/sourcegraph/executor-all"
+STRICT_DEPLOYMENT = "Deployment/executors/executor-all"
+DIND = "spec.template.spec.initContainers[0]"
+EXECUTOR = "spec.template.spec.containers[0]"
+REGISTRY_IMAGE = ("EXD005", "StatefulSet/sourcegraph/executor-dind-registry", "spec.template.spec.containers[0].image")
+
+
+def findings(items: list[Item], rule: str | None = None) -> list[tuple[str, str, str]]:
+    return sorted(
+        (r.rule, r.resource.describe(), r.field_path) for r in audit(items) if r.rule and rule in (None, r.rule)
+    )
+
+
+def baseline() -> list[Item]:
+    return render(frontend_service("sourcegraph"))
+
+
+def recommended() -> list[Item]:
+    return render(frontend_service("sourcegraph"), hardening={"profile": "recommended"})
+
+
+def strict() -> list[Item]:
+    return render(frontend_service("sourcegraph"), namespace="executors", hardening={"profile": "strict"})
+
+
+def changed(rendered: list[Item], kind: str, name: str, edit) -> list[Item]:
+    obj = find(rendered, kind, name)
+    edit(obj)
+    return replace(rendered, obj)
+
+
+def edit_deployment(rendered: list[Item], edit) -> list[Item]:
+    return changed(rendered, "Deployment", "executor-all", edit)
+
+
+# --- the profiles as a whole ------------------------------------------------------------------------------------
+
+
+def test_strict_output_only_warns_about_the_registry_image_tag():
+    assert findings(strict()) == [("EXD005", "StatefulSet/executors/executor-dind-registry",
+                                   "spec.template.spec.containers[0].image")]
+
+
+def test_baseline_output_warns_about_what_only_hardening_fixes():
+    assert findings(baseline()) == [
+        REGISTRY_IMAGE,
+        ("EXD101", DEPLOYMENT, "spec.template.spec.nodeSelector"),
+        ("EXD201", DEPLOYMENT, f"{DIND}.securityContext.privileged"),
+        ("EXD301", DEPLOYMENT, "spec.template.metadata.labels"),
+        ("EXD304", DEPLOYMENT, "spec.template.metadata.labels"),
+    ]
+    assert {r.severity for r in audit(baseline()) if r.rule} == {"warning"}
+
+
+def test_findings_carry_rule_tags_and_slugs():
+    result = next(r for r in audit(baseline()) if r.rule == "EXD201")
+    assert result.to_krm()["tags"] == {"rule": "EXD201"}
+    assert result.message.endswith("(privileged-unsandboxed)")
+    assert result.severity == "warning"
+
+
+def test_no_executor_workload_is_an_info():
+    results = audit(krm_io.read_stream("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"))
+    assert [(r.severity, r.rule, r.message) for r in results] == [
+        ("info", "", "no executor workload (a pod with containers `executor` and `dind`) found")
+    ]
+
+
+def test_audit_is_read_only():
+    rendered = baseline()
+    before = [json.dumps(item.obj, sort_keys=True) for item in rendered]
+    audit(rendered)
+    assert [json.dumps(item.obj, sort_keys=True) for item in rendered] == before
+
+
+# --- EXD001 dockerd-exposed -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["dockerd"], ["dockerd", "--host=tcp://127.0.0.1:2375"], ["dockerd", "-H", "unix:///var/run/docker.sock"],
+     ["dockerd", "--host", "tcp://localhost:2375"]],
+)
+def test_exd001_passes_on_loopback(command):
+    items = edit_deployment(baseline(), lambda d: dind(d).update(command=command))
+    assert findings(items, "EXD001") == []
+
+
+@pytest.mark.parametrize("command", [["dockerd", "--host=tcp://0.0.0.0:2375"], ["dockerd", "-H", "tcp://:2375"]])
+def test_exd001_fails_on_a_host_flag_beyond_loopback(command):
+    items = edit_deployment(baseline(), lambda d: dind(d).update(command=command))
+    assert findings(items, "EXD001") == [("EXD001", DEPLOYMENT, f"{DIND}.command")]
+    assert [r.severity for r in audit(items) if r.rule == "EXD001"] == ["error"]
+
+
+def test_exd001_fails_on_daemon_json_hosts_beyond_loopback():
+    def edit(config_map: dict[str, Any]) -> None:
+        config = json.loads(config_map["data"]["daemon.json"])
+        config["hosts"] = ["tcp://0.0.0.0:2375"]
+        config_map["data"]["daemon.json"] = json.dumps(config)
+
+    items = changed(baseline(), "ConfigMap", model.DOCKER_CONFIG, edit)
+    # Reported on the workload that mounts the daemon.json, naming the ConfigMap it comes from.
+    assert findings(items, "EXD001") == [
+        ("EXD001", DEPLOYMENT, f"ConfigMap/{model.DOCKER_CONFIG} data.daemon.json hosts")
+    ]
+
+
+def test_exd001_fails_on_a_declared_docker_port():
+    items = edit_deployment(baseline(), lambda d: dind(d).update(ports=[{"containerPort": 2375}]))
+    assert findings(items, "EXD001") == [("EXD001", DEPLOYMENT, f"{DIND}.ports[0]")]
+
+
+def test_exd001_on_the_upstream_component(upstream_component):
+    items = krm_io.read_stream(upstream_component)
+    assert findings(items, "EXD001") == [
+        ("EXD001", "Deployment/sourcegraph/executor", "spec.template.spec.containers[1].command"),
+        ("EXD001", "Deployment/sourcegraph/executor", "spec.template.spec.containers[1].ports[0]"),
+    ]
+
+
+# --- EXD002 token-mounted ---------------------------------------------------------------------------------------
+
+
+def test_exd002_passes_when_the_pod_or_its_account_says_no():
+    assert findings(baseline(), "EXD002") == []
+    # the pod says nothing, its ServiceAccount says false
+    items = edit_deployment(baseline(), lambda d: pod(d).pop("automountServiceAccountToken"))
+    assert findings(items, "EXD002") == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: pod(d).update(automountServiceAccountToken=True),
+        lambda d: (pod(d).pop("automountServiceAccountToken"), pod(d).pop("serviceAccountName")),
+    ],
+    ids=["explicit-true", "default-account"],
+)
+def test_exd002_fails_when_a_token_is_mounted(edit):
+    items = edit_deployment(baseline(), edit)
+    assert findings(items, "EXD002") == [("EXD002", DEPLOYMENT, "spec.template.spec.automountServiceAccountToken")]
+
+
+def test_exd002_fails_when_the_account_allows_it():
+    items = edit_deployment(baseline(), lambda d: pod(d).pop("automountServiceAccountToken"))
+    items = changed(items, "ServiceAccount", "executor-dind", lambda sa: sa.pop("automountServiceAccountToken"))
+    assert findings(items, "EXD002") == [("EXD002", DEPLOYMENT, "spec.template.spec.automountServiceAccountToken")]
+
+
+# --- EXD003 literal-password ------------------------------------------------------------------------------------
+
+
+def _set_env(deployment: dict[str, Any], name: str, value: str) -> None:
+    variables = executor(deployment)["env"]
+    index = next(i for i, v in enumerate(variables) if v["name"] == name)
+    variables[index] = {"name": name, "value": value}
+
+
+def test_exd003_passes_with_a_secret_reference():
+    assert findings(baseline(), "EXD003") == []
+
+
+def test_exd003_fails_on_a_literal_password():
+    items = edit_deployment(baseline(), lambda d: _set_env(d, "EXECUTOR_FRONTEND_PASSWORD", "hunter2"))
+    assert findings(items, "EXD003") == [("EXD003", DEPLOYMENT, f"{EXECUTOR}.env[1]")]
+    assert [r.severity for r in audit(items) if r.rule == "EXD003"] == ["error"]
+
+
+def test_exd003_finds_a_literal_password_in_an_env_from_config_map():
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "env", "namespace": "sourcegraph"},
+                  "data": {"EXECUTOR_FRONTEND_PASSWORD": "hunter2"}}
+
+    def edit(deployment: dict[str, Any]) -> None:
+        container = executor(deployment)
+        container["env"] = [v for v in container["env"] if v["name"] != "EXECUTOR_FRONTEND_PASSWORD"]
+        container["envFrom"] = [{"configMapRef": {"name": "env"}}]
+
+    items = [*edit_deployment(baseline(), edit), Item.new(config_map)]
+    assert findings(items, "EXD003") == [("EXD003", DEPLOYMENT, f"{EXECUTOR}.envFrom (ConfigMap env)")]
+
+
+# --- EXD004 frontend-url-no-port --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["http://sourcegraph-frontend:30080", "http://sourcegraph-frontend.sg.svc.cluster.local:30080",
+            "https://sourcegraph.example.com"]
+)
+def test_exd004_passes_with_a_port_or_an_external_url(url):
+    items = edit_deployment(baseline(), lambda d: _set_env(d, "EXECUTOR_FRONTEND_URL", url))
+    assert findings(items, "EXD004") == []
+
+
+@pytest.mark.parametrize("url", ["http://sourcegraph-frontend", "http://sourcegraph-frontend.sg.svc.cluster.local/"])
+def test_exd004_fails_without_a_port(url):
+    items = edit_deployment(baseline(), lambda d: _set_env(d, "EXECUTOR_FRONTEND_URL", url))
+    assert findings(items, "EXD004") == [("EXD004", DEPLOYMENT, f"{EXECUTOR}.env[0]")]
+
+
+def test_exd004_on_the_upstream_component(upstream_component):
+    assert findings(krm_io.read_stream(upstream_component), "EXD004") == [
+        ("EXD004", "Deployment/sourcegraph/executor", "spec.template.spec.containers[0].envFrom (ConfigMap executor-config)")
+    ]
+
+
+# --- EXD005 unpinned-image --------------------------------------------------------------------------------------
+
+
+def test_exd005_passes_with_digests():
+    digest = "index.docker.io/library/registry:2.8.3@sha256:" + "0" * 64
+    items = render(frontend_service("sourcegraph"), images={"registry": digest})
+    assert findings(items, "EXD005") == []
+
+
+def test_exd005_fails_on_tags_in_executor_and_registry_workloads():
+    items = render(frontend_service("sourcegraph"), images={"dind": "docker:dind"})
+    assert findings(items, "EXD005") == [
+        ("EXD005", DEPLOYMENT, f"{DIND}.image"),
+        REGISTRY_IMAGE,
+    ]
+
+
+# --- EXD006 no-limits -------------------------------------------------------------------------------------------
+
+
+def test_exd006_passes_with_limits():
+    assert findings(baseline(), "EXD006") == []
+
+
+def test_exd006_fails_per_container_without_cpu_or_memory_limit():
+    def edit(deployment: dict[str, Any]) -> None:
+        executor(deployment)["resources"]["limits"].pop("memory")
+        dind(deployment).pop("resources")
+
+    items = edit_deployment(baseline(), edit)
+    assert findings(items, "EXD006") == [
+        ("EXD006", DEPLOYMENT, f"{EXECUTOR}.resources.limits"),
+        ("EXD006", DEPLOYMENT, f"{DIND}.resources.limits"),
+    ]
+
+
+# --- EXD007 executor-not-least-privilege ------------------------------------------------------------------------
+
+
+def test_exd007_passes_on_our_executor():
+    assert findings(baseline(), "EXD007") == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda c: c.pop("securityContext"),
+        lambda c: c["securityContext"].update(privileged=True),
+        lambda c: c["securityContext"].pop("allowPrivilegeEscalation"),
+        lambda c: c["securityContext"].pop("runAsNonRoot"),
+        lambda c: c["securityContext"].update(capabilities={"drop": ["NET_RAW"]}),
+    ],
+    ids=["no-context", "privileged", "escalation", "root", "capabilities"],
+)
+def test_exd007_fails_on_each_missing_restriction(edit):
+    items = edit_deployment(baseline(), lambda d: edit(executor(d)))
+    assert findings(items, "EXD007") == [("EXD007", DEPLOYMENT, f"{EXECUTOR}.securityContext")]
+
+
+def test_exd007_accepts_run_as_non_root_on_the_pod():
+    def edit(deployment: dict[str, Any]) -> None:
+        executor(deployment)["securityContext"].pop("runAsNonRoot")
+        pod(deployment)["securityContext"]["runAsNonRoot"] = True
+
+    assert findings(edit_deployment(baseline(), edit), "EXD007") == []
+
+
+# --- EXD008 short-grace-period ----------------------------------------------------------------------------------
+
+
+def test_exd008_passes_when_a_job_can_finish():
+    assert findings(baseline(), "EXD008") == []
+    items = render(frontend_service("sourcegraph"), maximumRuntimePerJob="10m", terminationGracePeriodSeconds=600)
+    assert findings(items, "EXD008") == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [lambda d: pod(d).update(terminationGracePeriodSeconds=30), lambda d: pod(d).pop("terminationGracePeriodSeconds")],
+    ids=["30s", "kubernetes-default"],
+)
+def test_exd008_fails_when_the_grace_period_is_shorter_than_a_job(edit):
+    items = edit_deployment(baseline(), edit)
+    assert findings(items, "EXD008") == [("EXD008", DEPLOYMENT, "spec.template.spec.terminationGracePeriodSeconds")]
+
+
+# --- EXD101 shared-nodes ----------------------------------------------------------------------------------------
+
+
+def test_exd101_passes_on_the_node_pool():
+    assert findings(recommended(), "EXD101") == []
+
+
+def test_exd101_fails_without_a_node_selector():
+    assert findings(baseline(), "EXD101") == [("EXD101", DEPLOYMENT, "spec.template.spec.nodeSelector")]
+
+
+def test_exd101_fails_on_selected_nodes_without_a_taint():
+    items = edit_deployment(recommended(), lambda d: pod(d).pop("tolerations"))
+    assert findings(items, "EXD101") == [("EXD101", DEPLOYMENT, "spec.template.spec.tolerations")]
+
+
+def test_exd101_accepts_required_node_affinity():
+    def edit(deployment: dict[str, Any]) -> None:
+        spec = pod(deployment)
+        spec.pop("nodeSelector")
+        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["executors"]}]}]}}}
+
+    assert findings(edit_deployment(recommended(), edit), "EXD101") == []
+
+
+# --- EXD201 privileged-unsandboxed ------------------------------------------------------------------------------
+
+
+def test_exd201_passes_under_gvisor():
+    assert findings(strict(), "EXD201") == []
+
+
+def test_exd201_fails_on_privileged_dind_without_a_runtime_class():
+    assert findings(baseline(), "EXD201") == [("EXD201", DEPLOYMENT, f"{DIND}.securityContext.privileged")]
+    plain = render(frontend_service("sourcegraph"), docker={"nativeSidecar": False})
+    assert findings(plain, "EXD201") == [
+        ("EXD201", DEPLOYMENT, "spec.template.spec.containers[1].securityContext.privileged")
+    ]
+
+
+# --- EXD301..EXD304 network policy ------------------------------------------------------------------------------
+
+
+ALLOW_ALL_EGRESS = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "allow-all", "namespace": "sourcegraph"},
+    "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]},
+}
+SOURCEGRAPH_POLICY = {  # deploy-sourcegraph-k8s components/network/network-policy
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "sourcegraph-prod", "namespace": "sourcegraph"},
+    "spec": {
+        "podSelector": {"matchLabels": {"deploy": "sourcegraph"}},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"name": "sourcegraph-prod"}}}]}],
+        "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"name": "sourcegraph-prod"}}}]}],
+    },
+}
+LABELS = "spec.template.metadata.labels"
+
+
+def test_network_rules_pass_with_our_policy():
+    items = recommended()
+    for rule in ("EXD301", "EXD302", "EXD303", "EXD304"):
+        assert findings(items, rule) == [], rule
+
+
+def test_exd301_exd304_fail_without_any_policy():
+    items = baseline()
+    assert findings(items, "EXD301") == [("EXD301", DEPLOYMENT, LABELS)]
+    assert findings(items, "EXD304") == [("EXD304", DEPLOYMENT, LABELS)]
+
+
+def test_sourcegraphs_broad_policy_does_not_select_executor_pods():
+    items = [*baseline(), Item.new(SOURCEGRAPH_POLICY)]
+    assert findings(items, "EXD301") == [("EXD301", DEPLOYMENT, LABELS)]
+    assert findings(items, "EXD302") == []
+
+
+def test_the_union_of_policies_decides_a_broad_allow_defeats_the_deny():
+    items = [*recommended(), Item.new(ALLOW_ALL_EGRESS)]
+    assert findings(items, "EXD301") == []
+    # one finding per probed address: 169.254.169.254 and fd00:ec2::254; 5 private probes
+    assert findings(items, "EXD302") == [("EXD302", DEPLOYMENT, LABELS)] * 2
+    assert findings(items, "EXD303") == [("EXD303", DEPLOYMENT, LABELS)] * 5
+    messages = [r.message for r in audit(items) if r.rule == "EXD302"]
+    assert all("allowed by NetworkPolicy allow-all" in m for m in messages)
+    assert {r.severity for r in audit(items) if r.rule in ("EXD302", "EXD303")} == {"error"}
+
+
+def test_a_policy_in_another_namespace_does_not_count():
+    other = {**ALLOW_ALL_EGRESS, "metadata": {"name": "allow-all", "namespace": "elsewhere"}}
+    assert findings([*recommended(), Item.new(other)], "EXD302") == []
+
+
+def test_exd302_fails_when_the_metadata_range_is_not_excepted():
+    def edit(policy: dict[str, Any]) -> None:
+        for rule in policy["spec"]["egress"]:
+            for peer in rule["to"]:
+                block = peer.get("ipBlock")
+                if block and "except" in block:
+                    block["except"] = [c for c in block["except"] if c != "169.254.0.0/16"]
+
+    items = changed(recommended(), "NetworkPolicy", "executor-dind-executors", edit)
+    assert findings(items, "EXD302") == [("EXD302", DEPLOYMENT, LABELS)]
+    assert [m for m in (r.message for r in audit(items) if r.rule == "EXD302")][0].startswith(
+        "jobs can reach the cloud metadata service 169.254.169.254: allowed by NetworkPolicy executor-dind-executors"
+    )
+    assert findings(items, "EXD303") == []
+
+
+def test_exd303_fails_when_allowed_cidrs_open_a_private_range():
+    items = render(frontend_service("sourcegraph"),
+                   hardening={"profile": "recommended", "networkPolicy": {"allowedCIDRs": ["10.0.0.0/8"]}})
+    assert findings(items, "EXD303") == [("EXD303", DEPLOYMENT, LABELS)]
+
+
+def test_exd304_is_about_ingress_only():
+    egress_only = {**ALLOW_ALL_EGRESS, "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": []}}
+    items = [*baseline(), Item.new(egress_only)]
+    assert findings(items, "EXD301") == []
+    assert findings(items, "EXD304") == [("EXD304", DEPLOYMENT, LABELS)]
+
+
+# --- EXD401 shared-namespace ------------------------------------------------------------------------------------
+
+
+FRONTEND_DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "sourcegraph-frontend", "namespace": "sourcegraph", "labels": {"deploy": "sourcegraph"}},
+    "spec": {"template": {"spec": {"containers": [{"name": "frontend", "image": "x"}]}}},
+}
+
+
+def test_exd401_fails_beside_sourcegraph_workloads():
+    items = render(frontend_service("sourcegraph"), FRONTEND_DEPLOYMENT)
+    assert findings(items, "EXD401") == [("EXD401", DEPLOYMENT, "metadata.namespace")]
+
+
+def test_exd401_passes_in_a_namespace_of_their_own():
+    items = render(frontend_service("sourcegraph"), FRONTEND_DEPLOYMENT, namespace="executors",
+                   hardening={"profile": "strict"})
+    assert findings(items, "EXD401") == []
+
+
+def test_exd401_ignores_the_registries_and_other_executors():
+    items = render(frontend_service("sourcegraph"), queues=[{"name": "batches"}, {"name": "codeintel"}])
+    assert findings(items, "EXD401") == []
+
+
+# --- the upstream component as a whole --------------------------------------------------------------------------
+
+
+def test_upstream_component_findings(upstream_component):
+    found = {(rule, resource) for rule, resource, _ in findings(krm_io.read_stream(upstream_component))}
+    executor_ref = "Deployment/sourcegraph/executor"
+    for rule in ("EXD001", "EXD002", "EXD004", "EXD007", "EXD008", "EXD101", "EXD201", "EXD301", "EXD304"):
+        assert (rule, executor_ref) in found, rule
+    assert ("EXD005", "Deployment/sourcegraph/private-docker-registry") in found
+    assert ("EXD003", executor_ref) not in found  # upstream reads the password from a Secret

@@ -1,0 +1,183 @@
+"""discovery: the executors' namespace and frontend URL (DESIGN §2 'Namespaces'), the Secret warning, upstream
+objects."""
+
+from __future__ import annotations
+
+import pytest
+
+from executor_dind import krm_io
+from executor_dind.discovery import discover, upstream_executor_objects
+from executor_dind.results import ResourceRef
+
+from .conftest import UPSTREAM_NAMES
+from .helpers import frontend_service, items, secret, spec
+
+
+def where(*objs, **raw):
+    found = discover(spec(**raw), items(*objs))
+    context = found.context
+    return (context.namespace, context.frontend_url) if context else None, found
+
+
+# --- namespace and URL ------------------------------------------------------------------------------------------
+
+
+def test_beside_sourcegraph_the_short_service_name_is_used():
+    (placed, found) = where(frontend_service("sourcegraph"))
+    assert placed == ("sourcegraph", "http://sourcegraph-frontend:30080")
+    assert found.results == []
+
+
+def test_same_namespace_given_explicitly_keeps_the_short_name():
+    placed, _ = where(frontend_service("sourcegraph"), namespace="sourcegraph")
+    assert placed == ("sourcegraph", "http://sourcegraph-frontend:30080")
+
+
+def test_another_namespace_uses_the_service_fqdn():
+    placed, found = where(frontend_service("sourcegraph"), namespace="executors")
+    assert placed == ("executors", "http://sourcegraph-frontend.sourcegraph.svc.cluster.local:30080")
+    assert found.context.sourcegraph_namespace == "sourcegraph"
+    assert found.results == []
+
+
+def test_the_port_is_the_services_http_port():
+    service = frontend_service("sourcegraph", port=80)
+    service["spec"]["ports"].insert(0, {"name": "metrics", "port": 6060})
+    placed, found = where(service)
+    assert placed == ("sourcegraph", "http://sourcegraph-frontend:80")
+    assert found.context.frontend_pod_port == "http"
+
+
+def test_without_an_http_port_the_first_port_is_used():
+    service = frontend_service("sourcegraph", port=8080, target=3080)
+    service["spec"]["ports"][0]["name"] = "web"
+    placed, found = where(service)
+    assert placed == ("sourcegraph", "http://sourcegraph-frontend:8080")
+    assert found.context.frontend_pod_port == 3080
+
+
+def test_frontend_pod_labels_come_from_the_service_selector():
+    service = frontend_service("sourcegraph")
+    service["spec"]["selector"] = {"app": "sourcegraph-frontend", "tier": "web"}
+    _, found = where(service)
+    assert dict(found.context.frontend_pod_labels) == {"app": "sourcegraph-frontend", "tier": "web"}
+
+
+def test_no_namespace_anywhere_gives_the_short_name_silently():
+    placed, found = where(frontend_service(None))
+    assert placed == ("", "http://sourcegraph-frontend:30080")
+    assert found.results == []
+
+
+def test_no_service_and_no_namespace_assumes_the_default_and_says_so():
+    placed, found = where()
+    assert placed == ("", "http://sourcegraph-frontend:30080")
+    assert [(r.severity, r.field_path) for r in found.results] == [("info", "")]
+    assert found.results[0].message.startswith(
+        "no sourcegraph-frontend Service in the input: assuming http://sourcegraph-frontend:30080"
+    )
+
+
+@pytest.mark.parametrize("service", [None, frontend_service(None)], ids=["no-service", "service-without-namespace"])
+def test_another_namespace_without_sourcegraphs_namespace_is_an_error_asking_for_the_url(service):
+    placed, found = where(*([service] if service else []), namespace="executors")
+    assert placed is None
+    assert [(r.severity, r.field_path) for r in found.results] == [("error", "spec.frontend.url")]
+    assert found.results[0].message.startswith(
+        "cannot derive the frontend URL: the executors go to namespace 'executors' but Sourcegraph's namespace is "
+        "unknown"
+    )
+    assert "set spec.frontend.url" in found.results[0].message
+
+
+@pytest.mark.parametrize(
+    ("objs", "namespace"),
+    [([], ""), ([], "executors"), ([frontend_service("sourcegraph")], "executors"), ([frontend_service(None)], "x")],
+)
+def test_an_explicit_url_always_wins(objs, namespace):
+    placed, found = where(*objs, namespace=namespace, frontend={"url": "https://sg.example.com:443"})
+    assert placed == (namespace or (objs[0]["metadata"].get("namespace", "") if objs else ""),
+                      "https://sg.example.com:443")
+    assert [r for r in found.results if r.severity == "error"] == []
+
+
+def test_only_a_core_v1_service_counts_as_the_frontend():
+    other = frontend_service("sourcegraph")
+    other["apiVersion"] = "serving.knative.dev/v1"
+    placed, found = where(other, namespace="executors")
+    assert placed is None  # not Sourcegraph's frontend: its namespace tells nothing
+
+
+# --- the password Secret ----------------------------------------------------------------------------------------
+
+
+def test_secret_only_in_another_namespace_is_a_warning_on_that_secret():
+    _, found = where(frontend_service("sourcegraph"), secret(namespace="sourcegraph"), namespace="executors")
+    assert [(r.severity, r.resource, r.field_path) for r in found.results] == [
+        ("warning", ResourceRef("v1", "Secret", "executor-secret", "sourcegraph"), "")
+    ]
+    message = found.results[0].message
+    assert message.startswith(
+        "the executors' password Secret 'executor-secret' is in namespace sourcegraph, not in 'executors'"
+    )
+    assert "kubectl -n executors create secret generic executor-secret" in message
+
+
+@pytest.mark.parametrize(
+    "secrets",
+    [
+        [],
+        [secret(namespace="executors")],
+        [secret(namespace="sourcegraph"), secret(namespace="executors")],
+        [secret(name="other", namespace="sourcegraph")],
+    ],
+    ids=["none", "beside-executors", "both", "another-secret"],
+)
+def test_no_secret_warning_when_it_is_beside_the_executors_or_absent(secrets):
+    _, found = where(frontend_service("sourcegraph"), *secrets, namespace="executors")
+    assert found.results == []
+
+
+def test_the_secret_name_comes_from_the_spec():
+    _, found = where(
+        frontend_service("sourcegraph"),
+        secret(name="sg-exec", namespace="sourcegraph"),
+        namespace="executors",
+        frontend={"passwordSecret": {"name": "sg-exec", "key": "pw"}},
+    )
+    assert [r.resource.name for r in found.results] == ["sg-exec"]
+
+
+def test_secret_beside_sourcegraph_is_fine_when_executors_are_there_too():
+    _, found = where(frontend_service("sourcegraph"), secret(namespace="sourcegraph"))
+    assert found.results == []
+
+
+# --- upstream objects -------------------------------------------------------------------------------------------
+
+
+def test_upstream_component_objects_are_all_detected(upstream_component):
+    stream = krm_io.read_stream(upstream_component)
+    detected = upstream_executor_objects(stream)
+    assert sorted((item.kind, item.name) for item in detected) == sorted(UPSTREAM_NAMES)
+    found = discover(spec(), [*items(frontend_service("sourcegraph")), *stream])
+    assert sorted((item.kind, item.name) for item in found.upstream) == sorted(UPSTREAM_NAMES)
+
+
+def test_an_executor_deployment_without_dind_is_not_upstreams():
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "executor", "namespace": "sourcegraph"},
+        "spec": {"template": {"spec": {"containers": [{"name": "executor", "image": "x"}]}}},
+    }
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "executor-config", "namespace": "sourcegraph"}}
+    assert upstream_executor_objects(items(deployment, config_map)) == []
+
+
+def test_upstream_names_in_another_namespace_are_left_alone(upstream_component):
+    stream = krm_io.read_stream(upstream_component)
+    stranger = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "executor-config", "namespace": "other"}}
+    detected = upstream_executor_objects([*stream, *items(stranger)])
+    assert {item.namespace for item in detected} == {"sourcegraph"}
+    assert len(detected) == len(UPSTREAM_NAMES)
