@@ -66,8 +66,14 @@ ITEM = st.fixed_dictionaries(
             optional={
                 "namespace": st.sampled_from(["sourcegraph", "other", ""]),
                 "annotations": st.dictionaries(
-                    st.sampled_from(["a.example.com/x", "config.kubernetes.io/path", "internal.config.kubernetes.io/id",
-                                     "description"]),
+                    st.sampled_from(
+                        [
+                            "a.example.com/x",
+                            "config.kubernetes.io/path",
+                            "internal.config.kubernetes.io/id",
+                            "description",
+                        ]
+                    ),
                     TEXT,
                     max_size=3,
                 ),
@@ -144,8 +150,12 @@ def test_a_resource_list_reads_and_writes_back_byte_for_byte(case):
     assert [item.obj for item in resource_list.items] == expected
 
 
-EXECUTORS = {"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind", "metadata": {"name": "x"},
-             "spec": {"frontend": {"url": "http://sourcegraph-frontend:30080"}}}
+EXECUTORS = {
+    "apiVersion": "executor-dind.dev/v1alpha1",
+    "kind": "ExecutorDind",
+    "metadata": {"name": "x"},
+    "spec": {"frontend": {"url": "http://sourcegraph-frontend:30080"}},
+}
 
 
 @FAST
@@ -202,23 +212,35 @@ FRONTEND = {
 
 
 def _krm(text: str) -> tuple[str, list[dict[str, Any]]]:
-    """One KRM run in-process: the output without its results, and the results."""
+    """One KRM run in-process, as cli.krm_main does it: the output without its results, and the results."""
     resource_list = krm_io.read_resource_list(text)
-    outcome = function.run(resource_list.items, resource_list.function_config)
+    outcome = function.run(resource_list.items, resource_list.function_config, file_paths=True)
     assert not outcome.failed, [r.line() for r in outcome.results]
     resource_list.items = outcome.items
     return krm_io.write_resource_list(resource_list), [r.to_krm() for r in outcome.results]
 
 
-KPT_FRONTEND = {**FRONTEND, "metadata": {**FRONTEND["metadata"], "annotations": {
-    "config.kubernetes.io/path": "frontend.yaml", "internal.config.kubernetes.io/path": "frontend.yaml"}}}
+KPT_FRONTEND = {
+    **FRONTEND,
+    "metadata": {
+        **FRONTEND["metadata"],
+        "annotations": {
+            "config.kubernetes.io/path": "frontend.yaml",
+            "internal.config.kubernetes.io/path": "frontend.yaml",
+        },
+    },
+}
 
 
 @st.composite
 def configured(draw: st.DrawFn) -> str:
     spec = draw(specs())
-    function_config = {"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind",
-                       "metadata": {"name": "x"}, "spec": spec}
+    function_config = {
+        "apiVersion": "executor-dind.dev/v1alpha1",
+        "kind": "ExecutorDind",
+        "metadata": {"name": "x"},
+        "spec": spec,
+    }
     text, _ = draw(resource_lists(function_config, draw(st.sampled_from([FRONTEND, KPT_FRONTEND]))))
     return text
 
@@ -236,16 +258,69 @@ def test_running_on_its_own_output_changes_nothing(text):
 # --- arbitrary configs: accepted or rejected with a located error, never a crash --------------------------------
 
 SPEC_KEYS = st.sampled_from(
-    ["namespace", "frontend", "url", "passwordSecret", "queues", "name", "queueNames", "replicas", "maximumNumJobs",
-     "resources", "limits", "env", "maximumRuntimePerJob", "terminationGracePeriodSeconds", "replaceUpstream",
-     "log", "level", "images", "storage", "type", "size", "docker", "nativeSidecar", "mtu", "daemonConfig",
-     "privateRegistry", "enabled", "hardening", "profile", "nodePool", "nodeSelector", "gvisor", "networkPolicy",
-     "allowedCIDRs", "dns", "nodeLocalIP", "podSecurity", "queus", "batches", "codeintel", "strict"]
+    [
+        "namespace",
+        "frontend",
+        "url",
+        "passwordSecret",
+        "queues",
+        "name",
+        "queueNames",
+        "replicas",
+        "maximumNumJobs",
+        "resources",
+        "limits",
+        "env",
+        "maximumRuntimePerJob",
+        "terminationGracePeriodSeconds",
+        "replaceUpstream",
+        "log",
+        "level",
+        "images",
+        "storage",
+        "type",
+        "size",
+        "docker",
+        "nativeSidecar",
+        "mtu",
+        "daemonConfig",
+        "privateRegistry",
+        "enabled",
+        "hardening",
+        "profile",
+        "nodePool",
+        "nodeSelector",
+        "gvisor",
+        "networkPolicy",
+        "allowedCIDRs",
+        "dns",
+        "nodeLocalIP",
+        "podSecurity",
+        "queus",
+        "batches",
+        "codeintel",
+        "strict",
+    ]
 )
-SPEC_SCALARS = st.one_of(SCALAR, st.sampled_from(["batches", "codeintel", "strict", "ephemeral", "20Gi", "30m",
-                                                  "10.0.0.0/8", "http://x:1", "EXECUTOR_QUEUE_NAME"]))
+SPEC_SCALARS = st.one_of(
+    SCALAR,
+    st.sampled_from(
+        [
+            "batches",
+            "codeintel",
+            "strict",
+            "ephemeral",
+            "20Gi",
+            "30m",
+            "10.0.0.0/8",
+            "http://x:1",
+            "EXECUTOR_QUEUE_NAME",
+        ]
+    ),
+)
 SPEC_VALUES = st.recursive(
-    SPEC_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(SPEC_KEYS, inner, max_size=4),
+    SPEC_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(SPEC_KEYS, inner, max_size=4),
     max_leaves=15,
 )
 
@@ -254,13 +329,21 @@ SPEC_VALUES = st.recursive(
 @given(st.dictionaries(SPEC_KEYS, SPEC_VALUES, max_size=5), st.booleans())
 def test_arbitrary_configs_are_accepted_or_rejected_with_located_errors(spec, as_configmap):
     if as_configmap:
-        data = {key: value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
-                for key, value in spec.items()}
+        data = {
+            key: value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
+            for key, value in spec.items()
+        }
         function_config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": data}
     else:
-        function_config = {"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind",
-                           "metadata": {"name": "c"}, "spec": spec}
-    text = HEADER + "items:\n" + as_entry(krm_io.dump(FRONTEND), False) + krm_io.dump({"functionConfig": function_config})
+        function_config = {
+            "apiVersion": "executor-dind.dev/v1alpha1",
+            "kind": "ExecutorDind",
+            "metadata": {"name": "c"},
+            "spec": spec,
+        }
+    text = (
+        HEADER + "items:\n" + as_entry(krm_io.dump(FRONTEND), False) + krm_io.dump({"functionConfig": function_config})
+    )
     resource_list = krm_io.read_resource_list(text)
     outcome = function.run(resource_list.items, resource_list.function_config)
     if outcome.failed:
@@ -292,13 +375,16 @@ def _check_contract(code: int, stdout: str, stderr: str) -> None:
     assert code in (0, 1), (code, stderr)
     assert "Traceback" not in stdout + stderr
     assert "internal error" not in stderr, stderr
-    output = yaml.safe_load(stdout)
-    assert isinstance(output, dict) and output["kind"] == "ResourceList", stdout[:500]
+    # Composed, not constructed: items passed through may hold tags or values PyYAML cannot construct.
+    root = yaml.compose(stdout, Loader=yaml.CSafeLoader)
+    top = {key.value: value for key, value in root.value}
+    assert top["kind"].value == "ResourceList", stdout[:500]
+    results = yaml.safe_load(yaml.serialize(top["results"])) if "results" in top else []
     if code == 0:
-        assert output["items"], "exit 0 with no items would delete the package"
+        assert top["items"].value, "exit 0 with no items would delete the package"
     else:
         assert len(stderr.splitlines()) == 1, stderr
-        assert [r for r in output["results"] if r["severity"] == "error"], output["results"]
+        assert [r for r in results if r["severity"] == "error"], results
 
 
 @st.composite

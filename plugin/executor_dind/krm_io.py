@@ -189,6 +189,12 @@ def _slice(text: str, node: Node) -> str:
     return body if body.endswith("\n") else body + "\n"
 
 
+def _sliceable(text: str, node: Node) -> bool:
+    """False when the node runs into the end of a text without a final newline (a literal block there would
+    gain a line break, or lose trailing spaces, in its slice): such a node is dumped instead."""
+    return node.end_mark.index < len(text) or text.endswith("\n")
+
+
 def read_resource_list(text: str, source: str = "stdin") -> ResourceList:
     documents = [node for node in _compose(text, source) if node is not None]
     if len(documents) != 1 or _scalar(documents[0], "kind") != RESOURCE_LIST_KIND:
@@ -210,7 +216,7 @@ def read_resource_list(text: str, source: str = "stdin") -> ResourceList:
     config_text = None
     if isinstance(config_node, MappingNode):
         function_config = _Loader().construct_document(config_node)
-        if keep_text and not config_node.flow_style:
+        if keep_text and not config_node.flow_style and _sliceable(text, config_node):
             config_text = " " * config_node.start_mark.column + _slice(text, config_node)
     elif config_node is not None and not config_node.tag.endswith(":null"):
         raise InputError(f"{source}: ResourceList.functionConfig must be an object")
@@ -224,7 +230,7 @@ def read_resource_list(text: str, source: str = "stdin") -> ResourceList:
 
 def _item(text: str, node: Node, keep_text: bool, indent: int) -> Item:
     # Text is kept only where re-emitting it under "- " reproduces the same columns.
-    if keep_text and indent >= 2:
+    if keep_text and indent >= 2 and _sliceable(text, node):
         return Item(text=" " * (indent - 2) + "- " + _slice(text, node), node=node)
     return Item(node=node)
 
@@ -241,7 +247,7 @@ def read_stream(text: str, source: str = "stdin") -> list[Item]:
         nested = _child(node, "items")
         if _scalar(node, "kind").endswith("List") and isinstance(nested, SequenceNode):
             items.extend(Item(node=child) for child in nested.value)
-        elif keep_text and node.start_mark.column == 0 and not node.flow_style:
+        elif keep_text and node.start_mark.column == 0 and not node.flow_style and _sliceable(text, node):
             items.append(Item(text=_slice(text, node), node=node))
         else:
             items.append(Item(node=node))

@@ -42,8 +42,14 @@ DEFAULT_EXECUTOR_RESOURCES = {
     "limits": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "2Gi"},
 }
 DEFAULT_DIND_RESOURCES = {
-    "requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "1Gi"},
+    "requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "10Gi"},
+    # ephemeral-storage: the emptyDirs dind fills are added to this (see _dind_resources).
     "limits": {"cpu": "4", "memory": "8Gi", "ephemeral-storage": "4Gi"},
+}
+_QUANTITY_UNITS = {
+    **{suffix: 1000**power for power, suffix in enumerate(("", "k", "M", "G", "T", "P", "E"))},
+    **{suffix: 1024**power for power, suffix in enumerate(("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")) if suffix},
+    "m": 0.001,
 }
 REGISTRY_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "256Mi"},
@@ -64,8 +70,9 @@ CHECKOV_SKIPS = {
     "allowPrivilegeEscalation false on a privileged container, and dockerd needs privileges to start job "
     "containers",
     "CKV_K8S_22": "dind only (the executor root filesystem is read-only): dockerd and its containerd write "
-    "runtime state under /run, /var/run and /tmp besides the /var/lib/docker emptyDir, and a container with "
-    "privileged or SYS_ADMIN can remount its root read-write, so a read-only root is no boundary for dind",
+    "runtime state (pid file, exec root, containerd state) under /var/run besides the /var/lib/docker "
+    "emptyDir, and a container with privileged or SYS_ADMIN can remount its root read-write, so a read-only "
+    "root is no boundary for dind",
     "CKV_K8S_28": "dind only (the executor drops ALL): a privileged container holds every capability "
     "whatever its drop list says; dockerd needs NET_RAW and NET_ADMIN for the job containers' network",
     "CKV_K8S_35": "the executor reads its frontend token only from the EXECUTOR_FRONTEND_PASSWORD variable "
@@ -81,8 +88,8 @@ CHECKOV_SKIPS = {
 PLAIN_CONTAINER_SKIPS = {
     "CKV_K8S_23": "dind only (the executor sets runAsNonRoot): dockerd runs as root, which Docker-in-Docker "
     "needs to create job containers; see the CKV_K8S_16 mitigations",
-    "CKV_K8S_31": "dind only (the executor sets seccompProfile RuntimeDefault): the container runtime applies "
-    "no seccomp profile to a privileged container, whatever the manifest says",
+    "CKV_K8S_31": "dind only (the executor sets seccompProfile RuntimeDefault): the container runtime "
+    "applies no seccomp profile to a privileged container, whatever the manifest says",
 }
 
 
@@ -118,6 +125,28 @@ def _merged_resources(defaults: dict[str, dict[str, str]], override: dict[str, A
     for key, values in override.items():
         merged[key] = {**merged.get(key, {}), **(values or {})}
     return merged
+
+
+def quantity_bytes(quantity: str) -> float:
+    number = quantity.rstrip("KMGTPEikm")
+    return float(number) * _QUANTITY_UNITS[quantity[len(number) :]]
+
+
+def _dind_resources(spec: Spec) -> dict[str, Any]:
+    """dind's defaults, with an ephemeral-storage limit that covers the emptyDirs it fills.
+
+    The kubelet evicts a pod whose ephemeral storage (emptyDirs included) exceeds the sum of its containers'
+    limits, long before an emptyDir reaches its own sizeLimit: so the sizes of /var/lib/docker and of an
+    emptyDir /scratch go into dind's limit, on top of its own writable layer and logs.
+    """
+    volumes = quantity_bytes(spec.docker.storage_size)
+    if spec.storage.type == "emptyDir":
+        volumes += quantity_bytes(spec.scratch_size)
+    layer = quantity_bytes(DEFAULT_DIND_RESOURCES["limits"]["ephemeral-storage"])
+    defaults = {key: dict(values) for key, values in DEFAULT_DIND_RESOURCES.items()}
+    mebibytes = -(-int(volumes + layer) // 1024**2)
+    defaults["limits"]["ephemeral-storage"] = f"{mebibytes // 1024}Gi" if mebibytes % 1024 == 0 else f"{mebibytes}Mi"
+    return _merged_resources(defaults, spec.docker.resources)
 
 
 def daemon_config(spec: Spec) -> dict[str, Any]:
@@ -238,7 +267,7 @@ def _dind_container(spec: Spec) -> dict[str, Any]:
             "startupProbe": {"exec": {"command": DOCKER_PING}, "periodSeconds": 2, "failureThreshold": 60},
             "livenessProbe": {"exec": {"command": DOCKER_PING}, "periodSeconds": 10, "failureThreshold": 6},
             "readinessProbe": {"exec": {"command": DOCKER_PING}, "periodSeconds": 5, "failureThreshold": 3},
-            "resources": _merged_resources(DEFAULT_DIND_RESOURCES, spec.docker.resources),
+            "resources": _dind_resources(spec),
             "securityContext": {"privileged": True},
             "terminationMessagePolicy": "FallbackToLogsOnError",
             "volumeMounts": [

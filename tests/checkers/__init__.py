@@ -1,1 +1,2 @@
-"""The real checkers (kubernetes-validate, np-guard's netpol-analyzer, checkov) on renders of the upstream base."""
+"""The real checkers (kubernetes-validate, np-guard's netpol-analyzer, checkov) on renders of the upstream
+base."""

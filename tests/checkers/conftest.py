@@ -1,4 +1,5 @@
-"""Renders of the real upstream base through `executor-dind render`, one per profile, shared by the checker tests."""
+"""Renders of the real upstream base through `executor-dind render`, one per profile, shared by the checker
+tests."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import find_tool, run
 
-from checkers.tools import SOURCEGRAPH_NS, CheckovReport, checkov, dump, key, load, without_skips
+from checkers.tools import SOURCEGRAPH_NS, CheckovReport, checkov, dump, find, key, load, without_skips
+from conftest import find_tool, run
 
 EXECUTORS_NS = "sourcegraph-executors"
 # profile -> spec of the ExecutorDind config
@@ -25,7 +26,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "hardening": {"profile": "strict", "gvisor": {"createRuntimeClass": True}},
     },
     # The layout for clusters older than native sidecars: dind as a plain container.
-    "recommended-plain-containers": {"docker": {"nativeSidecar": False}, "hardening": {"profile": "recommended"}},
+    "recommended-plain-containers": {
+        "docker": {"nativeSidecar": False},
+        "hardening": {"profile": "recommended"},
+    },
     "strict-plain-containers": {
         "namespace": EXECUTORS_NS,
         "docker": {"nativeSidecar": False},
@@ -45,7 +49,7 @@ class Render:
     namespace: str  # the executors' namespace
 
     def executor(self) -> dict[str, Any]:
-        return next(o for o in self.ours if o["kind"] == "Deployment" and o["metadata"]["name"] == "executor-all")
+        return find(self.ours, "Deployment", "executor-all")
 
     @property
     def executor_peer(self) -> str:

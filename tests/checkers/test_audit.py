@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run
 
 from checkers.conftest import HARDENED
 from checkers.tools import analysed_dir, connectivity, dump
+from conftest import run
 
 LINE = re.compile(r"^(error|warning|info) (EXD\d{3}) (\S+) (.*?): (.*)$")
 ALLOW_ALL_EGRESS = "allow-all-egress"

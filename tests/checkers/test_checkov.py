@@ -1,4 +1,5 @@
-"""checkov on the objects executor-dind injects (the render of the upstream base minus the base's own objects).
+"""checkov on the objects executor-dind injects (the render of the upstream base minus the base's own
+objects).
 
 Every check that fails on our objects is either fixed in the model or carried as a `checkov.io/skip<N>`
 annotation whose reason a reviewer can check; these tests pin the exact failing and skipped sets per profile,
@@ -10,10 +11,10 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import run
 
 from checkers.conftest import PROFILES
 from checkers.tools import checkov, dump, load, without_skips
+from conftest import run
 
 EXECUTOR = "Deployment/executor-all"
 REGISTRY = "StatefulSet/executor-dind-registry"
@@ -31,7 +32,7 @@ EXPECTED_FAILING = {
     "recommended-plain-containers": {("CKV_K8S_43", REGISTRY)},
     "strict-plain-containers": {("CKV_K8S_43", REGISTRY)},
 }
-PRIVILEGED_SKIPS = {"CKV_K8S_16", "CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_28", "CKV_K8S_35", "CKV_K8S_37", "CKV_K8S_40"}
+PRIVILEGED_SKIPS = {f"CKV_K8S_{n}" for n in (16, 20, 22, 28, 35, 37, 40)}
 # gVisor: no privileged (16 passes), drop ALL + an explicit add list (28 and 37 pass; 25 and 39 fail instead).
 GVISOR_SKIPS = {"CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_25", "CKV_K8S_35", "CKV_K8S_39", "CKV_K8S_40"}
 EXPECTED_SKIPPED = {
@@ -39,8 +40,8 @@ EXPECTED_SKIPPED = {
     "recommended": PRIVILEGED_SKIPS,
     "strict": GVISOR_SKIPS,
     "strict-runtimeclass": GVISOR_SKIPS,
-    # checkov reads only `containers` for CKV_K8S_23 (runAsNonRoot) and CKV_K8S_31 (seccomp): they fail on dind
-    # as a plain container, and pass on it as a native sidecar only because checkov does not look there.
+    # checkov reads only `containers` for CKV_K8S_23 (runAsNonRoot) and CKV_K8S_31 (seccomp): they fail on
+    # dind as a plain container, and pass on it as a native sidecar only because checkov does not look there.
     "recommended-plain-containers": PRIVILEGED_SKIPS | {"CKV_K8S_23", "CKV_K8S_31"},
     "strict-plain-containers": GVISOR_SKIPS | {"CKV_K8S_23", "CKV_K8S_31"},
 }
@@ -97,7 +98,8 @@ def test_every_skip_carries_a_reason_checkov_records_in_full(checkov_runs, rende
 
 
 def test_the_executor_container_itself_fails_only_two_of_the_skipped_checks(checkov_bin, renders, tmp_path):
-    """The reasons say 'dind only (the executor ...)' for the rest: checkov on the executor container alone."""
+    """The reasons say 'dind only (the executor ...)' for the rest: checkov on the executor container
+    alone."""
     for profile in ("baseline", "strict", "strict-plain-containers"):
         deployment = copy.deepcopy(renders[profile].executor())
         pod = deployment["spec"]["template"]["spec"]
@@ -118,7 +120,8 @@ def test_a_digest_pinned_registry_image_leaves_no_failing_check(
     config = tmp_path / "config.yaml"
     image = "index.docker.io/library/registry:2.8.3@sha256:" + "0" * 64
     spec = {**PROFILES["recommended"], "images": {"registry": image}}
-    config.write_text(dump([{"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind", "spec": spec}]))
+    document = {"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind", "spec": spec}
+    config.write_text(dump([document]))
     result = run([executor_dind, "render", "--config", str(config), str(base_stream)])
     assert result.returncode == 0, result.stderr
     ours_names = {(o["kind"], o["metadata"]["name"]) for o in renders["recommended"].ours}

@@ -1,9 +1,9 @@
 """NetworkPolicy semantics by np-guard's netpol-analyzer, not by our reading of the policies.
 
-Upstream's Helm PR #830 shipped an egress policy whose semantics were inverted; these tests would catch that: for
-each profile the analyser computes the connectivity of the whole render (upstream base + injected objects + the
-cluster's DNS pods), and the tests assert on its verdicts. Baseline (no policy) shows that every probe is
-reachable there, so what blocks it in the other profiles is the policy.
+Upstream's Helm PR #830 shipped an egress policy whose semantics were inverted; these tests would catch
+that: for each profile the analyser computes the connectivity of the whole render (upstream base, injected
+objects, the cluster's DNS pods), and the tests assert on its verdicts. Baseline (no policy) shows that every
+probe is reachable there, so what blocks it in the other profiles is the policy.
 """
 
 from __future__ import annotations
@@ -102,9 +102,9 @@ def test_nothing_but_executors_reaches_executor_pods_or_the_registry(analysed, r
 
 
 def test_the_analyser_still_misreads_ipv6_blocks(netpolicy, renders, tmp_path):
-    """Why the analysed copy leaves IPv6 ipBlocks out (tools.py): with them, netpol-analyzer v1.2.0 reads `::/0`
-    as 0.0.0.0/0 and reports private ranges reachable. When this fails, the analyser has been fixed: drop
-    the workaround."""
+    """Why the analysed copy leaves IPv6 ipBlocks out (tools.py): with them, netpol-analyzer v1.2.0 reads
+    `::/0` as 0.0.0.0/0 and reports private ranges reachable. When this fails, the analyser has been fixed:
+    drop the workaround."""
     render = renders["strict"]
     assert any(
         ":" in (peer.get("ipBlock") or {}).get("cidr", "")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run
 
 from checkers.conftest import PROFILES
-from checkers.tools import dump
+from checkers.tools import dump, find
+from conftest import run
 
-# The default schema version of kubernetes-validate 1.37, and the oldest that has native sidecars (DESIGN §3).
+# The default schema version of kubernetes-validate 1.37, and the oldest with native sidecars (DESIGN §3).
 VERSIONS = (None, "1.29.0")
 
 
@@ -28,7 +28,7 @@ def test_strict_catches_a_misspelt_field(kubernetes_validate, renders, tmp_path)
     """The control: the same render with one misspelt field in our Deployment fails."""
     render = renders["strict"]
     objects = [dict(obj) for obj in render.objects]
-    executor = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "executor-all")
+    executor = find(objects, "Deployment", "executor-all")
     executor["spec"] = {**executor["spec"], "replica": 2}
     broken = tmp_path / "broken.yaml"
     broken.write_text(dump(objects))

@@ -1,5 +1,5 @@
-"""Drive the real checkers and read their output. Every verdict the tests assert on comes from a checker's output;
-nothing here reads a NetworkPolicy or a securityContext to decide anything itself."""
+"""Drive the real checkers and read their output. Every verdict the tests assert on comes from a checker's
+output; nothing here reads a NetworkPolicy or a securityContext to decide anything itself."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from conftest import run
 
 SOURCEGRAPH_NS = "sourcegraph"
@@ -26,12 +27,16 @@ def dump(objects: Iterable[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(list(objects), sort_keys=False)
 
 
+def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    return next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
 def key(obj: dict[str, Any]) -> tuple[str, str, str]:
     meta = obj.get("metadata") or {}
     return obj["kind"], meta.get("namespace") or "", meta["name"]
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # np-guard netpol-analyzer (`netpolicy`)
 #
 # Naming, found by running it: `list` names a workload `<namespace>/<name>[<Kind>]` and an address range
@@ -41,9 +46,9 @@ def key(obj: dict[str, Any]) -> tuple[str, str, str]:
 #
 # netpol-analyzer v1.2.0 (np-guard/models v0.3.4, ipblock.cidrToInterval) reads only the first four bytes of a
 # CIDR: the IPv6 block `::/0` becomes 0.0.0.0/0 and opens all of IPv4 in its analysis. In Kubernetes an IPv6
-# ipBlock never matches IPv4 traffic, so the analysed copy leaves IPv6 peers out; test_netpol.py checks that the
-# analyser still misreads them (when it stops, this workaround goes).
-# ---------------------------------------------------------------------------------------------------------------
+# ipBlock never matches IPv4 traffic, so the analysed copy leaves IPv6 peers out; test_netpol.py checks that
+# the analyser still misreads them (when it stops, this workaround goes).
+# ------------------------------------------------------------------------------------------------------------
 
 CLUSTER = [
     {
@@ -84,8 +89,8 @@ CLUSTER = [
 
 
 def ipv4_only(obj: dict[str, Any]) -> dict[str, Any]:
-    """A NetworkPolicy without its IPv6 ipBlock peers (see above); a rule left with no peer is dropped, since an
-    empty peer list would mean every destination."""
+    """A NetworkPolicy without its IPv6 ipBlock peers (see above); a rule left with no peer is dropped, since
+    an empty peer list would mean every destination."""
     if obj.get("kind") != "NetworkPolicy":
         return obj
     obj = copy.deepcopy(obj)
@@ -107,7 +112,7 @@ def ipv4_only(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def analysed_dir(where: Path, objects: list[dict[str, Any]], ipv6_workaround: bool = True) -> Path:
-    """A directory for `netpolicy --dirpath`: the render plus the cluster's DNS pods and labelled Namespaces."""
+    """A directory for `netpolicy --dirpath`: the render, the cluster's DNS pods, labelled Namespaces."""
     where.mkdir(parents=True, exist_ok=True)
     names = {key(obj) for obj in objects}
     cluster = [obj for obj in CLUSTER if key(obj) not in names]
@@ -192,9 +197,9 @@ def connectivity(netpolicy: str, dirpath: Path) -> Connectivity:
     return Connectivity(tuple((e["src"], e["dst"], e["conn"]) for e in entries))
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # checkov
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def resource_name(resource: str) -> str:
@@ -230,8 +235,9 @@ def checkov(binary: str, *paths: Path) -> CheckovReport | dict[str, CheckovRepor
             by_file[Path(check["file_path"]).name].setdefault(outcome, []).append(check)
     reports = {}
     for name, checks in by_file.items():
+        failed = checks.get("failed_checks", [])
         reports[name] = CheckovReport(
-            failed=frozenset((c["check_id"], resource_name(c["resource"])) for c in checks.get("failed_checks", [])),
+            failed=frozenset((c["check_id"], resource_name(c["resource"])) for c in failed),
             skipped={
                 (c["check_id"], resource_name(c["resource"])): c["check_result"].get("suppress_comment", "")
                 for c in checks.get("skipped_checks", [])

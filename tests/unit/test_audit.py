@@ -52,8 +52,9 @@ def edit_deployment(rendered: list[Item], edit) -> list[Item]:
 
 
 def test_strict_output_only_warns_about_the_registry_image_tag():
-    assert findings(strict()) == [("EXD005", "StatefulSet/executors/executor-dind-registry",
-                                   "spec.template.spec.containers[0].image")]
+    assert findings(strict()) == [
+        ("EXD005", "StatefulSet/executors/executor-dind-registry", "spec.template.spec.containers[0].image")
+    ]
 
 
 def test_baseline_output_warns_about_what_only_hardening_fixes():
@@ -93,8 +94,12 @@ def test_audit_is_read_only():
 
 @pytest.mark.parametrize(
     "command",
-    [["dockerd"], ["dockerd", "--host=tcp://127.0.0.1:2375"], ["dockerd", "-H", "unix:///var/run/docker.sock"],
-     ["dockerd", "--host", "tcp://localhost:2375"]],
+    [
+        ["dockerd"],
+        ["dockerd", "--host=tcp://127.0.0.1:2375"],
+        ["dockerd", "-H", "unix:///var/run/docker.sock"],
+        ["dockerd", "--host", "tcp://localhost:2375"],
+    ],
 )
 def test_exd001_passes_on_loopback(command):
     items = edit_deployment(baseline(), lambda d: dind(d).update(command=command))
@@ -183,8 +188,12 @@ def test_exd003_fails_on_a_literal_password():
 
 
 def test_exd003_finds_a_literal_password_in_an_env_from_config_map():
-    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "env", "namespace": "sourcegraph"},
-                  "data": {"EXECUTOR_FRONTEND_PASSWORD": "hunter2"}}
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "env", "namespace": "sourcegraph"},
+        "data": {"EXECUTOR_FRONTEND_PASSWORD": "hunter2"},
+    }
 
     def edit(deployment: dict[str, Any]) -> None:
         container = executor(deployment)
@@ -199,8 +208,12 @@ def test_exd003_finds_a_literal_password_in_an_env_from_config_map():
 
 
 @pytest.mark.parametrize(
-    "url", ["http://sourcegraph-frontend:30080", "http://sourcegraph-frontend.sg.svc.cluster.local:30080",
-            "https://sourcegraph.example.com"]
+    "url",
+    [
+        "http://sourcegraph-frontend:30080",
+        "http://sourcegraph-frontend.sg.svc.cluster.local:30080",
+        "https://sourcegraph.example.com",
+    ],
 )
 def test_exd004_passes_with_a_port_or_an_external_url(url):
     items = edit_deployment(baseline(), lambda d: _set_env(d, "EXECUTOR_FRONTEND_URL", url))
@@ -215,7 +228,11 @@ def test_exd004_fails_without_a_port(url):
 
 def test_exd004_on_the_upstream_component(upstream_component):
     assert findings(krm_io.read_stream(upstream_component), "EXD004") == [
-        ("EXD004", "Deployment/sourcegraph/executor", "spec.template.spec.containers[0].envFrom (ConfigMap executor-config)")
+        (
+            "EXD004",
+            "Deployment/sourcegraph/executor",
+            "spec.template.spec.containers[0].envFrom (ConfigMap executor-config)",
+        )
     ]
 
 
@@ -325,8 +342,15 @@ def test_exd101_accepts_required_node_affinity():
     def edit(deployment: dict[str, Any]) -> None:
         spec = pod(deployment)
         spec.pop("nodeSelector")
-        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["executors"]}]}]}}}
+        spec["affinity"] = {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["executors"]}]}
+                    ]
+                }
+            }
+        }
 
     assert findings(edit_deployment(recommended(), edit), "EXD101") == []
 
@@ -413,15 +437,17 @@ def test_exd302_fails_when_the_metadata_range_is_not_excepted():
 
     items = changed(recommended(), "NetworkPolicy", "executor-dind-executors", edit)
     assert findings(items, "EXD302") == [("EXD302", DEPLOYMENT, LABELS)]
-    assert [m for m in (r.message for r in audit(items) if r.rule == "EXD302")][0].startswith(
+    assert next(r.message for r in audit(items) if r.rule == "EXD302").startswith(
         "jobs can reach the cloud metadata service 169.254.169.254: allowed by NetworkPolicy executor-dind-executors"
     )
     assert findings(items, "EXD303") == []
 
 
 def test_exd303_fails_when_allowed_cidrs_open_a_private_range():
-    items = render(frontend_service("sourcegraph"),
-                   hardening={"profile": "recommended", "networkPolicy": {"allowedCIDRs": ["10.0.0.0/8"]}})
+    items = render(
+        frontend_service("sourcegraph"),
+        hardening={"profile": "recommended", "networkPolicy": {"allowedCIDRs": ["10.0.0.0/8"]}},
+    )
     assert findings(items, "EXD303") == [("EXD303", DEPLOYMENT, LABELS)]
 
 
@@ -449,8 +475,9 @@ def test_exd401_fails_beside_sourcegraph_workloads():
 
 
 def test_exd401_passes_in_a_namespace_of_their_own():
-    items = render(frontend_service("sourcegraph"), FRONTEND_DEPLOYMENT, namespace="executors",
-                   hardening={"profile": "strict"})
+    items = render(
+        frontend_service("sourcegraph"), FRONTEND_DEPLOYMENT, namespace="executors", hardening={"profile": "strict"}
+    )
     assert findings(items, "EXD401") == []
 
 

@@ -23,7 +23,12 @@ FRONTEND = krm_io.dump(frontend_service("sourcegraph"))
 
 def invoke(executable: str, stdin: str | bytes, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [executable, *args], input=stdin, capture_output=True, check=False, timeout=60, cwd=cwd,
+        [executable, *args],
+        input=stdin,
+        capture_output=True,
+        check=False,
+        timeout=60,
+        cwd=cwd,
         text=isinstance(stdin, str),
     )
 
@@ -77,19 +82,33 @@ def error_paths(errors: list[dict[str, Any]]) -> list[tuple[str, str]]:
     ("stdin", "message"),
     [
         ("", "stdin: expected one ResourceList document (kind: ResourceList)"),
-        ("apiVersion: v1\nkind: ResourceList\nitems: [\n",
-         "stdin: not valid YAML at line 4, column 1: did not find expected node content"),
+        (
+            "apiVersion: v1\nkind: ResourceList\nitems: [\n",
+            "stdin: not valid YAML at line 4, column 1: did not find expected node content",
+        ),
         ("{{{{", "stdin: not valid YAML at line 2, column 1: did not find expected node content"),
         ("kind: ConfigMap\n", "stdin: expected one ResourceList document (kind: ResourceList)"),
         ("apiVersion: v1\nkind: ResourceList\nitems: {a: 1}\n", "stdin: ResourceList.items must be a list of objects"),
         ("apiVersion: v1\nkind: ResourceList\nitems: 5\n", "stdin: ResourceList.items must be a list of objects"),
-        ("apiVersion: v1\nkind: ResourceList\nitems:\n- just a string\n",
-         "stdin: ResourceList.items[0] is not an object"),
-        ("apiVersion: v1\nkind: ResourceList\nitems: []\nfunctionConfig: x\n",
-         "stdin: ResourceList.functionConfig must be an object"),
+        (
+            "apiVersion: v1\nkind: ResourceList\nitems:\n- just a string\n",
+            "stdin: ResourceList.items[0] is not an object",
+        ),
+        (
+            "apiVersion: v1\nkind: ResourceList\nitems: []\nfunctionConfig: x\n",
+            "stdin: ResourceList.functionConfig must be an object",
+        ),
     ],
-    ids=["empty", "malformed", "garbage", "not-a-resource-list", "items-map", "items-int", "item-string",
-         "config-string"],
+    ids=[
+        "empty",
+        "malformed",
+        "garbage",
+        "not-a-resource-list",
+        "items-map",
+        "items-int",
+        "item-string",
+        "config-string",
+    ],
 )
 def test_malformed_input(executor_dind, stdin, message):
     proc = invoke(executor_dind, stdin)
@@ -114,38 +133,87 @@ def test_input_that_is_not_utf8(executor_dind, stdin):
     ("spec", "expected"),
     [
         ({"queus": [{"name": "batches"}]}, [("spec.queus", "unknown field (did you mean 'queues'?)")]),
-        ({"hardening": {"nodePool": {"enabeld": True}}},
-         [("spec.hardening.nodePool.enabeld", "unknown field (did you mean 'enabled'?)")]),
-        ({"queues": [{"name": "batches", "replicas": "two"}]},
-         [("spec.queues[0].replicas", "must be a non-negative integer, got 'two'")]),
+        (
+            {"hardening": {"nodePool": {"enabeld": True}}},
+            [("spec.hardening.nodePool.enabeld", "unknown field (did you mean 'enabled'?)")],
+        ),
+        (
+            {"queues": [{"name": "batches", "replicas": "two"}]},
+            [("spec.queues[0].replicas", "must be a non-negative integer, got 'two'")],
+        ),
         ({"queues": "batches"}, [("spec.queues", "must be a list, got 'batches'")]),
-        ({"queues": [{"name": "batches", "resources": {"limits": 5}}]},
-         [("spec.queues[0].resources",
-           "must be {requests: {...}, limits: {...}} with quantities (e.g. {limits: {memory: 4Gi}})")]),
-        ({"queues": [{"name": "batches", "env": {1: "x"}}]},
-         [("spec.queues[0].env.1", "is not a valid environment variable name")]),
-        ({"queues": [{"name": "Batch_Jobs", "queueNames": ["batches"]}]},
-         [("spec.queues[0].name",
-           "'Batch_Jobs' is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)")]),
-        ({"queues": [{"name": "all", "queueNames": ["batches", "precise"]}]},
-         [("spec.queues[0].queueNames[1]", "must be one of batches, codeintel, got 'precise'")]),
-        ({"queues": [{"name": "batches", "env": {"EXECUTOR_FRONTEND_URL": "http://x:1"}}]},
-         [("spec.queues[0].env.EXECUTOR_FRONTEND_URL", "is set by executor-dind; use the structured spec field instead")]),
-        ({"storage": {"type": "ephemeral"}},
-         [("spec.storage.size",
-           "is required with storage.type: ephemeral (each pod gets a volume of that size: it costs money)")]),
-        ({"hardening": {"profile": "paranoid"}},
-         [("spec.hardening.profile", "must be one of baseline, recommended, strict, got 'paranoid'")]),
+        (
+            {"queues": [{"name": "batches", "resources": {"limits": 5}}]},
+            [
+                (
+                    "spec.queues[0].resources",
+                    "must be {requests: {...}, limits: {...}} with quantities (e.g. {limits: {memory: 4Gi}})",
+                )
+            ],
+        ),
+        (
+            {"queues": [{"name": "batches", "env": {1: "x"}}]},
+            [("spec.queues[0].env.1", "is not a valid environment variable name")],
+        ),
+        (
+            {"queues": [{"name": "Batch_Jobs", "queueNames": ["batches"]}]},
+            [
+                (
+                    "spec.queues[0].name",
+                    "'Batch_Jobs' is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)",
+                )
+            ],
+        ),
+        (
+            {"queues": [{"name": "all", "queueNames": ["batches", "precise"]}]},
+            [("spec.queues[0].queueNames[1]", "must be one of batches, codeintel, got 'precise'")],
+        ),
+        (
+            {"queues": [{"name": "batches", "env": {"EXECUTOR_FRONTEND_URL": "http://x:1"}}]},
+            [
+                (
+                    "spec.queues[0].env.EXECUTOR_FRONTEND_URL",
+                    "is set by executor-dind; use the structured spec field instead",
+                )
+            ],
+        ),
+        (
+            {"storage": {"type": "ephemeral"}},
+            [
+                (
+                    "spec.storage.size",
+                    "is required with storage.type: ephemeral (each pod gets a volume of that size: it costs money)",
+                )
+            ],
+        ),
+        (
+            {"hardening": {"profile": "paranoid"}},
+            [("spec.hardening.profile", "must be one of baseline, recommended, strict, got 'paranoid'")],
+        ),
     ],
-    ids=["misspelt", "misspelt-nested", "wrong-type", "not-a-list", "resources-shape", "env-name-int", "queue-name",
-         "queue-value", "managed-env", "ephemeral-size", "profile"],
+    ids=[
+        "misspelt",
+        "misspelt-nested",
+        "wrong-type",
+        "not-a-list",
+        "resources-shape",
+        "env-name-int",
+        "queue-name",
+        "queue-value",
+        "managed-env",
+        "ephemeral-size",
+        "profile",
+    ],
 )
 def test_config_errors(executor_dind, spec, expected):
-    stderr, errors = config_error(executor_dind, spec)
+    _, errors = config_error(executor_dind, spec)
     assert error_paths(errors) == [(path, f"invalid functionConfig: {path}: {message}") for path, message in expected]
     for error in errors:
-        assert error["resourceRef"] == {"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind",
-                                        "name": "executors"}
+        assert error["resourceRef"] == {
+            "apiVersion": "executor-dind.dev/v1alpha1",
+            "kind": "ExecutorDind",
+            "name": "executors",
+        }
 
 
 def test_several_config_errors_are_all_reported_and_counted(executor_dind):
@@ -155,8 +223,12 @@ def test_several_config_errors_are_all_reported_and_counted(executor_dind):
 
 
 def test_configmap_config_errors(executor_dind):
-    function_config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "function-input"},
-                       "data": {"queues": "batches,precise", "docker.mtu": "lots"}}
+    function_config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "function-input"},
+        "data": {"queues": "batches,precise", "docker.mtu": "lots"},
+    }
     given = resource_list([frontend_service("sourcegraph")], function_config)
     errors = krm_failure(invoke(executor_dind, given), given)
     # the type error hides the cross-field check (queue 'precise' needs queueNames) until it is fixed
@@ -188,8 +260,11 @@ def test_pod_security_without_a_namespace_of_their_own(executor_dind):
     assert error["message"].startswith("hardening.podSecurity needs the executors in a namespace of their own")
 
 
-@pytest.mark.xfail(strict=True, reason="defect: errors about a spec field found after parsing (frontend URL, "
-                   "podSecurity namespace) carry no resourceRef, so their field.path is dropped from the KRM result")
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect: errors about a spec field found after parsing (frontend URL, "
+    "podSecurity namespace) carry no resourceRef, so their field.path is dropped from the KRM result",
+)
 def test_spec_errors_found_later_still_point_at_the_function_config(executor_dind):
     given = resource_list([], config(namespace="executors"))
     [error] = krm_failure(invoke(executor_dind, given), given)
@@ -257,8 +332,10 @@ def test_legacy_plugin_bad_config(executor_dind, bad_config):
     assert proc.returncode == 1
     assert proc.stdout == ""  # kustomize must not read a half-written stream
     lines = proc.stderr.splitlines()
-    assert lines[0] == ("error ExecutorDind/-/executors spec.queus: invalid functionConfig: spec.queus: unknown field "
-                        "(did you mean 'queues'?)")
+    assert lines[0] == (
+        "error ExecutorDind/-/executors spec.queus: invalid functionConfig: spec.queus: unknown field "
+        "(did you mean 'queues'?)"
+    )
     assert lines[-1].startswith("executor-dind: error ")
 
 

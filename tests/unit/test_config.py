@@ -161,7 +161,11 @@ def test_spec_is_frozen():
         ({"queues": [{"name": "batches", "queueName": ["batches"]}]}, "spec.queues[0].queueName", "queueNames"),
         ({"hardening": {"nodePool": {"enabeld": True}}}, "spec.hardening.nodePool.enabeld", "enabled"),
         ({"hardening": {"gVisor": {}}}, "spec.hardening.gVisor", "gvisor"),
-        ({"hardening": {"networkPolicy": {"deniedCidrs": []}}}, "spec.hardening.networkPolicy.deniedCidrs", "deniedCIDRs"),
+        (
+            {"hardening": {"networkPolicy": {"deniedCidrs": []}}},
+            "spec.hardening.networkPolicy.deniedCidrs",
+            "deniedCIDRs",
+        ),
         ({"privateRegistry": {"remoteURL": "x"}}, "spec.privateRegistry.remoteURL", "remoteUrl"),
         ({"docker": {"nativesidecar": True}}, "spec.docker.nativesidecar", "nativeSidecar"),
         ({"replaceUpstreams": True}, "spec.replaceUpstreams", "replaceUpstream"),
@@ -183,22 +187,44 @@ def test_unknown_field_without_a_near_key_has_no_suggestion():
         ({"frontend": "http://x"}, "spec.frontend", "must be an object, got 'http://x'"),
         ({"queues": "batches"}, "spec.queues", "must be a list, got 'batches'"),
         ({"queues": [5]}, "spec.queues[0]", "must be an object, got 5"),
-        ({"queues": [{"name": "batches", "replicas": "2"}]}, "spec.queues[0].replicas",
-         "must be a non-negative integer, got '2'"),
-        ({"queues": [{"name": "batches", "replicas": True}]}, "spec.queues[0].replicas",
-         "must be a non-negative integer, got True"),
-        ({"queues": [{"name": "batches", "replicas": -1}]}, "spec.queues[0].replicas",
-         "must be a non-negative integer, got -1"),
+        (
+            {"queues": [{"name": "batches", "replicas": "2"}]},
+            "spec.queues[0].replicas",
+            "must be a non-negative integer, got '2'",
+        ),
+        (
+            {"queues": [{"name": "batches", "replicas": True}]},
+            "spec.queues[0].replicas",
+            "must be a non-negative integer, got True",
+        ),
+        (
+            {"queues": [{"name": "batches", "replicas": -1}]},
+            "spec.queues[0].replicas",
+            "must be a non-negative integer, got -1",
+        ),
         ({"queues": [{"name": "batches", "env": ["A=b"]}]}, "spec.queues[0].env", "must be an object, got a list"),
         ({"docker": {"nativeSidecar": "yes"}}, "spec.docker.nativeSidecar", "must be true or false, got 'yes'"),
         ({"docker": {"mtu": 1.5}}, "spec.docker.mtu", "must be a non-negative integer, got 1.5"),
-        ({"terminationGracePeriodSeconds": "60"}, "spec.terminationGracePeriodSeconds",
-         "must be a non-negative integer, got '60'"),
-        ({"hardening": {"nodePool": {"nodeSelector": {"pool": 1}}}}, "spec.hardening.nodePool.nodeSelector.pool",
-         "must be a string, got 1"),
-        ({"hardening": {"networkPolicy": {"allowedCIDRs": "10.0.0.0/8"}}}, "spec.hardening.networkPolicy.allowedCIDRs",
-         "must be a list, got '10.0.0.0/8'"),
-        ({"log": {"level": "debug"}}, "spec.log.level", "must be one of dbug, info, warn, eror, crit, got 'debug' (did you mean 'dbug'?)"),
+        (
+            {"terminationGracePeriodSeconds": "60"},
+            "spec.terminationGracePeriodSeconds",
+            "must be a non-negative integer, got '60'",
+        ),
+        (
+            {"hardening": {"nodePool": {"nodeSelector": {"pool": 1}}}},
+            "spec.hardening.nodePool.nodeSelector.pool",
+            "must be a string, got 1",
+        ),
+        (
+            {"hardening": {"networkPolicy": {"allowedCIDRs": "10.0.0.0/8"}}},
+            "spec.hardening.networkPolicy.allowedCIDRs",
+            "must be a list, got '10.0.0.0/8'",
+        ),
+        (
+            {"log": {"level": "debug"}},
+            "spec.log.level",
+            "must be one of dbug, info, warn, eror, crit, got 'debug' (did you mean 'dbug'?)",
+        ),
         ({"storage": {"type": "pvc"}}, "spec.storage.type", "must be one of emptyDir, ephemeral, got 'pvc'"),
     ],
 )
@@ -224,8 +250,8 @@ def test_queue_name_is_required():
 
 
 @pytest.mark.parametrize(
-    ("value", "hint"), [("batch", " (did you mean 'batches'?)"), ("codeIntel", " (did you mean 'codeintel'?)"),
-                        ("precise", "")]
+    ("value", "hint"),
+    [("batch", " (did you mean 'batches'?)"), ("codeIntel", " (did you mean 'codeintel'?)"), ("precise", "")],
 )
 def test_queue_values_are_only_batches_or_codeintel(value, hint):
     assert problems({"queues": [{"name": "q", "queueNames": ["batches", value]}]}) == [
@@ -262,8 +288,16 @@ def test_managed_env_names_are_rejected(name):
 
 
 def test_managed_env_covers_what_the_model_sets():
-    for name in ("EXECUTOR_FRONTEND_URL", "EXECUTOR_FRONTEND_PASSWORD", "EXECUTOR_QUEUE_NAME", "EXECUTOR_QUEUE_NAMES",
-                 "EXECUTOR_USE_FIRECRACKER", "EXECUTOR_USE_KUBERNETES", "DOCKER_HOST", "TMPDIR"):
+    for name in (
+        "EXECUTOR_FRONTEND_URL",
+        "EXECUTOR_FRONTEND_PASSWORD",
+        "EXECUTOR_QUEUE_NAME",
+        "EXECUTOR_QUEUE_NAMES",
+        "EXECUTOR_USE_FIRECRACKER",
+        "EXECUTOR_USE_KUBERNETES",
+        "DOCKER_HOST",
+        "TMPDIR",
+    ):
         assert name in MANAGED_ENV
 
 
@@ -303,28 +337,58 @@ def test_unknown_profile(value, hint):
 @pytest.mark.parametrize(
     ("raw", "path", "message"),
     [
-        ({"namespace": "Executors"}, "spec.namespace",
-         "'Executors' is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)"),
-        ({"frontend": {"url": "sourcegraph-frontend:30080"}}, "spec.frontend.url",
-         "'sourcegraph-frontend:30080' is not scheme://host[:port] (e.g. http://sourcegraph-frontend:30080)"),
-        ({"frontend": {"url": "http://sourcegraph-frontend:30080/path"}}, "spec.frontend.url",
-         "'http://sourcegraph-frontend:30080/path' is not scheme://host[:port] (e.g. http://sourcegraph-frontend:30080)"),
-        ({"maximumRuntimePerJob": "30 minutes"}, "spec.maximumRuntimePerJob",
-         "'30 minutes' is not a duration (e.g. 30m, 1h30m, 90s)"),
+        (
+            {"namespace": "Executors"},
+            "spec.namespace",
+            "'Executors' is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)",
+        ),
+        (
+            {"frontend": {"url": "sourcegraph-frontend:30080"}},
+            "spec.frontend.url",
+            "'sourcegraph-frontend:30080' is not scheme://host[:port] (e.g. http://sourcegraph-frontend:30080)",
+        ),
+        (
+            {"frontend": {"url": "http://sourcegraph-frontend:30080/path"}},
+            "spec.frontend.url",
+            "'http://sourcegraph-frontend:30080/path' is not scheme://host[:port] (e.g. http://sourcegraph-frontend:30080)",
+        ),
+        (
+            {"maximumRuntimePerJob": "30 minutes"},
+            "spec.maximumRuntimePerJob",
+            "'30 minutes' is not a duration (e.g. 30m, 1h30m, 90s)",
+        ),
         ({"storage": {"size": "20 GB"}}, "spec.storage.size", "'20 GB' is not a Kubernetes quantity (e.g. 20Gi)"),
-        ({"privateRegistry": {"storage": "lots"}}, "spec.privateRegistry.storage",
-         "'lots' is not a Kubernetes quantity (e.g. 20Gi)"),
-        ({"hardening": {"networkPolicy": {"deniedCIDRs": ["10.0.0.0/33"]}}}, "spec.hardening.networkPolicy.deniedCIDRs",
-         "'10.0.0.0/33' is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)"),
-        ({"hardening": {"networkPolicy": {"dns": {"nodeLocalIP": "169.254.20"}}}},
-         "spec.hardening.networkPolicy.dns.nodeLocalIP", "'169.254.20' is not an IP address"),
-        ({"hardening": {"gvisor": {"runtimeClassName": "gVisor"}}}, "spec.hardening.gvisor.runtimeClassName",
-         "'gVisor' is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)"),
+        (
+            {"privateRegistry": {"storage": "lots"}},
+            "spec.privateRegistry.storage",
+            "'lots' is not a Kubernetes quantity (e.g. 20Gi)",
+        ),
+        (
+            {"hardening": {"networkPolicy": {"deniedCIDRs": ["10.0.0.0/33"]}}},
+            "spec.hardening.networkPolicy.deniedCIDRs",
+            "'10.0.0.0/33' is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)",
+        ),
+        (
+            {"hardening": {"networkPolicy": {"dns": {"nodeLocalIP": "169.254.20"}}}},
+            "spec.hardening.networkPolicy.dns.nodeLocalIP",
+            "'169.254.20' is not an IP address",
+        ),
+        (
+            {"hardening": {"gvisor": {"runtimeClassName": "gVisor"}}},
+            "spec.hardening.gvisor.runtimeClassName",
+            "'gVisor' is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)",
+        ),
         ({"docker": {"mtu": 100}}, "spec.docker.mtu", "must be between 576 and 9000"),
-        ({"docker": {"daemonConfig": {"hosts": ["tcp://0.0.0.0:2375"]}}}, "spec.docker.daemonConfig.hosts",
-         "must not be set: dockerd listens on 127.0.0.1:2375 only (an unauthenticated privileged API)"),
-        ({"queues": [{"name": "batches", "maximumNumJobs": 0}]}, "spec.queues[0]",
-         "replicas must be at most 1000 and maximumNumJobs at least 1"),
+        (
+            {"docker": {"daemonConfig": {"hosts": ["tcp://0.0.0.0:2375"]}}},
+            "spec.docker.daemonConfig.hosts",
+            "must not be set: dockerd listens on 127.0.0.1:2375 only (an unauthenticated privileged API)",
+        ),
+        (
+            {"queues": [{"name": "batches", "maximumNumJobs": 0}]},
+            "spec.queues[0]",
+            "replicas must be at most 1000 and maximumNumJobs at least 1",
+        ),
     ],
 )
 def test_value_checks(raw, path, message):
@@ -338,7 +402,10 @@ def test_every_problem_is_reported_not_only_the_first():
     ) == [
         ("spec.queus", "unknown field (did you mean 'queues'?)"),
         ("spec.docker.mtu", "must be a non-negative integer, got 'x'"),
-        ("spec.hardening.profile", "must be one of baseline, recommended, strict, got 'strct' (did you mean 'strict'?)"),
+        (
+            "spec.hardening.profile",
+            "must be one of baseline, recommended, strict, got 'strct' (did you mean 'strict'?)",
+        ),
     ]
 
 
@@ -456,22 +523,49 @@ def test_configmap_string_fields_stay_strings():
         ({"frontend.ulr": "x"}, [("data.frontend.ulr", "unknown field (did you mean 'url'?)")]),
         ({"docker.mtu": "abc"}, [("data.docker.mtu", "must be a non-negative integer, got 'abc'")]),
         ({"docker.nativeSidecar": "maybe"}, [("data.docker.nativeSidecar", "must be true or false, got 'maybe'")]),
-        ({"hardening.profile": "strct"},
-         [("data.hardening.profile",
-           "must be one of baseline, recommended, strict, got 'strct' (did you mean 'strict'?)")]),
-        ({"hardening.nodePool.nodeSelector": "{pool: executors"},
-         [("data.hardening.nodePool.nodeSelector", "is not valid YAML flow: '{pool: executors'")]),
+        (
+            {"hardening.profile": "strct"},
+            [
+                (
+                    "data.hardening.profile",
+                    "must be one of baseline, recommended, strict, got 'strct' (did you mean 'strict'?)",
+                )
+            ],
+        ),
+        (
+            {"hardening.nodePool.nodeSelector": "{pool: executors"},
+            [("data.hardening.nodePool.nodeSelector", "is not valid YAML flow: '{pool: executors'")],
+        ),
         ({"docker.daemonConfig": "[1]"}, [("data.docker.daemonConfig", "must be an object, got a list")]),
-        ({"queues": "gpu"},
-         [("data.queues[0].queueNames",
-           "is required because the name 'gpu' is not itself a queue (set queueNames to a list of batches, codeintel)")]),
-        ({"queues": "batches,Code_Intel"},
-         [("data.queues[1].name",
-           "'Code_Intel' is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)")]),
+        (
+            {"queues": "gpu"},
+            [
+                (
+                    "data.queues[0].queueNames",
+                    "is required because the name 'gpu' is not itself a queue "
+                    "(set queueNames to a list of batches, codeintel)",
+                )
+            ],
+        ),
+        (
+            {"queues": "batches,Code_Intel"},
+            [
+                (
+                    "data.queues[1].name",
+                    "'Code_Intel' is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)",
+                )
+            ],
+        ),
         ({"queues": ""}, [("data.queues", "must list at least one queue")]),
-        ({"storage.type": "ephemeral"},
-         [("data.storage.size",
-           "is required with storage.type: ephemeral (each pod gets a volume of that size: it costs money)")]),
+        (
+            {"storage.type": "ephemeral"},
+            [
+                (
+                    "data.storage.size",
+                    "is required with storage.type: ephemeral (each pod gets a volume of that size: it costs money)",
+                )
+            ],
+        ),
     ],
 )
 def test_configmap_errors_carry_the_data_key_path(data, expected):
@@ -485,11 +579,22 @@ def test_configmap_data_must_be_a_map():
 
 
 def test_configmap_and_typed_config_agree():
-    typed = parse_spec({"namespace": "ex", "queues": [{"name": "batches"}, {"name": "codeintel"}],
-                        "hardening": {"profile": "recommended", "nodePool": {"nodeSelector": {"pool": "x"}}}})
+    typed = parse_spec(
+        {
+            "namespace": "ex",
+            "queues": [{"name": "batches"}, {"name": "codeintel"}],
+            "hardening": {"profile": "recommended", "nodePool": {"nodeSelector": {"pool": "x"}}},
+        }
+    )
     dotted = parse_function_config(
-        configmap(**{"namespace": "ex", "queues": "batches,codeintel", "hardening.profile": "recommended",
-                     "hardening.nodePool.nodeSelector": "{pool: x}"})
+        configmap(
+            **{
+                "namespace": "ex",
+                "queues": "batches,codeintel",
+                "hardening.profile": "recommended",
+                "hardening.nodePool.nodeSelector": "{pool: x}",
+            }
+        )
     )
     assert dotted == typed
 
@@ -588,9 +693,25 @@ def test_schema_rejects_what_the_parser_rejects(validator, spec, where):
 def test_schema_describes_every_spec_field_with_its_wire_name():
     properties = json_schema()["properties"]["spec"]["properties"]
     assert set(properties) == {
-        "namespace", "frontend", "queues", "maximumRuntimePerJob", "terminationGracePeriodSeconds",
-        "replaceUpstream", "log", "images", "storage", "docker", "privateRegistry", "hardening",
+        "namespace",
+        "frontend",
+        "queues",
+        "maximumRuntimePerJob",
+        "terminationGracePeriodSeconds",
+        "replaceUpstream",
+        "log",
+        "images",
+        "storage",
+        "docker",
+        "privateRegistry",
+        "hardening",
     }
-    assert set(properties["hardening"]["properties"]) == {"profile", "nodePool", "gvisor", "networkPolicy", "podSecurity"}
+    assert set(properties["hardening"]["properties"]) == {
+        "profile",
+        "nodePool",
+        "gvisor",
+        "networkPolicy",
+        "podSecurity",
+    }
     assert "deniedCIDRs" in properties["hardening"]["properties"]["networkPolicy"]["properties"]
     assert properties["queues"]["items"]["required"] == ["name"]

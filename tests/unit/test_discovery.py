@@ -96,15 +96,17 @@ def test_another_namespace_without_sourcegraphs_namespace_is_an_error_asking_for
 )
 def test_an_explicit_url_always_wins(objs, namespace):
     placed, found = where(*objs, namespace=namespace, frontend={"url": "https://sg.example.com:443"})
-    assert placed == (namespace or (objs[0]["metadata"].get("namespace", "") if objs else ""),
-                      "https://sg.example.com:443")
+    assert placed == (
+        namespace or (objs[0]["metadata"].get("namespace", "") if objs else ""),
+        "https://sg.example.com:443",
+    )
     assert [r for r in found.results if r.severity == "error"] == []
 
 
 def test_only_a_core_v1_service_counts_as_the_frontend():
     other = frontend_service("sourcegraph")
     other["apiVersion"] = "serving.knative.dev/v1"
-    placed, found = where(other, namespace="executors")
+    placed, _ = where(other, namespace="executors")
     assert placed is None  # not Sourcegraph's frontend: its namespace tells nothing
 
 
@@ -171,7 +173,11 @@ def test_an_executor_deployment_without_dind_is_not_upstreams():
         "metadata": {"name": "executor", "namespace": "sourcegraph"},
         "spec": {"template": {"spec": {"containers": [{"name": "executor", "image": "x"}]}}},
     }
-    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "executor-config", "namespace": "sourcegraph"}}
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "executor-config", "namespace": "sourcegraph"},
+    }
     assert upstream_executor_objects(items(deployment, config_map)) == []
 
 

@@ -12,7 +12,9 @@ HEADER = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"
 
 # Everything a hand-written or kpt-written file may hold: comments in every position, quoting styles, non-ASCII,
 # block scalars, a flow map inside a block item, wide (`  - `) sequence indentation, empty values.
-WIDE = HEADER + """items:
+WIDE = (
+    HEADER
+    + """items:
   - apiVersion: v1   # trailing comment
     kind: ConfigMap
     metadata:
@@ -51,8 +53,11 @@ functionConfig:
   data:
     frontend.url: http://sourcegraph-frontend:30080
 """
+)
 
-COMPACT = HEADER + """items:
+COMPACT = (
+    HEADER
+    + """items:
 - apiVersion: v1
   kind: Service
   metadata:
@@ -69,6 +74,7 @@ COMPACT = HEADER + """items:
     annotations:
       config.kubernetes.io/path: kustomization.yaml
 """
+)
 
 
 def roundtrip(text: str) -> str:
@@ -88,7 +94,7 @@ def test_each_item_keeps_its_own_source_text():
     assert "ünïcødé ✓ — 日本語" in first.text
     assert second.text == (
         "  - apiVersion: v1\n    kind: Secret\n    metadata: {name: s, namespace: sourcegraph}\n"
-        "    stringData:\n      password: \"hunter2\"\n"
+        '    stringData:\n      password: "hunter2"\n'
     )
 
 
@@ -203,6 +209,19 @@ def test_new_items_line_up_with_wide_kept_items():
     assert [item["metadata"]["name"] for item in yaml.safe_load(out)["items"]] == ["café", "s", "n"]
 
 
+@pytest.mark.parametrize(
+    "tail",
+    ["  data: |\n    text", "  data: |\n    text   ", "  data: |+\n    text", "  data: x   "],
+    ids=["literal", "literal-trailing-spaces", "keep", "plain"],
+)
+def test_an_item_running_into_eof_without_a_newline_keeps_its_value(tail):
+    text = HEADER + "items:\n- kind: A\n" + tail
+    out = roundtrip(text)
+    assert yaml.safe_load(out) == yaml.safe_load(text)
+    stream = "kind: A\n" + tail.replace("\n  ", "\n").removeprefix("  ")
+    assert yaml.safe_load(krm_io.write_stream(krm_io.read_stream(stream))) == yaml.safe_load(stream)
+
+
 # --- dump -------------------------------------------------------------------------------------------------------
 
 
@@ -210,9 +229,7 @@ def test_dump_is_block_style_unicode_unwrapped_and_without_anchors():
     shared = {"k": "v"}
     long = "x" * 300
     text = krm_io.dump({"a": shared, "b": shared, "c": "ünï", "d": long, "e": [1, 2], "f": "two\nlines\n"})
-    assert text == (
-        "a:\n  k: v\nb:\n  k: v\nc: ünï\nd: " + long + "\ne:\n- 1\n- 2\nf: |\n  two\n  lines\n"
-    )
+    assert text == ("a:\n  k: v\nb:\n  k: v\nc: ünï\nd: " + long + "\ne:\n- 1\n- 2\nf: |\n  two\n  lines\n")
 
 
 def test_dump_keeps_key_order_and_quotes_what_would_change_type():
@@ -253,8 +270,10 @@ def test_orchestrator_annotations(key, owned):
         ("- a\n- b\n", "stdin: expected one ResourceList document (kind: ResourceList)"),
         (HEADER + "---\n" + HEADER, "stdin: expected one ResourceList document (kind: ResourceList)"),
         ("items: [\n", "stdin: not valid YAML at line 2, column 1: did not find expected node content"),
-        ("kind: ResourceList\n  bad: indent\n", "stdin: not valid YAML at line 2, column 6: "
-         "mapping values are not allowed in this context"),
+        (
+            "kind: ResourceList\n  bad: indent\n",
+            "stdin: not valid YAML at line 2, column 6: mapping values are not allowed in this context",
+        ),
         ("\x00", "stdin: not valid YAML: unacceptable character #x0000: control characters are not allowed"),
         (HEADER + "items: 5\n", "stdin: ResourceList.items must be a list of objects"),
         (HEADER + "items: {a: 1}\n", "stdin: ResourceList.items must be a list of objects"),
@@ -307,7 +326,9 @@ def test_stream_unwraps_lists_and_skips_empty_documents():
     assert krm_io.write_stream([]) == ""
 
 
-@pytest.mark.parametrize("text", ["kind: A\n---\n", "---\nkind: A\n", "kind: A\n---\n# comment\n", "---\n---\nkind: A\n"])
+@pytest.mark.parametrize(
+    "text", ["kind: A\n---\n", "---\nkind: A\n", "kind: A\n---\n# comment\n", "---\n---\nkind: A\n"]
+)
 def test_stream_empty_documents_from_stray_separators_are_skipped(text):
     assert [item.kind for item in krm_io.read_stream(text)] == ["A"]
 

@@ -70,7 +70,9 @@ def test_default_objects():
 
 
 def test_one_deployment_per_queue():
-    objects = build(queues=[{"name": "batches", "replicas": 3}, {"name": "codeintel"}, {"name": "gpu", "queueNames": ["codeintel"]}])
+    objects = build(
+        queues=[{"name": "batches", "replicas": 3}, {"name": "codeintel"}, {"name": "gpu", "queueNames": ["codeintel"]}]
+    )
     assert [(d["metadata"]["name"], d["spec"]["replicas"]) for d in deployments(objects)] == [
         ("executor-batches", 3),
         ("executor-codeintel", 1),
@@ -234,7 +236,12 @@ def test_one_queue_name_uses_the_singular_variable():
 def test_user_env_follows_the_managed_variables():
     deployment = find(
         build(
-            queues=[{"name": "batches", "env": {"ZED": "z", "ALPHA": {"valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}}}],
+            queues=[
+                {
+                    "name": "batches",
+                    "env": {"ZED": "z", "ALPHA": {"valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}},
+                }
+            ],
             frontend={"passwordSecret": {"name": "sg", "key": "pw"}},
             log={"level": "info", "format": "console"},
         ),
@@ -268,13 +275,18 @@ def test_resources_merge_over_the_defaults():
         docker={"resources": {"requests": {"cpu": "2"}}},
     )
     deployment = find(objects, "Deployment", "executor-batches")
-    assert executor(deployment)["resources"]["limits"] == {**model.DEFAULT_EXECUTOR_RESOURCES["limits"], "memory": "4Gi"}
+    assert executor(deployment)["resources"]["limits"] == {
+        **model.DEFAULT_EXECUTOR_RESOURCES["limits"],
+        "memory": "4Gi",
+    }
     assert executor(deployment)["resources"]["requests"] == model.DEFAULT_EXECUTOR_RESOURCES["requests"]
     assert dind(deployment)["resources"]["requests"] == {**model.DEFAULT_DIND_RESOURCES["requests"], "cpu": "2"}
 
 
-@pytest.mark.parametrize(("raw", "seconds"), [({}, 1860), ({"maximumRuntimePerJob": "2h"}, 7260),
-                                              ({"terminationGracePeriodSeconds": 600}, 600)])
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [({}, 1860), ({"maximumRuntimePerJob": "2h"}, 7260), ({"terminationGracePeriodSeconds": 600}, 600)],
+)
 def test_grace_period_lets_a_running_job_finish(raw, seconds):
     assert pod(find(build(**raw), "Deployment", "executor-all"))["terminationGracePeriodSeconds"] == seconds
 
@@ -376,8 +388,9 @@ def test_no_hard_coded_namespace():
 # --- names, labels, selectors -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("queues", [None, [{"name": "batches"}, {"name": "codeintel"}],
-                                    [{"name": "config", "queueNames": ["batches"]}]])
+@pytest.mark.parametrize(
+    "queues", [None, [{"name": "batches"}, {"name": "codeintel"}], [{"name": "config", "queueNames": ["batches"]}]]
+)
 def test_names_never_collide_with_the_upstream_components(queues):
     objects = build(**({"queues": queues} if queues else {}))
     assert {(o["kind"], o["metadata"]["name"]) for o in objects} & UPSTREAM_OBJECTS == set()
@@ -414,8 +427,11 @@ def test_metrics_service_selects_every_executor_pod_on_a_port_that_exists():
             assert target in [p["name"] for p in executor(obj)["ports"]]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: queue 'dind-registry' makes Deployment executor-dind-registry, whose "
-                   "selector (app: executor-dind-registry) also matches the registry StatefulSet's pods")
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: queue 'dind-registry' makes Deployment executor-dind-registry, whose "
+    "selector (app: executor-dind-registry) also matches the registry StatefulSet's pods",
+)
 def test_a_queue_name_cannot_make_selectors_overlap():
     objects = build(queues=[{"name": "dind-registry", "queueNames": ["batches"]}])
     deployment = find(objects, "Deployment", "executor-dind-registry")

@@ -77,8 +77,9 @@ CHECKOV_SKIPS = {
     "is a capability of the sandbox's user-space kernel, not of the node",
 }
 SECCOMP_SKIP = (
-    "dind only (the executor sets seccompProfile RuntimeDefault): under gVisor the container's system calls "
-    "never reach the node's kernel; gVisor's user-space kernel serves them and runs under its own seccomp filter"
+    "dind only (the executor sets seccompProfile RuntimeDefault): under gVisor the container's system "
+    "calls never reach the node's kernel; gVisor's user-space kernel serves them and runs under its own "
+    "seccomp filter"
 )
 
 
