@@ -22,7 +22,12 @@ LOCAL_CONFIG_ANNOTATION = "config.kubernetes.io/local-config"
 _ORCHESTRATOR_PREFIXES = ("internal.config.kubernetes.io/", "kustomize.config.k8s.io/", "config.k8s.io/")
 _ORCHESTRATOR_KEYS = frozenset((*PATH_ANNOTATIONS[1:], *INDEX_ANNOTATIONS[1:]))
 # Any anchor or alias would make an item's text depend on another item's: then every item is dumped instead.
-_MAYBE_ANCHOR = re.compile(r"[\s\[{,:-][&*][^\s,\]}]")
+# Anchors and aliases start a node: at a line's start, after "key: ", "- ", "--- " or a flow "[", "{" or ",".
+# Shell text such as "a && b" inside a block scalar does not look like that, so it costs no event parse.
+# Scanned as: find each "&x" / "*x", then look at what precedes it on its line (a lookbehind-free pattern
+# that starts with a character class is what lets the regex engine skip ahead fast).
+_ANCHOR_MARK = re.compile(r"[&*][^\s,\[\]{}]")
+_ANCHOR_CONTEXT = re.compile(r"(?:[ \t]*(?:-[ \t]+|---[ \t]+)?|.*(?::[ \t]+|[\[{,][ \t]*))")
 
 
 class InputError(Exception):
@@ -179,9 +184,11 @@ def _compose(text: str, source: str) -> Iterator[Node]:
 
 
 def _has_anchors(text: str) -> bool:
-    if not _MAYBE_ANCHOR.search(text):
-        return False
-    return any(getattr(event, "anchor", None) for event in yaml.parse(text, Loader=yaml.CSafeLoader))
+    for mark in _ANCHOR_MARK.finditer(text):
+        start = mark.start()
+        if _ANCHOR_CONTEXT.fullmatch(text, text.rfind("\n", 0, start) + 1, start):
+            return any(getattr(event, "anchor", None) for event in yaml.parse(text, Loader=yaml.CSafeLoader))
+    return False
 
 
 def _slice(text: str, node: Node) -> str:
