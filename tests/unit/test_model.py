@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -309,7 +310,7 @@ def test_images_come_from_the_spec():
 
 def test_checksum_is_stable_for_the_same_config():
     assert checksum(build()) == checksum(build())
-    assert len(checksum(build())) == 64
+    assert re.fullmatch(r"[0-9a-f]{8,}", checksum(build()))
 
 
 @pytest.mark.parametrize(
