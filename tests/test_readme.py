@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+
 from conftest import ROOT, run
 
 README = (ROOT / "README.md").read_text()

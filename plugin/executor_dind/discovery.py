@@ -68,6 +68,8 @@ def upstream_executor_objects(items: list[Item]) -> list[Item]:
         and container(located[0], "dind") is not None
     ]
     namespaces = {item.namespace for item in deployments}
+    if "" in namespaces:
+        namespaces.add("default")  # upstream hard-codes it on the registry Service (D4)
     return [item for item in items if (item.kind, item.name) in UPSTREAM_OBJECTS and item.namespace in namespaces]
 
 
@@ -78,6 +80,9 @@ def discover(spec: Spec, items: list[Item]) -> Discovery:
     namespace = spec.namespace or sourcegraph_namespace
     context_args: dict[str, Any] = {}
     url = spec.frontend.url
+    in_cluster = re.match(rf"^https?://{FRONTEND_SERVICE}\.([a-z0-9-]+)\.svc[.:/]", url)
+    if service is None and in_cluster:
+        sourcegraph_namespace = in_cluster[1]  # the URL names the frontend Service's namespace
     if service is not None:
         port, target_port = _http_port(service.obj)
         selector = (service.obj.get("spec") or {}).get("selector")

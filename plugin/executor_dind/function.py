@@ -19,6 +19,19 @@ from executor_dind.results import ResourceRef, Result, about, has_errors
 
 OWNER_LABEL = ("app.kubernetes.io/part-of", model.PART_OF)
 OUTPUT_DIR = "executor-dind"
+# Only objects of these kinds can be ours; a user's Secret labelled part-of executor-dind is theirs.
+PRODUCED_KINDS = frozenset(
+    {
+        "ServiceAccount",
+        "ConfigMap",
+        "Service",
+        "Deployment",
+        "StatefulSet",
+        "NetworkPolicy",
+        "Namespace",
+        "RuntimeClass",
+    }
+)
 
 
 class Outcome(NamedTuple):
@@ -126,7 +139,11 @@ def upsert(
         kept = {k: v for k, v in existing.annotations.items() if is_orchestrator_annotation(k)}
         out[position] = Item.new(_with_annotations(new.obj, kept))
         counts["updated"] += 1
-    stale = [item for item in out if item.key not in produced and item.is_mapping and _owned(item)]
+    stale = [
+        item
+        for item in out
+        if item.key not in produced and item.kind in PRODUCED_KINDS and item.is_mapping and _owned(item)
+    ]
     counts["removed"] = len(stale)
     out = [item for item in out if item not in stale] + appended
     return out, results, counts
@@ -138,6 +155,15 @@ def run(items: list[Item], function_config: dict[str, Any] | None, file_paths: b
         spec = parse_function_config(function_config)
     except ConfigError as error:
         return Outcome(items, config_results(error, function_config))
+    outcome = _inject(spec, items, file_paths)
+    # A problem with a spec field found after parsing still points at the functionConfig (a KRM result's
+    # field.path needs a resourceRef).
+    ref = _config_ref(function_config)
+    results = [r._replace(resource=ref) if r.field_path and r.resource is None else r for r in outcome.results]
+    return Outcome(outcome.items, results)
+
+
+def _inject(spec: Spec, items: list[Item], file_paths: bool) -> Outcome:
     found = discover(spec, items)
     results = list(found.results)
     if found.context is None:

@@ -333,7 +333,8 @@ def executor_deployment(spec: Spec, queue: Queue, context: Context) -> dict[str,
             "replicas": queue.replicas,
             "minReadySeconds": 10,
             "revisionHistoryLimit": 10,
-            "selector": {"matchLabels": {"app": name, "app.kubernetes.io/part-of": PART_OF}},
+            # With the name label, no queue name can make this selector match the registry's pods.
+            "selector": {"matchLabels": {"app": name, **EXECUTOR_POD_SELECTOR}},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "template": {
                 "metadata": {

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TOOLS, find_tool, run
 
+from conftest import TOOLS, find_tool, run
 from integration.util import assert_ok, objects
 
 # Objects of the tools, not of the cluster: no schema to validate them against.

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run
 
+from conftest import run
 from integration.util import (
     DEMO_BASE,
     OVERLAYS,

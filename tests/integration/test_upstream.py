@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run
 
+from conftest import run
 from integration.util import (
     COMPONENTS,
     added,

@@ -260,11 +260,6 @@ def test_pod_security_without_a_namespace_of_their_own(executor_dind):
     assert error["message"].startswith("hardening.podSecurity needs the executors in a namespace of their own")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: errors about a spec field found after parsing (frontend URL, "
-    "podSecurity namespace) carry no resourceRef, so their field.path is dropped from the KRM result",
-)
 def test_spec_errors_found_later_still_point_at_the_function_config(executor_dind):
     given = resource_list([], config(namespace="executors"))
     [error] = krm_failure(invoke(executor_dind, given), given)

@@ -153,11 +153,6 @@ def test_unowned_objects_that_look_like_ours_are_never_pruned():
     assert ("ConfigMap", "executor-dind-old") in names(outcome.items)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: pruning deletes any object labelled app.kubernetes.io/part-of: "
-    "executor-dind that the function does not produce, including the user's own objects",
-)
 def test_a_users_object_labelled_part_of_executor_dind_is_kept():
     # A user labels the executors' password Secret as part of the app: a common, documented label.
     users_secret = {**secret(), "metadata": {**secret()["metadata"], "labels": OWNED}}
@@ -191,11 +186,6 @@ def test_replace_upstream_removes_them_and_injects_ours(upstream_component):
     assert run(reread, fc).items == reread
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: upstream hard-codes namespace: default on the private-docker-registry "
-    "Service (D4); without an overlay namespace, replaceUpstream leaves that Service behind",
-)
 def test_replace_upstream_without_an_overlay_namespace_removes_everything(kubectl, upstream, tmp_path):
     from .conftest import build_upstream
 

@@ -428,11 +428,6 @@ def test_metrics_service_selects_every_executor_pod_on_a_port_that_exists():
             assert target in [p["name"] for p in executor(obj)["ports"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: queue 'dind-registry' makes Deployment executor-dind-registry, whose "
-    "selector (app: executor-dind-registry) also matches the registry StatefulSet's pods",
-)
 def test_a_queue_name_cannot_make_selectors_overlap():
     objects = build(queues=[{"name": "dind-registry", "queueNames": ["batches"]}])
     deployment = find(objects, "Deployment", "executor-dind-registry")

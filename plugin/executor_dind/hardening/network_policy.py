@@ -59,6 +59,10 @@ def config(spec: Spec) -> Any:
 def _namespace_peer(namespace: str, context: Context) -> dict[str, Any]:
     if namespace == context.namespace:
         return {}
+    if not namespace:
+        # Sourcegraph's namespace is unknown (an explicit frontend.url and no frontend Service in the input):
+        # its pods are matched by label in every namespace rather than in none.
+        return {"namespaceSelector": {}}
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
 
 
