@@ -111,7 +111,7 @@ def deployment_name(queue: Queue) -> str:
     return f"executor-{queue.name}"
 
 
-def _metadata(name: str, context: Context, **extra: Any) -> dict[str, Any]:
+def object_metadata(name: str, context: Context, **extra: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if context.namespace:
         meta["namespace"] = context.namespace
@@ -162,7 +162,7 @@ def docker_config_map(spec: Spec, context: Context) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(DOCKER_CONFIG, context),
+        "metadata": object_metadata(DOCKER_CONFIG, context),
         # No trailing newline: kustomize trims JSON6902 patch text, and the components must match the function.
         "data": {"daemon.json": json.dumps(daemon_config(spec), indent=2, sort_keys=True)},
     }
@@ -172,7 +172,7 @@ def service_account(context: Context) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _metadata(SERVICE_ACCOUNT, context),
+        "metadata": object_metadata(SERVICE_ACCOUNT, context),
         "automountServiceAccountToken": False,
     }
 
@@ -182,7 +182,7 @@ def metrics_service(context: Context) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(METRICS_SERVICE, context, annotations=annotations),
+        "metadata": object_metadata(METRICS_SERVICE, context, annotations=annotations),
         "spec": {
             "clusterIP": "None",
             "selector": dict(EXECUTOR_POD_SELECTOR),
@@ -318,7 +318,7 @@ def executor_deployment(spec: Spec, queue: Queue, context: Context) -> dict[str,
         {"name": "docker-config", "configMap": {"name": DOCKER_CONFIG, "defaultMode": 0o444}},
         {"name": "executor-tmp", "emptyDir": {"sizeLimit": EXECUTOR_TMP_SIZE}},
     ]
-    deployment_metadata = _metadata(
+    deployment_metadata = object_metadata(
         name,
         context,
         annotations={"description": f"Sourcegraph executors with a dind sidecar for queue(s) of {name}"},
@@ -358,7 +358,7 @@ def registry_objects(spec: Spec, context: Context) -> list[dict[str, Any]]:
     statefulset = {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": _metadata(
+        "metadata": object_metadata(
             REGISTRY, context, annotations={"description": "Pull-through cache for the executors' dockerd"}
         ),
         "spec": {
@@ -408,7 +408,7 @@ def registry_objects(spec: Spec, context: Context) -> list[dict[str, Any]]:
     service = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(REGISTRY, context),
+        "metadata": object_metadata(REGISTRY, context),
         "spec": {
             "selector": dict(REGISTRY_POD_SELECTOR),
             "ports": [{"name": "http", "port": REGISTRY_PORT, "targetPort": "http", "protocol": "TCP"}],

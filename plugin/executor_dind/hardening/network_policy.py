@@ -27,9 +27,9 @@ from executor_dind.krm_io import Item
 from executor_dind.model import (
     EXECUTOR_POD_SELECTOR,
     METRICS_PORT,
-    OBJECT_LABELS,
     REGISTRY_POD_SELECTOR,
     REGISTRY_PORT,
+    object_metadata,
 )
 from executor_dind.podspec import pod_labels
 from executor_dind.results import Result
@@ -102,14 +102,10 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
         **_namespace_peer(context.sourcegraph_namespace, context),
         "podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)},
     }
-    metadata: dict[str, Any] = {"name": POLICY_NAME}
-    if context.namespace:
-        metadata["namespace"] = context.namespace
-    metadata["labels"] = dict(OBJECT_LABELS)
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": metadata,
+        "metadata": object_metadata(POLICY_NAME, context),
         "spec": {
             "podSelector": {"matchLabels": dict(EXECUTOR_POD_SELECTOR)},
             "policyTypes": ["Ingress", "Egress"],
@@ -124,14 +120,10 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
 def registry_policy(context: Context) -> dict[str, Any]:
     """Ingress to the pull-through registry from executor pods only. Its egress stays open: it pulls from the
     configured remote. Emitted even without the registry (it then selects nothing), so Components compose."""
-    metadata: dict[str, Any] = {"name": REGISTRY_POLICY_NAME}
-    if context.namespace:
-        metadata["namespace"] = context.namespace
-    metadata["labels"] = dict(OBJECT_LABELS)
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": metadata,
+        "metadata": object_metadata(REGISTRY_POLICY_NAME, context),
         "spec": {
             "podSelector": {"matchLabels": dict(REGISTRY_POD_SELECTOR)},
             "policyTypes": ["Ingress"],
