@@ -27,7 +27,7 @@ _ORCHESTRATOR_KEYS = frozenset((*PATH_ANNOTATIONS[1:], *INDEX_ANNOTATIONS[1:]))
 # Scanned as: find each "&x" / "*x", then look at what precedes it on its line (a lookbehind-free pattern
 # that starts with a character class is what lets the regex engine skip ahead fast).
 _ANCHOR_MARK = re.compile(r"[&*][^\s,\[\]{}]")
-_ANCHOR_CONTEXT = re.compile(r"(?:[ \t]*(?:-[ \t]+|---[ \t]+)?|.*(?::[ \t]+|[\[{,][ \t]*))")
+_ANCHOR_CONTEXT = re.compile(r"(?:[ \t]*(?:-[ \t]+|---[ \t]+)*|.*(?::[ \t]+|[\[{,][ \t]*))")
 
 
 class InputError(Exception):

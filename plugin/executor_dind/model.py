@@ -321,7 +321,10 @@ def executor_deployment(spec: Spec, queue: Queue, context: Context) -> dict[str,
     deployment_metadata = object_metadata(
         name,
         context,
-        annotations={"description": f"Sourcegraph executors with a dind sidecar for queue(s) of {name}"},
+        annotations={
+            "description": "Sourcegraph executors with a dind sidecar for "
+            + ", ".join(queue.queue_names or (queue.name,))
+        },
     )
     skips = CHECKOV_SKIPS if spec.docker.native_sidecar else {**CHECKOV_SKIPS, **PLAIN_CONTAINER_SKIPS}
     set_checkov_skips({"metadata": deployment_metadata}, skips)

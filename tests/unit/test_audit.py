@@ -121,9 +121,7 @@ def test_exd001_fails_on_daemon_json_hosts_beyond_loopback():
 
     items = changed(baseline(), "ConfigMap", model.DOCKER_CONFIG, edit)
     # Reported on the workload that mounts the daemon.json, naming the ConfigMap it comes from.
-    assert findings(items, "EXD001") == [
-        ("EXD001", DEPLOYMENT, f"ConfigMap/{model.DOCKER_CONFIG} data.daemon.json hosts")
-    ]
+    assert findings(items, "EXD001") == [("EXD001", f"ConfigMap/sourcegraph/{model.DOCKER_CONFIG}", "data.daemon.json")]
 
 
 def test_exd001_fails_on_a_declared_docker_port():
@@ -201,7 +199,8 @@ def test_exd003_finds_a_literal_password_in_an_env_from_config_map():
         container["envFrom"] = [{"configMapRef": {"name": "env"}}]
 
     items = [*edit_deployment(baseline(), edit), Item.new(config_map)]
-    assert findings(items, "EXD003") == [("EXD003", DEPLOYMENT, f"{EXECUTOR}.envFrom (ConfigMap env)")]
+    # The finding points at the ConfigMap that holds the literal, and names the workload in its message.
+    assert findings(items, "EXD003") == [("EXD003", "ConfigMap/sourcegraph/env", "data.EXECUTOR_FRONTEND_PASSWORD")]
 
 
 # --- EXD004 frontend-url-no-port --------------------------------------------------------------------------------
@@ -228,11 +227,7 @@ def test_exd004_fails_without_a_port(url):
 
 def test_exd004_on_the_upstream_component(upstream_component):
     assert findings(krm_io.read_stream(upstream_component), "EXD004") == [
-        (
-            "EXD004",
-            "Deployment/sourcegraph/executor",
-            "spec.template.spec.containers[0].envFrom (ConfigMap executor-config)",
-        )
+        ("EXD004", "ConfigMap/sourcegraph/executor-config", "data.EXECUTOR_FRONTEND_URL"),
     ]
 
 
@@ -492,7 +487,8 @@ def test_exd401_ignores_the_registries_and_other_executors():
 def test_upstream_component_findings(upstream_component):
     found = {(rule, resource) for rule, resource, _ in findings(krm_io.read_stream(upstream_component))}
     executor_ref = "Deployment/sourcegraph/executor"
-    for rule in ("EXD001", "EXD002", "EXD004", "EXD007", "EXD008", "EXD101", "EXD201", "EXD301", "EXD304"):
+    for rule in ("EXD001", "EXD002", "EXD007", "EXD008", "EXD101", "EXD201", "EXD301", "EXD304"):
         assert (rule, executor_ref) in found, rule
+    assert ("EXD004", "ConfigMap/sourcegraph/executor-config") in found  # where the URL without a port is
     assert ("EXD005", "Deployment/sourcegraph/private-docker-registry") in found
     assert ("EXD003", executor_ref) not in found  # upstream reads the password from a Secret

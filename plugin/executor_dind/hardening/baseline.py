@@ -28,25 +28,27 @@ DEFAULT_RUNTIME = "30m"
 _LOOPBACK_HOST = re.compile(r"^(tcp://)?(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$|^(unix|fd)://")
 
 
-def _env_value(item: Item, scope: Scope, name: str) -> tuple[Any, str]:
-    """The value of an executor env var (or its valueFrom), looking into envFrom ConfigMaps too."""
+def _env_value(item: Item, scope: Scope, name: str) -> tuple[Any, Item, str]:
+    """An executor env var (or its valueFrom), and the object and field that set it: the workload's env, or
+    the data of a ConfigMap it reads through envFrom."""
     spec, base = executor_pod(item)
     for entry, path in containers(spec, base):
         if entry.get("name") != "executor":
             continue
         for index, var in enumerate(entry.get("env") or []):
             if isinstance(var, dict) and var.get("name") == name:
-                return var, f"{path}.env[{index}]"
+                return var, item, f"{path}.env[{index}]"
         for source in entry.get("envFrom") or []:
             ref = (source or {}).get("configMapRef") or {}
             config_map = scope.config_maps.get((item.namespace, ref.get("name", "")))
             data = (config_map.obj.get("data") or {}) if config_map is not None else {}
             if name in data:
-                return {"name": name, "value": data[name]}, f"{path}.envFrom (ConfigMap {ref.get('name')})"
-    return None, ""
+                return {"name": name, "value": data[name]}, config_map, f"data.{name}"
+    return None, item, ""
 
 
-def _dockerd_hosts(item: Item, scope: Scope) -> Iterator[tuple[str, str]]:
+def _dockerd_hosts(item: Item, scope: Scope) -> Iterator[tuple[str, Item, str]]:
+    """Each address dockerd listens on, with the object and field that say so (its flags, or daemon.json)."""
     spec, base = executor_pod(item)
     for entry, path in containers(spec, base):
         if entry.get("name") != "dind":
@@ -54,9 +56,9 @@ def _dockerd_hosts(item: Item, scope: Scope) -> Iterator[tuple[str, str]]:
         argv = [str(a) for a in (entry.get("command") or []) + (entry.get("args") or [])]
         for index, arg in enumerate(argv):
             if arg.startswith(("--host=", "-H=")):
-                yield arg.split("=", 1)[1], f"{path}.command"
+                yield arg.split("=", 1)[1], item, f"{path}.command"
             elif arg in ("--host", "-H") and index + 1 < len(argv):
-                yield argv[index + 1], f"{path}.command"
+                yield argv[index + 1], item, f"{path}.command"
         for mount in entry.get("volumeMounts") or []:
             if mount.get("mountPath") != "/etc/docker/daemon.json":
                 continue
@@ -69,17 +71,17 @@ def _dockerd_hosts(item: Item, scope: Scope) -> Iterator[tuple[str, str]]:
             except (ValueError, AttributeError):
                 hosts = []
             for host in hosts:
-                yield str(host), f"ConfigMap/{name} data.daemon.json hosts"
+                yield str(host), config_map, f"data.{mount.get('subPath')}"
 
 
 def dockerd_exposed(item: Item, scope: Scope) -> Iterator[Finding]:
-    for host, path in _dockerd_hosts(item, scope):
+    for host, source, path in _dockerd_hosts(item, scope):
         if not _LOOPBACK_HOST.match(host):
             yield Finding(
-                item,
+                source,
                 path,
-                f"dockerd listens on {host}: any pod that reaches this pod gets an unauthenticated, privileged "
-                "Docker API; bind it to tcp://127.0.0.1:2375 only",
+                f"dockerd of {item.describe()} listens on {host}: any pod that reaches this pod gets an "
+                "unauthenticated, privileged Docker API; bind it to tcp://127.0.0.1:2375 only",
             )
     spec, base = executor_pod(item)
     for entry, path in containers(spec, base):
@@ -105,13 +107,13 @@ def token_mounted(item: Item, scope: Scope) -> Iterator[Finding]:
 
 
 def literal_password(item: Item, scope: Scope) -> Iterator[Finding]:
-    var, path = _env_value(item, scope, "EXECUTOR_FRONTEND_PASSWORD")
+    var, source, path = _env_value(item, scope, "EXECUTOR_FRONTEND_PASSWORD")
     if var is not None and "value" in var:
-        yield Finding(item, path, "the executor password is a literal value; use valueFrom.secretKeyRef")
+        yield Finding(source, path, f"the password of {item.describe()} is a literal value; use valueFrom.secretKeyRef")
 
 
 def frontend_url_no_port(item: Item, scope: Scope) -> Iterator[Finding]:
-    var, path = _env_value(item, scope, "EXECUTOR_FRONTEND_URL")
+    var, source, path = _env_value(item, scope, "EXECUTOR_FRONTEND_URL")
     url = (var or {}).get("value")
     if not isinstance(url, str):
         return
@@ -120,10 +122,10 @@ def frontend_url_no_port(item: Item, scope: Scope) -> Iterator[Finding]:
     parsed = urlsplit(url)
     if parsed.port is None and (parsed.hostname or "").startswith("sourcegraph-frontend"):
         yield Finding(
-            item,
+            source,
             path,
-            f"EXECUTOR_FRONTEND_URL {url!r} has no port: the frontend Service listens on 30080 and the "
-            "executor hangs silently at 'Connecting to Sourcegraph instance'",
+            f"EXECUTOR_FRONTEND_URL {url!r} of {item.describe()} has no port: the frontend Service listens on "
+            "30080 and the executor hangs silently at 'Connecting to Sourcegraph instance'",
         )
 
 
@@ -172,7 +174,7 @@ def executor_not_least_privilege(item: Item, scope: Scope) -> Iterator[Finding]:
 
 def short_grace_period(item: Item, scope: Scope) -> Iterator[Finding]:
     spec, base = executor_pod(item)
-    var, _ = _env_value(item, scope, "EXECUTOR_MAXIMUM_RUNTIME_PER_JOB")
+    var, _, _ = _env_value(item, scope, "EXECUTOR_MAXIMUM_RUNTIME_PER_JOB")
     runtime = (var or {}).get("value") or DEFAULT_RUNTIME
     grace = spec.get("terminationGracePeriodSeconds", 30)
     needed = duration_seconds(runtime) if isinstance(runtime, str) else 0
