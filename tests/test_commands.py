@@ -171,3 +171,27 @@ def test_init_overlay_builds_and_passes_the_audit(executor_dind, checkout, kusto
     audit = run([executor_dind, "audit", str(rendered)])
     assert audit.returncode == 0, audit.stdout
     assert " error " not in audit.stdout
+
+
+def _imported(executor_dind: str, argv: list[str], stdin: str = "") -> set[str]:
+    """Modules a real process imports (python -X importtime), for the lazy-import contract of the hot paths."""
+    import sys
+
+    result = run([sys.executable, "-X", "importtime", "-m", "executor_dind", *argv], input=stdin)
+    return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_help_imports_no_yaml_and_no_function(executor_dind):
+    modules = _imported(executor_dind, ["--help"])
+    assert "argparse" in modules
+    assert not {"yaml", "executor_dind.function", "executor_dind.config"} & modules
+
+
+def test_the_krm_path_imports_only_what_it_uses(executor_dind, frontend):
+    resource_list = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n" + "".join(
+        ("- " if i == 0 else "  ") + line for i, line in enumerate(frontend.read_text().splitlines(True))
+    )
+    modules = _imported(executor_dind, [], resource_list)
+    assert "executor_dind.function" in modules
+    # Each of these costs milliseconds of a ~45 ms budget (see README, Performance).
+    assert not {"argparse", "dataclasses", "hashlib", "pathlib", "difflib", "ipaddress", "urllib.parse"} & modules
