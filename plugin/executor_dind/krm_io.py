@@ -17,7 +17,6 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 RESOURCE_LIST_KIND = "ResourceList"
 PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
 INDEX_ANNOTATIONS = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
-LOCAL_CONFIG_ANNOTATION = "config.kubernetes.io/local-config"
 # Annotations the orchestrator owns on an item; a replaced item keeps the ones it came with.
 _ORCHESTRATOR_PREFIXES = ("internal.config.kubernetes.io/", "kustomize.config.k8s.io/", "config.k8s.io/")
 _ORCHESTRATOR_KEYS = frozenset((*PATH_ANNOTATIONS[1:], *INDEX_ANNOTATIONS[1:]))

@@ -37,7 +37,7 @@ def test_every_control_module_is_registered_once():
     assert {module.__name__.rsplit(".", 1)[1] for module in hardening.CONTROLS.values()} == modules
     for module_id, module in hardening.CONTROLS.items():
         assert module_id == module.ID
-        for attribute in ("TITLE", "PROFILES", "GUARANTEES", "REQUIRES", "RULES", "config", "apply"):
+        for attribute in ("PROFILES", "GUARANTEES", "REQUIRES", "RULES", "config", "apply"):
             assert hasattr(module, attribute), (module_id, attribute)
 
 

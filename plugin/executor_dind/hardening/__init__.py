@@ -1,6 +1,6 @@
 """The hardening controls, in the manner of yamllint's rules/: one module each, registered in one table.
 
-Each control module declares ID (its key under spec.hardening), TITLE, PROFILES (the profiles that turn it on),
+Each control module declares ID (its key under spec.hardening), PROFILES (the profiles that turn it on),
 GUARANTEES and REQUIRES (for docs and `explain`), `config(spec)`, `apply(spec, context, objects)` (mutates the
 objects it is given, may append new ones, returns results) and RULES (audit rules). `baseline` has only rules:
 the model builds what it audits.

@@ -26,7 +26,6 @@ from executor_dind.podspec import container, containers
 from executor_dind.results import Result
 
 ID = "gvisor"
-TITLE = "gVisor sandbox"
 PROFILES = ("strict",)
 GUARANTEES = "a container escape lands in gVisor's user-space kernel, not on the node"
 REQUIRES = "nodes with the runsc runtime and a RuntimeClass (GKE Sandbox provides `gvisor`)"

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     import ipaddress
 
 ID = "networkPolicy"
-TITLE = "network policy"
 PROFILES = ("recommended", "strict")
 GUARANTEES = (
     "jobs cannot reach the cloud metadata service, private ranges or Sourcegraph's internal services; "

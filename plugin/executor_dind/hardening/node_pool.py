@@ -20,7 +20,6 @@ from executor_dind.krm_io import Item
 from executor_dind.results import Result
 
 ID = "nodePool"
-TITLE = "dedicated node pool"
 PROFILES = ("recommended", "strict")
 GUARANTEES = "untrusted jobs share a kernel only with other executor pods, never with Sourcegraph's services"
 REQUIRES = "a node pool tainted and labelled <taint.key>=<taint.value> (or the nodeSelector you set)"

@@ -22,7 +22,6 @@ from executor_dind.podspec import REGISTRY_NAMES, is_executor_workload, pod_spec
 from executor_dind.results import Result
 
 ID = "podSecurity"
-TITLE = "pod security"
 PROFILES = ("strict",)
 GUARANTEES = "privileged pods are admitted only in the executors' namespace; Sourcegraph's keeps its own level"
 REQUIRES = "Pod Security Admission (Kubernetes >= 1.25) and spec.namespace set to a namespace of their own"
