@@ -98,3 +98,14 @@ def executor(deployment: dict[str, Any]) -> dict[str, Any]:
 def env(deployment: dict[str, Any]) -> dict[str, Any]:
     """The executor container's env as NAME -> value (or the valueFrom mapping)."""
     return {var["name"]: var.get("value", var.get("valueFrom")) for var in executor(deployment)["env"]}
+
+
+# What the default spec injects, in order.
+DEFAULT_OBJECTS = [
+    ("ServiceAccount", "executor-dind"),
+    ("ConfigMap", "executor-dind-docker"),
+    ("Service", "executor-dind-metrics"),
+    ("Deployment", "executor-all"),
+    ("StatefulSet", "executor-dind-registry"),
+    ("Service", "executor-dind-registry"),
+]

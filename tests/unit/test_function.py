@@ -12,17 +12,9 @@ from executor_dind.krm_io import Item
 from executor_dind.results import ResourceRef
 
 from .conftest import UPSTREAM_NAMES
-from .helpers import config, find, frontend_service, items, secret
+from .helpers import DEFAULT_OBJECTS, config, find, frontend_service, items, secret
 
 OWNED = {"app.kubernetes.io/part-of": "executor-dind"}
-DEFAULT_OBJECTS = [
-    ("ServiceAccount", "executor-dind"),
-    ("ConfigMap", "executor-dind-docker"),
-    ("Service", "executor-dind-metrics"),
-    ("Deployment", "executor-all"),
-    ("StatefulSet", "executor-dind-registry"),
-    ("Service", "executor-dind-registry"),
-]
 
 
 def names(out: list[Item]) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from executor_dind.function import build_objects
 from executor_dind.hardening.common import selector_matches
 from executor_dind.podspec import containers, pod_labels, pod_spec
 
-from .helpers import context, dind, env, executor, find, pod, spec
+from .helpers import DEFAULT_OBJECTS, context, dind, env, executor, find, pod, spec
 
 PINNED = "@sha256:"
 REQUIRED_EXECUTOR_CONTEXT = {
@@ -60,14 +60,7 @@ def checksum(objects: list[dict[str, Any]], name: str = "executor-all") -> str:
 
 
 def test_default_objects():
-    assert [(o["kind"], o["metadata"]["name"]) for o in build()] == [
-        ("ServiceAccount", "executor-dind"),
-        ("ConfigMap", "executor-dind-docker"),
-        ("Service", "executor-dind-metrics"),
-        ("Deployment", "executor-all"),
-        ("StatefulSet", "executor-dind-registry"),
-        ("Service", "executor-dind-registry"),
-    ]
+    assert [(o["kind"], o["metadata"]["name"]) for o in build()] == DEFAULT_OBJECTS
 
 
 def test_one_deployment_per_queue():
