@@ -106,11 +106,11 @@ def tool(name: str) -> str:
     return found
 
 
-def write_overlays(work: Path) -> tuple[Path, Path, Path, Path]:
+def write_overlays(work: Path) -> tuple[Path, Path, Path, Path, Path]:
     base = os.path.relpath(UPSTREAM / "base", work / "x")
     components = os.path.relpath(ROOT / "components", work / "x")
-    plain, krm, identity, source = work / "plain", work / "krm", work / "identity", work / "source"
-    for directory in (plain, krm, identity, source):
+    plain, krm, identity, legacy, source = (work / name for name in ("plain", "krm", "identity", "legacy", "source"))
+    for directory in (plain, krm, identity, legacy, source):
         directory.mkdir()
     (source / "kustomization.yaml").write_text(f"namespace: sourcegraph\nresources: [{base}]\n")
     (plain / "kustomization.yaml").write_text(
@@ -123,7 +123,10 @@ def write_overlays(work: Path) -> tuple[Path, Path, Path, Path]:
     # The same overlay with `cat` as the function: what kustomize's exec protocol costs by itself.
     (identity / "kustomization.yaml").write_text((krm / "kustomization.yaml").read_text())
     (identity / "fn.yaml").write_text((krm / "fn.yaml").read_text().replace("path: executor-dind", "path: cat"))
-    return plain, krm, identity, source
+    # The same config as a legacy exec plugin (what kubectl users run).
+    (legacy / "kustomization.yaml").write_text((krm / "kustomization.yaml").read_text())
+    (legacy / "fn.yaml").write_text(CONFIG)
+    return plain, krm, identity, legacy, source
 
 
 def synthetic(work: Path, count: int) -> Path:
@@ -149,7 +152,9 @@ def main() -> int:
     lines = ["| measurement | executor-dind | floor | ratio | target |", "|---|---:|---:|---:|---|"]
     with tempfile.TemporaryDirectory(dir=ROOT, prefix=".bench-") as tmp:
         work = Path(tmp)
-        plain, krm, identity, source = write_overlays(work)
+        plain, krm, identity, legacy, source = write_overlays(work)
+        os.environ["KUSTOMIZE_PLUGIN_HOME"] = str(work / "plugin-home")
+        run([*FUNCTION, "install-plugin", "--plugin-home", os.environ["KUSTOMIZE_PLUGIN_HOME"]])
         package = work / "package"
         package.mkdir()
         (package / "base.yaml").write_text(run([kubectl, "kustomize", str(source)]))
@@ -186,6 +191,7 @@ def main() -> int:
                     None,
                     None,
                 ),
+                "legacy": ([kustomize, "build", "--enable-alpha-plugins", str(legacy)], None, None),
             }
         )
         lines.append(
@@ -199,6 +205,14 @@ def main() -> int:
                 builds["identity"][0],
                 builds["plain"][0],
                 "context",
+            )
+        )
+        lines.append(
+            row(
+                "kustomize build, legacy exec plugin overlay vs plain components",
+                builds["legacy"][0],
+                builds["plain"][0],
+                "report",
             )
         )
         lines.append(
