@@ -17,7 +17,7 @@ $(BIN)/executor-dind: setup.cfg pyproject.toml
 
 # Bytecode for the editable install, so even PYTHONDONTWRITEBYTECODE=1 runs start from .pyc files.
 bytecode: venv
-	$(BIN)/python -m compileall -q plugin
+	@$(BIN)/python -m compileall -q plugin
 
 venv: $(BIN)/executor-dind
 

@@ -84,3 +84,22 @@ def test_readme_runnable_blocks_run(marker, body, upstream, kustomize, executor_
     names = {doc["metadata"]["name"] for doc in yaml.safe_load_all(rendered.read_text())}
     assert {"executor-all", "executor-dind-executors"} <= names
     assert "security posture (profile recommended)" in result.stdout
+
+
+def test_readme_first_command_make_demo_renders_the_demo(tool_env_for_make):
+    """`make demo` as README's first block runs it (`make test` is this very run, so it is not re-entered)."""
+    first_block = next(body for _, lang, body in BLOCKS if lang == "sh")
+    assert "make demo" in first_block
+    result = run(["make", "--no-print-directory", "demo"], cwd=ROOT, env=tool_env_for_make)
+    assert result.returncode == 0, result.stderr
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(result.stdout) if doc]
+    assert "Deployment" in kinds and "NetworkPolicy" in kinds
+    assert result.stderr.strip().splitlines()[-1].startswith("demo rendered by")
+
+
+@pytest.fixture
+def tool_env_for_make(executor_dind):
+    """make's own PATH: the venv it installs into, whatever runs the tests."""
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    return dict(os.environ, PATH=os.pathsep.join([str(Path(executor_dind).parent), os.environ["PATH"]]))
