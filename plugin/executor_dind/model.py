@@ -30,6 +30,9 @@ OBJECT_LABELS = {
     "app.kubernetes.io/component": "executor",
     "app.kubernetes.io/part-of": PART_OF,
 }
+# Cluster-scoped objects (the executors' Namespace, a RuntimeClass) need a cluster admin to apply, and say so
+# as deploy-sourcegraph-k8s labels its RBAC objects.
+CLUSTER_OBJECT_LABELS = {**OBJECT_LABELS, "sourcegraph-resource-requires": "cluster-admin"}
 # Every executor pod, whatever its queue: the metrics Service and the NetworkPolicy select these.
 EXECUTOR_POD_SELECTOR = {"app.kubernetes.io/name": "executor", "app.kubernetes.io/part-of": PART_OF}
 REGISTRY_POD_SELECTOR = {"app.kubernetes.io/name": REGISTRY, "app.kubernetes.io/part-of": PART_OF}

@@ -352,3 +352,15 @@ def test_an_unknown_sourcegraph_namespace_never_becomes_an_empty_namespace_selec
         if "namespaceSelector" in p
     ]
     assert "" not in names
+
+
+def test_cluster_scoped_objects_say_they_need_a_cluster_admin():
+    """Like deploy-sourcegraph-k8s's RBAC objects: a Namespace or RuntimeClass cannot be applied without one."""
+    objects, _ = apply(gvisor, {"hardening": {"gvisor": {"createRuntimeClass": True}}})
+    runtime_class = find(objects, "RuntimeClass", "gvisor")
+    namespace = pod_security.namespace_object("sourcegraph-executors")
+    for obj in (runtime_class, namespace):
+        assert obj["metadata"]["labels"]["sourcegraph-resource-requires"] == "cluster-admin"
+        assert obj["metadata"]["labels"]["deploy"] == "sourcegraph"
+    namespaced = [o for o in objects if o["kind"] not in ("RuntimeClass", "Namespace")]
+    assert {o["metadata"]["labels"]["sourcegraph-resource-requires"] for o in namespaced} == {"no-cluster-admin"}

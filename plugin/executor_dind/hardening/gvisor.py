@@ -21,7 +21,7 @@ from executor_dind.config import Spec
 from executor_dind.discovery import Context
 from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
 from executor_dind.krm_io import Item
-from executor_dind.model import OBJECT_LABELS, checkov_skip_key, set_checkov_skips
+from executor_dind.model import CLUSTER_OBJECT_LABELS, checkov_skip_key, set_checkov_skips
 from executor_dind.podspec import container, containers
 from executor_dind.results import Result
 
@@ -116,7 +116,7 @@ def apply(spec: Spec, context: Context, objects: list[dict[str, Any]]) -> list[R
             {
                 "apiVersion": "node.k8s.io/v1",
                 "kind": "RuntimeClass",
-                "metadata": {"name": gvisor.runtime_class_name, "labels": dict(OBJECT_LABELS)},
+                "metadata": {"name": gvisor.runtime_class_name, "labels": dict(CLUSTER_OBJECT_LABELS)},
                 "handler": "runsc",
             }
         )

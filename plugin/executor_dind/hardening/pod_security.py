@@ -17,7 +17,7 @@ from executor_dind.config import Spec
 from executor_dind.discovery import Context
 from executor_dind.hardening.common import Finding, Rule, Scope
 from executor_dind.krm_io import Item
-from executor_dind.model import OBJECT_LABELS
+from executor_dind.model import CLUSTER_OBJECT_LABELS
 from executor_dind.podspec import REGISTRY_NAMES, is_executor_workload, pod_spec
 from executor_dind.results import Result
 
@@ -43,7 +43,7 @@ def namespace_object(name: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": name, "labels": {**OBJECT_LABELS, **PSA_LABELS}},
+        "metadata": {"name": name, "labels": {**CLUSTER_OBJECT_LABELS, **PSA_LABELS}},
     }
 
 
