@@ -395,7 +395,9 @@ def test_object_labels_and_no_deploy_label_on_pod_templates():
     for obj in objects:
         labels = obj["metadata"]["labels"]
         assert labels["deploy"] == "sourcegraph", obj["kind"]
-        assert labels["sourcegraph-resource-requires"] == "no-cluster-admin", obj["kind"]
+        # Cluster-scoped objects need a cluster admin to apply, as deploy-sourcegraph-k8s labels them.
+        needs = "cluster-admin" if obj["kind"] in ("Namespace", "RuntimeClass") else "no-cluster-admin"
+        assert labels["sourcegraph-resource-requires"] == needs, obj["kind"]
         assert labels["app.kubernetes.io/component"] == "executor", obj["kind"]
     for obj in workloads(objects):
         assert "deploy" not in pod_labels(obj), obj["metadata"]["name"]
