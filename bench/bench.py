@@ -182,47 +182,22 @@ def main() -> int:
             )
         )
 
+        exec_build = [kustomize, "build", "--enable-alpha-plugins", "--enable-exec"]
         builds = alternate(
             {
-                "krm": ([kustomize, "build", "--enable-alpha-plugins", "--enable-exec", str(krm)], None, None),
+                "krm": ([*exec_build, str(krm)], None, None),
                 "plain": ([kustomize, "build", str(plain)], None, None),
-                "identity": (
-                    [kustomize, "build", "--enable-alpha-plugins", "--enable-exec", str(identity)],
-                    None,
-                    None,
-                ),
+                "identity": ([*exec_build, str(identity)], None, None),
                 "legacy": ([kustomize, "build", "--enable-alpha-plugins", str(legacy)], None, None),
             }
         )
-        lines.append(
-            row(
-                "kustomize build, KRM exec overlay vs plain components", builds["krm"][0], builds["plain"][0], "<= 1.3x"
-            )
-        )
-        lines.append(
-            row(
-                "kustomize build, identity `cat` exec overlay vs plain components (kustomize's own exec cost)",
-                builds["identity"][0],
-                builds["plain"][0],
-                "context",
-            )
-        )
-        lines.append(
-            row(
-                "kustomize build, legacy exec plugin overlay vs plain components",
-                builds["legacy"][0],
-                builds["plain"][0],
-                "report",
-            )
-        )
-        lines.append(
-            row(
-                "kustomize build, KRM exec overlay vs identity `cat` overlay",
-                builds["krm"][0],
-                builds["identity"][0],
-                "report",
-            )
-        )
+        for label, name, floor, target in (
+            ("KRM exec overlay vs plain components", "krm", "plain", "<= 1.3x"),
+            ("identity `cat` exec overlay vs plain components", "identity", "plain", "kustomize's own exec cost"),
+            ("legacy exec plugin overlay vs plain components", "legacy", "plain", "report"),
+            ("KRM exec overlay vs identity `cat` overlay", "krm", "identity", "report"),
+        ):
+            lines.append(row(f"kustomize build, {label}", builds[name][0], builds[floor][0], target))
 
         kpt_dirs = {"fn": work / "kpt-fn", "cat": work / "kpt-cat"}
         kptfile = KPTFILE
