@@ -58,7 +58,13 @@ def _config_ref(config: dict[str, Any] | None) -> ResourceRef | None:
 def config_results(error: ConfigError, config: dict[str, Any] | None) -> list[Result]:
     ref = _config_ref(config)
     return [
-        Result(f"invalid functionConfig: {path}: {message}", "error", ref, path if ref else "")
+        # A problem with the whole object ("functionConfig") is its own message; a field's names the field.
+        Result(
+            message if path == "functionConfig" else f"invalid functionConfig: {path}: {message}",
+            "error",
+            ref,
+            path if ref else "",
+        )
         for path, message in error.problems
     ]
 

@@ -54,7 +54,7 @@ class Result(NamedTuple):
             parts.append(self.rule)
         if self.resource is not None:
             parts.append(self.resource.describe())
-        if self.field_path:
+        if self.field_path and self.field_path not in self.message:  # never say the path twice
             parts.append(self.field_path)
         return " ".join(parts) + ": " + self.message
 

@@ -241,7 +241,7 @@ def test_configmap_config_errors(executor_dind):
 def test_an_unknown_function_config_kind(executor_dind):
     given = resource_list([frontend_service("sourcegraph")], {"apiVersion": "v1", "kind": "Secret"})
     [error] = krm_failure(invoke(executor_dind, given), given)
-    assert error["message"].startswith("invalid functionConfig: functionConfig: unknown functionConfig v1/Secret")
+    assert error["message"].startswith("unknown functionConfig v1/Secret: expected executor-dind.dev/v1alpha1/")
 
 
 # --- errors found in the input ----------------------------------------------------------------------------------
@@ -328,8 +328,7 @@ def test_legacy_plugin_bad_config(executor_dind, bad_config):
     assert proc.stdout == ""  # kustomize must not read a half-written stream
     lines = proc.stderr.splitlines()
     assert lines[0] == (
-        "error ExecutorDind/-/executors spec.queus: invalid functionConfig: spec.queus: unknown field "
-        "(did you mean 'queues'?)"
+        "error ExecutorDind/-/executors: invalid functionConfig: spec.queus: unknown field (did you mean 'queues'?)"
     )
     assert lines[-1].startswith("executor-dind: error ")
 
