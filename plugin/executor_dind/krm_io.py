@@ -260,16 +260,12 @@ def read_stream(text: str, source: str = "stdin") -> list[Item]:
     return items
 
 
-def _indented_item(obj: Any) -> str:
-    lines = dump(obj).splitlines(keepends=True)
-    return "- " + "  ".join(lines)
-
-
 def item_text(item: Item, pad: str = "") -> str:
     """The item as an entry of a block sequence: its original text, or a fresh dump indented by `pad`."""
     if item.text is not None:
         return item.text
-    return "".join(pad + line for line in _indented_item(item.obj).splitlines(keepends=True))
+    first, *rest = dump(item.obj).splitlines(keepends=True)
+    return pad + "- " + first + "".join(pad + "  " + line for line in rest)
 
 
 def write_resource_list(resource_list: ResourceList) -> str:

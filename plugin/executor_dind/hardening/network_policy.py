@@ -101,11 +101,10 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
         **_namespace_peer(context.sourcegraph_namespace, context),
         "podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)},
     }
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": object_metadata(POLICY_NAME, context),
-        "spec": {
+    return _network_policy(
+        POLICY_NAME,
+        context,
+        {
             "podSelector": {"matchLabels": dict(EXECUTOR_POD_SELECTOR)},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
@@ -113,17 +112,25 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
             ],
             "egress": egress,
         },
+    )
+
+
+def _network_policy(name: str, context: Context, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": object_metadata(name, context),
+        "spec": spec,
     }
 
 
 def registry_policy(context: Context) -> dict[str, Any]:
     """Ingress to the pull-through registry from executor pods only. Its egress stays open: it pulls from the
     configured remote. Emitted even without the registry (it then selects nothing), so Components compose."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": object_metadata(REGISTRY_POLICY_NAME, context),
-        "spec": {
+    return _network_policy(
+        REGISTRY_POLICY_NAME,
+        context,
+        {
             "podSelector": {"matchLabels": dict(REGISTRY_POD_SELECTOR)},
             "policyTypes": ["Ingress"],
             "ingress": [
@@ -133,7 +140,7 @@ def registry_policy(context: Context) -> dict[str, Any]:
                 }
             ],
         },
-    }
+    )
 
 
 def apply(spec: Spec, context: Context, objects: list[dict[str, Any]]) -> list[Result]:
