@@ -127,18 +127,22 @@ def _read_items(paths: list[str]) -> list[Any]:
     return items
 
 
-def cmd_render(args: argparse.Namespace) -> int:
+def _config_and_items(config_path: str, paths: list[str]) -> tuple[Any, list[Any]] | None:
+    """The config file and the manifests, or None once stderr has said why they cannot be read."""
     from pathlib import Path
 
     from executor_dind import krm_io
 
     try:
-        config = _load_config_file(Path(args.config))
-        items = _read_items(args.paths)
+        return _load_config_file(Path(config_path)), _read_items(paths)
     except (krm_io.InputError, OSError) as error:
         _err(f"executor-dind: {error}")
-        return 1
-    return _run_stream(config, items)
+        return None
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    loaded = _config_and_items(args.config, args.paths)
+    return 1 if loaded is None else _run_stream(*loaded)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -193,21 +197,16 @@ def _audit_resource_list(resource_list: Any) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from executor_dind import krm_io
     from executor_dind.config import ConfigError, parse_function_config
     from executor_dind.discovery import discover
     from executor_dind.explain import explain
     from executor_dind.function import build_objects, config_results
     from executor_dind.results import has_errors
 
-    try:
-        config = _load_config_file(Path(args.config))
-        items = _read_items(args.paths) if args.paths else []
-    except (krm_io.InputError, OSError) as error:
-        _err(f"executor-dind: {error}")
+    loaded = _config_and_items(args.config, args.paths)
+    if loaded is None:
         return 1
+    config, items = loaded
     try:
         spec = parse_function_config(config)
     except ConfigError as error:
