@@ -6,12 +6,9 @@ Example counts are kept small so the file runs in seconds; `--hypothesis-seed` r
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import string
 import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -19,7 +16,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from executor_dind import cli, function, krm_io
+from executor_dind import function, krm_io
+from executor_dind.process import process
 
 HEADER = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"
 
@@ -212,12 +210,13 @@ FRONTEND = {
 
 
 def _krm(text: str) -> tuple[str, list[dict[str, Any]]]:
-    """One KRM run in-process, as cli.krm_main does it: the output without its results, and the results."""
-    resource_list = krm_io.read_resource_list(text)
-    outcome = function.run(resource_list.items, resource_list.function_config, file_paths=True)
-    assert not outcome.failed, [r.line() for r in outcome.results]
-    resource_list.items = outcome.items
-    return krm_io.write_resource_list(resource_list), [r.to_krm() for r in outcome.results]
+    """One KRM run through the pure core the CLI uses: the output without its results, and the results."""
+    processed = process(text.encode())
+    assert processed.code == 0, processed.messages
+    output = processed.output.decode()
+    # The top-level `results:` key is the only line "results:" at column 0, and the last key.
+    kept, _, _ = output.partition("\nresults:\n")
+    return kept + "\n", yaml.safe_load(output).get("results", [])
 
 
 KPT_FRONTEND = {
@@ -360,15 +359,8 @@ def test_arbitrary_configs_are_accepted_or_rejected_with_located_errors(spec, as
 
 
 def _main(stdin: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    saved = sys.stdin
-    sys.stdin = io.StringIO(stdin)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main([])
-    finally:
-        sys.stdin = saved
-    return code, out.getvalue(), err.getvalue()
+    processed = process(stdin.encode())
+    return processed.code, processed.output.decode(), "".join(line + "\n" for line in processed.messages)
 
 
 def _check_contract(code: int, stdout: str, stderr: str) -> None:

@@ -30,7 +30,7 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_readme_config_examples_follow_the_schema():
-    from executor_dind.config import json_schema, parse_function_config
+    from executor_dind.function_config import json_schema, parse_function_config
 
     configs = [doc for doc in _yaml_documents() if doc.get("kind") == "ExecutorDind"]
     assert len(configs) >= 2
@@ -40,7 +40,7 @@ def test_readme_config_examples_follow_the_schema():
 
 
 def test_overlay_configs_follow_the_schema():
-    from executor_dind.config import json_schema, parse_function_config
+    from executor_dind.function_config import json_schema, parse_function_config
 
     configs = [
         doc

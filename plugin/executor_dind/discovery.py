@@ -1,14 +1,21 @@
-"""What the input tells us: Sourcegraph's namespace, the frontend Service, the secret, upstream executors."""
+"""What the input tells us: Sourcegraph's namespace, the frontend Service, Secrets, upstream executor objects.
+
+Discovery only reads; whether what it found is good enough is decided by the plan's check step.
+"""
+
+from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from executor_dind.config import Spec
 from executor_dind.krm_io import Item
 from executor_dind.podspec import container, pod_spec
-from executor_dind.results import Result, about
+from executor_dind.results import ResourceRef, Result
+
+if TYPE_CHECKING:
+    from executor_dind.spec import Spec
 
 FRONTEND_SERVICE = "sourcegraph-frontend"
 DEFAULT_FRONTEND_PORT = 30080
@@ -27,18 +34,24 @@ UPSTREAM_OBJECTS = frozenset(
 
 
 class Context(NamedTuple):
-    """Where the executors go and how they reach Sourcegraph."""
+    """Where the executors go, how they reach Sourcegraph, and what else in the input concerns them.
+
+    frontend_url is "" when it cannot be derived (the check step says why). config_ref is the functionConfig,
+    which results about spec fields point at.
+    """
 
     namespace: str
     sourcegraph_namespace: str
     frontend_url: str
     frontend_pod_labels: Mapping[str, str] = MappingProxyType({"app": "sourcegraph-frontend"})
     frontend_pod_port: int | str = "http"
+    secrets: tuple[Item, ...] = ()
+    upstream: tuple[Item, ...] = ()
+    config_ref: ResourceRef | None = None
 
 
 class Discovery(NamedTuple):
-    context: Context | None
-    upstream: list[Item]
+    context: Context
     results: list[Result]
 
 
@@ -73,21 +86,28 @@ def upstream_executor_objects(items: list[Item]) -> list[Item]:
     return [item for item in items if (item.kind, item.name) in UPSTREAM_OBJECTS and item.namespace in namespaces]
 
 
-def discover(spec: Spec, items: list[Item]) -> Discovery:
+def _password_secrets(spec: Spec, items: list[Item]) -> tuple[Item, ...]:
+    name = spec.frontend.password_secret.name
+    # kustomize's generated Secrets carry a hash suffix once built: executor-secret-<10 characters>.
+    hashed = re.compile(re.escape(name) + r"(-[a-z0-9]{10})?")
+    return tuple(item for item in items if item.kind == "Secret" and hashed.fullmatch(item.name))
+
+
+def discover(spec: Spec, items: list[Item], config_ref: ResourceRef | None = None) -> Discovery:
     results: list[Result] = []
     service = _frontend_service(items)
     sourcegraph_namespace = service.namespace if service is not None else ""
     namespace = spec.namespace or sourcegraph_namespace
     context_args: dict[str, Any] = {}
     url = spec.frontend.url
-    in_cluster = re.match(rf"^https?://{FRONTEND_SERVICE}\.([a-z0-9-]+)\.svc[.:/]", url)
+    in_cluster = re.match(rf"https?://{FRONTEND_SERVICE}\.([a-z0-9-]+)\.svc[.:/]", url)
     if service is None and in_cluster:
         sourcegraph_namespace = in_cluster[1]  # the URL names the frontend Service's namespace
     if service is not None:
         port, target_port = _http_port(service.obj)
         selector = (service.obj.get("spec") or {}).get("selector")
         if isinstance(selector, dict) and selector:
-            context_args["frontend_pod_labels"] = dict(selector)
+            context_args["frontend_pod_labels"] = MappingProxyType(dict(selector))
         context_args["frontend_pod_port"] = target_port
         if not url:
             if namespace == sourcegraph_namespace:
@@ -103,35 +123,13 @@ def discover(spec: Spec, items: list[Item]) -> Discovery:
                 "info",
             )
         )
-    if not url:
-        results.append(
-            Result(
-                f"cannot derive the frontend URL: the executors go to namespace {namespace!r} but Sourcegraph's "
-                f"namespace is unknown (no namespaced {FRONTEND_SERVICE} Service in the input); "
-                "set spec.frontend.url, e.g. http://sourcegraph-frontend.<namespace>.svc.cluster.local:30080",
-                field_path="spec.frontend.url",
-            )
-        )
-        return Discovery(None, [], results)
-    results.extend(_secret_results(spec, items, namespace))
-    context = Context(namespace, sourcegraph_namespace, url, **context_args)
-    return Discovery(context, upstream_executor_objects(items), results)
-
-
-def _secret_results(spec: Spec, items: list[Item], namespace: str) -> list[Result]:
-    name = spec.frontend.password_secret.name
-    # kustomize's generated Secrets carry a hash suffix once built: executor-secret-<10 characters>.
-    hashed = re.compile(re.escape(name) + r"(-[a-z0-9]{10})?")
-    found = [item for item in items if item.kind == "Secret" and hashed.fullmatch(item.name)]
-    if not found or any(item.namespace == namespace for item in found):
-        return []
-    elsewhere = ", ".join(sorted({item.namespace or "(none)" for item in found}))
-    return [
-        about(
-            found[0],
-            f"the executors' password Secret {name!r} is in namespace {elsewhere}, not in {namespace!r} where "
-            f"the executors run: create it there too (e.g. a secretGenerator in the executors' overlay, or "
-            f"kubectl -n {namespace} create secret generic {name} --from-literal=password=...)",
-            "warning",
-        )
-    ]
+    context = Context(
+        namespace,
+        sourcegraph_namespace,
+        url,
+        secrets=_password_secrets(spec, items),
+        upstream=tuple(upstream_executor_objects(items)),
+        config_ref=config_ref,
+        **context_args,
+    )
+    return Discovery(context, results)

@@ -1,28 +1,25 @@
 """`executor-dind explain`: what would be injected, the security posture, and a diagram of the network flows."""
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from executor_dind import hardening
-from executor_dind.config import Spec
-from executor_dind.discovery import Context
-from executor_dind.hardening import network_policy
+from executor_dind.hardening import gvisor, network_policy
 from executor_dind.krm_io import Item
 
-BASELINE_ROW = (
-    "baseline",
-    "on",
-    "dockerd on loopback only, no API token, non-root executor, limits, pinned images",
-    "nothing (Kubernetes >= 1.29 for the native sidecar)",
-)
+if TYPE_CHECKING:
+    from executor_dind.discovery import Context
+    from executor_dind.plan import Plan
+    from executor_dind.spec import Spec
 
 
 def posture(spec: Spec) -> list[tuple[str, str, str, str]]:
-    """(control, on/off, what it guarantees, what the cluster must provide) for every control."""
-    enabled = {module.ID for module in hardening.enabled(spec)}
-    rows = [BASELINE_ROW]
-    for control_id, module in hardening.CONTROLS.items():
-        rows.append((control_id, "on" if control_id in enabled else "off", module.GUARANTEES, module.REQUIRES))
-    return rows
+    """(control, on/off, what it guarantees, what the cluster must provide) for every control, baseline first."""
+    return [
+        (control.id, "on" if control.enabled(spec) else "off", control.guarantees, control.requires)
+        for control in hardening.CONTROLS
+    ]
 
 
 def text(spec: Spec, context: Context, items: list[Item]) -> str:
@@ -47,8 +44,8 @@ def text(spec: Spec, context: Context, items: list[Item]) -> str:
 
 def mermaid(spec: Spec, context: Context) -> str:
     """A flowchart of the executor pod and what it may reach: solid allowed, crossed blocked, dotted unrestricted."""
-    restricted = network_policy.ID in {module.ID for module in hardening.enabled(spec)}
-    sandbox = "gVisor sandbox" if hardening.gvisor.ID in {m.ID for m in hardening.enabled(spec)} else "host kernel"
+    restricted = network_policy.CONTROL.enabled(spec)
+    sandbox = "gVisor sandbox" if gvisor.CONTROL.enabled(spec) else "host kernel"
     port = context.frontend_pod_port
     lines = [
         "flowchart LR",
@@ -82,7 +79,7 @@ def mermaid(spec: Spec, context: Context) -> str:
     return "\n".join(lines) + "\n"
 
 
-def explain(spec: Spec, context: Context, objects: list[dict[str, Any]], output_format: str) -> str:
+def explain(spec: Spec, planned: Plan, output_format: str) -> str:
     if output_format == "mermaid":
-        return mermaid(spec, context)
-    return text(spec, context, [Item.new(obj) for obj in objects])
+        return mermaid(spec, planned.context)
+    return text(spec, planned.context, [Item.new(obj) for obj in planned.objects])

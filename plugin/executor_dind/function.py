@@ -1,23 +1,21 @@
 """The transformation behind every way of use: items and a functionConfig in, items and results out.
 
-Pure: no I/O. Config is validated before anything is touched; on any error the input items come back unchanged
-with the results that say why, and the caller exits non-zero.
+Pure: no I/O. The config is validated before anything is touched; on any error the input items come back
+unchanged with the results that say why, and the caller exits non-zero.
 """
+
+from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from executor_dind import hardening, model
-from executor_dind.config import API_VERSION, KIND, ConfigError, Spec, parse_function_config
-from executor_dind.discovery import Context, discover
-from executor_dind.krm_io import (
-    INDEX_ANNOTATIONS,
-    PATH_ANNOTATIONS,
-    Item,
-    is_orchestrator_annotation,
-)
-from executor_dind.results import ResourceRef, Result, about, has_errors
+from executor_dind.function_config import config_ref, config_results, parse_function_config
+from executor_dind.krm_io import INDEX_ANNOTATIONS, PATH_ANNOTATIONS, Item, is_orchestrator_annotation
+from executor_dind.naming import PART_OF
+from executor_dind.plan import Plan, plan
+from executor_dind.records import ConfigError
+from executor_dind.results import Result, about, has_errors
 
-OWNER_LABEL = ("app.kubernetes.io/part-of", model.PART_OF)
+OWNER_LABEL = ("app.kubernetes.io/part-of", PART_OF)
 OUTPUT_DIR = "executor-dind"
 # Only objects of these kinds can be ours; a user's Secret labelled part-of executor-dind is theirs.
 PRODUCED_KINDS = frozenset(
@@ -41,43 +39,6 @@ class Outcome(NamedTuple):
     @property
     def failed(self) -> bool:
         return has_errors(self.results)
-
-
-def _config_ref(config: dict[str, Any] | None) -> ResourceRef | None:
-    if not isinstance(config, dict):
-        return None
-    meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
-    return ResourceRef(
-        str(config.get("apiVersion", API_VERSION)),
-        str(config.get("kind", KIND)),
-        str(meta.get("name", "")),
-        str(meta.get("namespace", "")),
-    )
-
-
-def config_results(error: ConfigError, config: dict[str, Any] | None) -> list[Result]:
-    ref = _config_ref(config)
-    return [
-        # A problem with the whole object ("functionConfig") is its own message; a field's names the field.
-        Result(
-            message if path == "functionConfig" else f"invalid functionConfig: {path}: {message}",
-            "error",
-            ref,
-            path if ref else "",
-        )
-        for path, message in error.problems
-    ]
-
-
-def build_objects(spec: Spec, context: Context) -> tuple[list[dict[str, Any]], list[Result], list[str]]:
-    """The objects to inject for this spec, hardened; the IDs of the controls applied."""
-    objects = model.build(spec, context)
-    results: list[Result] = []
-    controls = hardening.enabled(spec)
-    for control in controls:
-        results.extend(control.apply(spec, context, objects))
-    model.stamp_checksums(objects)
-    return objects, results, [control.ID for control in controls]
 
 
 def _owned(item: Item) -> bool:
@@ -108,7 +69,7 @@ def _file_annotations(obj: dict[str, Any]) -> dict[str, str]:
 
 
 def upsert(
-    items: list[Item], objects: list[dict[str, Any]], file_paths: bool = False
+    items: list[Item], objects: tuple[dict[str, Any], ...] | list[dict[str, Any]], file_paths: bool = False
 ) -> tuple[list[Item], list[Result], dict[str, int]]:
     """Replace or add each object by (group, kind, namespace, name); untouched items keep their text.
 
@@ -161,48 +122,28 @@ def run(items: list[Item], function_config: dict[str, Any] | None, file_paths: b
         spec = parse_function_config(function_config)
     except ConfigError as error:
         return Outcome(items, config_results(error, function_config))
-    outcome = _inject(spec, items, file_paths)
-    # A problem with a spec field found after parsing still points at the functionConfig (a KRM result's
-    # field.path needs a resourceRef).
-    ref = _config_ref(function_config)
-    results = [r._replace(resource=ref) if r.field_path and r.resource is None else r for r in outcome.results]
-    return Outcome(outcome.items, results)
-
-
-def _inject(spec: Spec, items: list[Item], file_paths: bool) -> Outcome:
-    found = discover(spec, items)
-    results = list(found.results)
-    if found.context is None:
+    planned = plan(spec, items, config_ref(function_config))
+    results = list(planned.results)
+    if planned.failed:
         return Outcome(items, results)
-    if found.upstream and not spec.replace_upstream:
-        names = ", ".join(item.describe() for item in found.upstream)
-        results.append(
-            about(
-                found.upstream[0],
-                "the input already has the upstream components/executors/dind objects "
-                f"({names}): remove that component (and its private-docker-registry) from your kustomization, "
-                "or set spec.replaceUpstream: true to have executor-dind remove them",
-            )
-        )
-        return Outcome(items, results)
-    objects, control_results, controls = build_objects(spec, found.context)
-    results.extend(control_results)
-    if has_errors(results):
-        return Outcome(items, results)
-    kept = [item for item in items if item not in found.upstream]
-    out, upsert_results, counts = upsert(kept, objects, file_paths)
+    upstream = planned.context.upstream
+    kept = [item for item in items if item not in upstream]
+    out, upsert_results, counts = upsert(kept, planned.objects, file_paths)
     results.extend(upsert_results)
     if has_errors(results):
         return Outcome(items, results)
-    context = found.context
-    changes = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
-    replaced = f"; removed {len(found.upstream)} upstream executor objects" if found.upstream else ""
-    results.append(
-        Result(
-            f"executor-dind: {len(objects)} objects for queue(s) {', '.join(q.name for q in spec.queues)} in "
-            f"namespace {context.namespace or '(unset)'} ({changes}){replaced}; frontend {context.frontend_url}; "
-            f"hardening profile {spec.hardening.profile}, controls: {', '.join(controls) or 'baseline only'}",
-            "info",
-        )
-    )
+    results.append(_summary(spec, planned, counts))
     return Outcome(out, results)
+
+
+def _summary(spec: Any, planned: Plan, counts: dict[str, int]) -> Result:
+    context = planned.context
+    changes = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+    replaced = f"; removed {len(context.upstream)} upstream executor objects" if context.upstream else ""
+    controls = ", ".join(control.id for control in planned.controls if control.settings is not None)
+    return Result(
+        f"executor-dind: {len(planned.objects)} objects for queue(s) {', '.join(q.name for q in spec.queues)} in "
+        f"namespace {context.namespace or '(unset)'} ({changes}){replaced}; frontend {context.frontend_url}; "
+        f"hardening profile {spec.hardening.profile}, controls: {controls or 'baseline only'}",
+        "info",
+    )

@@ -201,6 +201,15 @@ def _sliceable(text: str, node: Node) -> bool:
     return node.end_mark.index < len(text) or text.endswith("\n")
 
 
+def is_resource_list(text: str) -> bool:
+    """Whether the text is one YAML document of kind ResourceList (what the KRM protocol sends)."""
+    try:
+        documents = [node for node in _compose(text, "stdin") if node is not None]
+    except InputError:
+        return False
+    return len(documents) == 1 and _scalar(documents[0], "kind") == RESOURCE_LIST_KIND
+
+
 def read_resource_list(text: str, source: str = "stdin") -> ResourceList:
     documents = [node for node in _compose(text, source) if node is not None]
     if len(documents) != 1 or _scalar(documents[0], "kind") != RESOURCE_LIST_KIND:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from executor_dind.config import API_VERSION, KIND, json_schema
+from executor_dind.function_config import json_schema
+from executor_dind.spec import API_VERSION, KIND
 
 FRONTEND_SERVICE = Path("base/sourcegraph/frontend/sourcegraph-frontend.Service.yaml")
 TEMPLATE = Path("instances/template/kustomization.template.yaml")

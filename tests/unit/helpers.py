@@ -6,10 +6,10 @@ import copy
 from typing import Any
 
 from executor_dind import function, krm_io
-from executor_dind.config import Spec, parse_spec
 from executor_dind.discovery import Context
 from executor_dind.krm_io import Item
 from executor_dind.podspec import container
+from executor_dind.spec import Spec, parse_spec
 
 SG = "sourcegraph"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from executor_dind import krm_io, model
+from executor_dind import krm_io, naming
 from executor_dind.audit import audit
 from executor_dind.krm_io import Item
 
@@ -119,9 +119,11 @@ def test_exd001_fails_on_daemon_json_hosts_beyond_loopback():
         config["hosts"] = ["tcp://0.0.0.0:2375"]
         config_map["data"]["daemon.json"] = json.dumps(config)
 
-    items = changed(baseline(), "ConfigMap", model.DOCKER_CONFIG, edit)
+    items = changed(baseline(), "ConfigMap", naming.DOCKER_CONFIG, edit)
     # Reported on the workload that mounts the daemon.json, naming the ConfigMap it comes from.
-    assert findings(items, "EXD001") == [("EXD001", f"ConfigMap/sourcegraph/{model.DOCKER_CONFIG}", "data.daemon.json")]
+    assert findings(items, "EXD001") == [
+        ("EXD001", f"ConfigMap/sourcegraph/{naming.DOCKER_CONFIG}", "data.daemon.json")
+    ]
 
 
 def test_exd001_fails_on_a_declared_docker_port():

@@ -3,20 +3,17 @@ objects."""
 
 from __future__ import annotations
 
-import pytest
-
 from executor_dind import krm_io
 from executor_dind.discovery import discover, upstream_executor_objects
-from executor_dind.results import ResourceRef
 
 from .conftest import UPSTREAM_NAMES
-from .helpers import frontend_service, items, secret, spec
+from .helpers import frontend_service, items, spec
 
 
 def where(*objs, **raw):
     found = discover(spec(**raw), items(*objs))
     context = found.context
-    return (context.namespace, context.frontend_url) if context else None, found
+    return (context.namespace, context.frontend_url), found
 
 
 # --- namespace and URL ------------------------------------------------------------------------------------------
@@ -78,83 +75,6 @@ def test_no_service_and_no_namespace_assumes_the_default_and_says_so():
     )
 
 
-@pytest.mark.parametrize("service", [None, frontend_service(None)], ids=["no-service", "service-without-namespace"])
-def test_another_namespace_without_sourcegraphs_namespace_is_an_error_asking_for_the_url(service):
-    placed, found = where(*([service] if service else []), namespace="executors")
-    assert placed is None
-    assert [(r.severity, r.field_path) for r in found.results] == [("error", "spec.frontend.url")]
-    assert found.results[0].message.startswith(
-        "cannot derive the frontend URL: the executors go to namespace 'executors' but Sourcegraph's namespace is "
-        "unknown"
-    )
-    assert "set spec.frontend.url" in found.results[0].message
-
-
-@pytest.mark.parametrize(
-    ("objs", "namespace"),
-    [([], ""), ([], "executors"), ([frontend_service("sourcegraph")], "executors"), ([frontend_service(None)], "x")],
-)
-def test_an_explicit_url_always_wins(objs, namespace):
-    placed, found = where(*objs, namespace=namespace, frontend={"url": "https://sg.example.com:443"})
-    assert placed == (
-        namespace or (objs[0]["metadata"].get("namespace", "") if objs else ""),
-        "https://sg.example.com:443",
-    )
-    assert [r for r in found.results if r.severity == "error"] == []
-
-
-def test_only_a_core_v1_service_counts_as_the_frontend():
-    other = frontend_service("sourcegraph")
-    other["apiVersion"] = "serving.knative.dev/v1"
-    placed, _ = where(other, namespace="executors")
-    assert placed is None  # not Sourcegraph's frontend: its namespace tells nothing
-
-
-# --- the password Secret ----------------------------------------------------------------------------------------
-
-
-def test_secret_only_in_another_namespace_is_a_warning_on_that_secret():
-    _, found = where(frontend_service("sourcegraph"), secret(namespace="sourcegraph"), namespace="executors")
-    assert [(r.severity, r.resource, r.field_path) for r in found.results] == [
-        ("warning", ResourceRef("v1", "Secret", "executor-secret", "sourcegraph"), "")
-    ]
-    message = found.results[0].message
-    assert message.startswith(
-        "the executors' password Secret 'executor-secret' is in namespace sourcegraph, not in 'executors'"
-    )
-    assert "kubectl -n executors create secret generic executor-secret" in message
-
-
-@pytest.mark.parametrize(
-    "secrets",
-    [
-        [],
-        [secret(namespace="executors")],
-        [secret(namespace="sourcegraph"), secret(namespace="executors")],
-        [secret(name="other", namespace="sourcegraph")],
-    ],
-    ids=["none", "beside-executors", "both", "another-secret"],
-)
-def test_no_secret_warning_when_it_is_beside_the_executors_or_absent(secrets):
-    _, found = where(frontend_service("sourcegraph"), *secrets, namespace="executors")
-    assert found.results == []
-
-
-def test_the_secret_name_comes_from_the_spec():
-    _, found = where(
-        frontend_service("sourcegraph"),
-        secret(name="sg-exec", namespace="sourcegraph"),
-        namespace="executors",
-        frontend={"passwordSecret": {"name": "sg-exec", "key": "pw"}},
-    )
-    assert [r.resource.name for r in found.results] == ["sg-exec"]
-
-
-def test_secret_beside_sourcegraph_is_fine_when_executors_are_there_too():
-    _, found = where(frontend_service("sourcegraph"), secret(namespace="sourcegraph"))
-    assert found.results == []
-
-
 # --- upstream objects -------------------------------------------------------------------------------------------
 
 
@@ -163,7 +83,7 @@ def test_upstream_component_objects_are_all_detected(upstream_component):
     detected = upstream_executor_objects(stream)
     assert sorted((item.kind, item.name) for item in detected) == sorted(UPSTREAM_NAMES)
     found = discover(spec(), [*items(frontend_service("sourcegraph")), *stream])
-    assert sorted((item.kind, item.name) for item in found.upstream) == sorted(UPSTREAM_NAMES)
+    assert sorted((item.kind, item.name) for item in found.context.upstream) == sorted(UPSTREAM_NAMES)
 
 
 def test_an_executor_deployment_without_dind_is_not_upstreams():

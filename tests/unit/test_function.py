@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from executor_dind import function, krm_io, model
+from executor_dind import function, krm_io, naming
 from executor_dind.function import run, upsert
 from executor_dind.krm_io import Item
 from executor_dind.results import ResourceRef
@@ -76,7 +76,7 @@ def test_a_config_change_updates_only_what_changes():
         ("Service", "executor-dind-registry"),
     ]
     assert names(second.items) == names(first)  # updated in place, order kept
-    assert '"mtu": 1400' in find(second.items, "ConfigMap", model.DOCKER_CONFIG)["data"]["daemon.json"]
+    assert '"mtu": 1400' in find(second.items, "ConfigMap", naming.DOCKER_CONFIG)["data"]["daemon.json"]
     assert "(2 updated, 4 unchanged)" in infos(second)[0]
 
 
@@ -203,17 +203,17 @@ KPT_ANNOTATIONS = {
 
 
 def test_a_replaced_item_keeps_the_orchestrators_annotations():
-    stale = find(run(items(frontend_service("sourcegraph")), config()).items, "ConfigMap", model.DOCKER_CONFIG)
+    stale = find(run(items(frontend_service("sourcegraph")), config()).items, "ConfigMap", naming.DOCKER_CONFIG)
     stale["data"]["daemon.json"] = "{}\n"
     stale["metadata"]["annotations"] = dict(KPT_ANNOTATIONS)
     outcome = run(items(frontend_service("sourcegraph"), stale), config())
-    updated = find(outcome.items, "ConfigMap", model.DOCKER_CONFIG)
+    updated = find(outcome.items, "ConfigMap", naming.DOCKER_CONFIG)
     assert updated["metadata"]["annotations"] == KPT_ANNOTATIONS
     assert '"tcp://127.0.0.1:2375"' in updated["data"]["daemon.json"]
 
 
 def test_orchestrator_annotations_alone_do_not_make_an_item_changed():
-    fresh = find(run(items(frontend_service("sourcegraph")), config()).items, "ConfigMap", model.DOCKER_CONFIG)
+    fresh = find(run(items(frontend_service("sourcegraph")), config()).items, "ConfigMap", naming.DOCKER_CONFIG)
     fresh["metadata"]["annotations"] = dict(KPT_ANNOTATIONS)
     given = items(frontend_service("sourcegraph"), fresh)
     outcome = run(given, config())

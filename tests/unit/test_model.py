@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from executor_dind import model
+from executor_dind import naming, resources
 from executor_dind.discovery import UPSTREAM_OBJECTS
-from executor_dind.function import build_objects
 from executor_dind.hardening.common import selector_matches
+from executor_dind.plan import plan_for
 from executor_dind.podspec import containers, pod_labels, pod_spec
 
 from .helpers import DEFAULT_OBJECTS, context, dind, env, executor, find, pod, spec
@@ -29,9 +29,9 @@ REQUIRED_EXECUTOR_CONTEXT = {
 
 def build(ns: str = "sourcegraph", url: str = "", **raw: Any) -> list[dict[str, Any]]:
     """The objects for this spec, Sourcegraph in namespace sourcegraph, the executors in spec.namespace or `ns`."""
-    objects, results, _ = build_objects(spec(**raw), context(raw.get("namespace") or ns, "sourcegraph", url))
-    assert [r for r in results if r.severity == "error"] == []
-    return objects
+    planned = plan_for(spec(**raw), context(raw.get("namespace") or ns, "sourcegraph", url))
+    assert [r for r in planned.results if r.severity == "error"] == []
+    return list(planned.objects)
 
 
 def deployments(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -49,11 +49,11 @@ def all_containers(objects: list[dict[str, Any]]):
 
 
 def daemon_json(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    return json.loads(find(objects, "ConfigMap", model.DOCKER_CONFIG)["data"]["daemon.json"])
+    return json.loads(find(objects, "ConfigMap", naming.DOCKER_CONFIG)["data"]["daemon.json"])
 
 
 def checksum(objects: list[dict[str, Any]], name: str = "executor-all") -> str:
-    return find(objects, "Deployment", name)["spec"]["template"]["metadata"]["annotations"][model.CHECKSUM_ANNOTATION]
+    return find(objects, "Deployment", name)["spec"]["template"]["metadata"]["annotations"][naming.CHECKSUM_ANNOTATION]
 
 
 # --- what is injected -------------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def test_daemon_json_is_mounted_read_only_from_the_config_map():
     mount = next(m for m in dind(deployment)["volumeMounts"] if m["mountPath"] == "/etc/docker/daemon.json")
     assert (mount["subPath"], mount["readOnly"]) == ("daemon.json", True)
     volume = next(v for v in pod(deployment)["volumes"] if v["name"] == mount["name"])
-    assert volume["configMap"]["name"] == model.DOCKER_CONFIG
+    assert volume["configMap"]["name"] == naming.DOCKER_CONFIG
 
 
 # --- layout: native sidecar or plain containers -----------------------------------------------------------------
@@ -270,11 +270,11 @@ def test_resources_merge_over_the_defaults():
     )
     deployment = find(objects, "Deployment", "executor-batches")
     assert executor(deployment)["resources"]["limits"] == {
-        **model.DEFAULT_EXECUTOR_RESOURCES["limits"],
+        **resources.DEFAULT_EXECUTOR_RESOURCES["limits"],
         "memory": "4Gi",
     }
-    assert executor(deployment)["resources"]["requests"] == model.DEFAULT_EXECUTOR_RESOURCES["requests"]
-    assert dind(deployment)["resources"]["requests"] == {**model.DEFAULT_DIND_RESOURCES["requests"], "cpu": "2"}
+    assert executor(deployment)["resources"]["requests"] == resources.DEFAULT_EXECUTOR_RESOURCES["requests"]
+    assert dind(deployment)["resources"]["requests"] == {**resources.DEFAULT_DIND_RESOURCES["requests"], "cpu": "2"}
 
 
 @pytest.mark.parametrize(
@@ -294,7 +294,7 @@ def test_executor_and_dind_images_are_pinned_by_digest():
 def test_images_come_from_the_spec():
     objects = build(images={"executor": "r/e@sha256:" + "a" * 64, "registry": "r/reg@sha256:" + "b" * 64})
     assert executor(find(objects, "Deployment", "executor-all"))["image"] == "r/e@sha256:" + "a" * 64
-    registry = find(objects, "StatefulSet", model.REGISTRY)
+    registry = find(objects, "StatefulSet", naming.REGISTRY)
     assert pod(registry)["containers"][0]["image"] == "r/reg@sha256:" + "b" * 64
 
 
@@ -344,13 +344,13 @@ def test_checksum_is_per_queue_env():
 def test_registry_on_daemon_json_points_at_its_service():
     objects = build()
     config = daemon_json(objects)
-    service = find(objects, "Service", model.REGISTRY)
+    service = find(objects, "Service", naming.REGISTRY)
     port = service["spec"]["ports"][0]["port"]
-    assert config["registry-mirrors"] == [f"http://{model.REGISTRY}:{port}"]
-    assert config["insecure-registries"] == [f"{model.REGISTRY}:{port}"]
-    statefulset = find(objects, "StatefulSet", model.REGISTRY)
+    assert config["registry-mirrors"] == [f"http://{naming.REGISTRY}:{port}"]
+    assert config["insecure-registries"] == [f"{naming.REGISTRY}:{port}"]
+    statefulset = find(objects, "StatefulSet", naming.REGISTRY)
     assert selector_matches({"matchLabels": service["spec"]["selector"]}, pod_labels(statefulset))
-    assert statefulset["spec"]["serviceName"] == model.REGISTRY
+    assert statefulset["spec"]["serviceName"] == naming.REGISTRY
     claim = statefulset["spec"]["volumeClaimTemplates"][0]["spec"]
     assert claim["resources"]["requests"]["storage"] == "100Gi"
     registry = pod(statefulset)["containers"][0]
@@ -360,7 +360,7 @@ def test_registry_on_daemon_json_points_at_its_service():
 
 def test_registry_off_means_no_registry_objects_and_no_mirrors():
     objects = build(privateRegistry={"enabled": False})
-    assert [o for o in objects if o["metadata"]["name"] == model.REGISTRY] == []
+    assert [o for o in objects if o["metadata"]["name"] == naming.REGISTRY] == []
     config = daemon_json(objects)
     assert "registry-mirrors" not in config
     assert "insecure-registries" not in config
@@ -368,7 +368,7 @@ def test_registry_off_means_no_registry_objects_and_no_mirrors():
 
 def test_registry_storage_class_and_size():
     objects = build(privateRegistry={"storage": "10Gi", "storageClassName": "standard"})
-    claim = find(objects, "StatefulSet", model.REGISTRY)["spec"]["volumeClaimTemplates"][0]["spec"]
+    claim = find(objects, "StatefulSet", naming.REGISTRY)["spec"]["volumeClaimTemplates"][0]["spec"]
     assert (claim["storageClassName"], claim["resources"]["requests"]["storage"]) == ("standard", "10Gi")
 
 
@@ -413,7 +413,7 @@ def test_deployment_selectors_match_their_own_pods_only():
 
 def test_metrics_service_selects_every_executor_pod_on_a_port_that_exists():
     objects = build(queues=[{"name": "batches"}, {"name": "codeintel"}])
-    service = find(objects, "Service", model.METRICS_SERVICE)
+    service = find(objects, "Service", naming.METRICS_SERVICE)
     selector = {"matchLabels": service["spec"]["selector"]}
     target = service["spec"]["ports"][0]["targetPort"]
     for obj in workloads(objects):
@@ -426,5 +426,5 @@ def test_metrics_service_selects_every_executor_pod_on_a_port_that_exists():
 def test_a_queue_name_cannot_make_selectors_overlap():
     objects = build(queues=[{"name": "dind-registry", "queueNames": ["batches"]}])
     deployment = find(objects, "Deployment", "executor-dind-registry")
-    registry = find(objects, "StatefulSet", model.REGISTRY)
+    registry = find(objects, "StatefulSet", naming.REGISTRY)
     assert not selector_matches(deployment["spec"]["selector"], pod_labels(registry))

@@ -1,39 +1,47 @@
-"""The hardening controls, in the manner of yamllint's rules/: one module each, registered in one table.
-
-Each control module declares ID (its key under spec.hardening), PROFILES (the profiles that turn it on),
-GUARANTEES and REQUIRES (for docs and `explain`), `config(spec)`, `apply(spec, context, objects)` (mutates the
-objects it is given, may append new ones, returns results) and RULES (audit rules). `baseline` has only rules:
-the model builds what it audits.
-"""
+"""The hardening controls, in the manner of yamllint's rules/: one module each, baseline included, each
+declaring one `CONTROL` record (hardening/common.py), registered in one table in the order they apply."""
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from executor_dind.config import Spec
 from executor_dind.hardening import baseline, gvisor, network_policy, node_pool, pod_security
-from executor_dind.hardening.common import Rule
+from executor_dind.hardening.common import Control, Rule
+from executor_dind.hardening.gvisor import Gvisor
+from executor_dind.hardening.network_policy import NetworkPolicy
+from executor_dind.hardening.node_pool import NodePool
+from executor_dind.hardening.pod_security import PodSecurity
 
-CONTROLS: dict[str, ModuleType] = {
-    node_pool.ID: node_pool,
-    gvisor.ID: gvisor,
-    network_policy.ID: network_policy,
-    pod_security.ID: pod_security,
-}
-RULES: dict[str, Rule] = {rule.id: rule for module in (baseline, *CONTROLS.values()) for rule in module.RULES}
+if TYPE_CHECKING:
+    from executor_dind.spec import Spec
+
+CONTROLS: tuple[Control, ...] = (
+    baseline.CONTROL,
+    node_pool.CONTROL,
+    gvisor.CONTROL,
+    network_policy.CONTROL,
+    pod_security.CONTROL,
+)
+BY_ID: dict[str, Control] = {control.id: control for control in CONTROLS}
+RULES: dict[str, Rule] = {rule.id: rule for control in CONTROLS for rule in control.rules}
 
 
-def get(control_id: str) -> ModuleType:
-    if control_id not in CONTROLS:
+class Hardening(NamedTuple):
+    """spec.hardening: a profile, and each control's own settings (an explicit `enabled:` wins)."""
+
+    profile: Literal["baseline", "recommended", "strict"] = "baseline"
+    node_pool: NodePool = NodePool()
+    gvisor: Gvisor = Gvisor()
+    network_policy: NetworkPolicy = NetworkPolicy()
+    pod_security: PodSecurity = PodSecurity()
+
+
+def get(control_id: str) -> Control:
+    if control_id not in BY_ID:
         raise ValueError(f"no such hardening control: {control_id!r}")
-    return CONTROLS[control_id]
+    return BY_ID[control_id]
 
 
-def enabled(spec: Spec) -> list[ModuleType]:
-    """The controls on for this spec: an explicit `enabled:` wins over the profile."""
-    chosen = []
-    for module in CONTROLS.values():
-        explicit = module.config(spec).enabled
-        if explicit or (explicit is None and spec.hardening.profile in module.PROFILES):
-            chosen.append(module)
-    return chosen
+def enabled(spec: Spec) -> tuple[Control, ...]:
+    """The controls on for this spec, baseline first, in the order they apply."""
+    return tuple(control for control in CONTROLS if control.enabled(spec))

@@ -1,14 +1,8 @@
-"""Baseline: the protections every render carries (DESIGN §3); the model builds them, these rules audit them.
+"""Baseline: the protections every render carries, whatever the profile (DESIGN §3).
 
-Rules:
-  EXD001 dockerd-exposed        error    dockerd listens beyond loopback, or port 2375 is declared
-  EXD002 token-mounted          error    the pod can mount a service-account token
-  EXD003 literal-password       error    EXECUTOR_FRONTEND_PASSWORD is a literal value
-  EXD004 frontend-url-no-port   error    EXECUTOR_FRONTEND_URL has no port (the executor hangs silently)
-  EXD005 unpinned-image         warning  an image is not pinned by digest
-  EXD006 no-limits              warning  a container has no CPU or memory limit
-  EXD007 executor-not-least-privilege  warning  the executor container may run as root or escalate
-  EXD008 short-grace-period     warning  a running job is killed before it can finish on pod termination
+Its apply builds the executor objects (model.py); its check asks of the input what those objects need (a
+frontend URL, the password Secret beside the executors, no upstream executor component in the way); its rules
+audit any rendered executor workload for the same protections.
 """
 
 from __future__ import annotations
@@ -16,14 +10,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from executor_dind.config import duration_seconds
-from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
+from executor_dind import model
+from executor_dind.hardening.common import PROFILES, Applied, Control, Finding, Rule, Scope, executor_pod
 from executor_dind.krm_io import Item
 from executor_dind.podspec import containers
+from executor_dind.results import Result, about
+from executor_dind.values import duration_seconds
 
-ID = "baseline"
+if TYPE_CHECKING:
+    from executor_dind.discovery import Context
+    from executor_dind.spec import Spec
+
 DEFAULT_RUNTIME = "30m"
 _LOOPBACK_HOST = re.compile(r"^(tcp://)?(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$|^(unix|fd)://")
 
@@ -187,18 +186,93 @@ def short_grace_period(item: Item, scope: Scope) -> Iterator[Finding]:
 
 
 RULES = (
-    Rule("EXD001", "dockerd-exposed", "error", "dockerd listens beyond loopback", dockerd_exposed),
-    Rule("EXD002", "token-mounted", "error", "service-account token mounted in a privileged pod", token_mounted),
-    Rule("EXD003", "literal-password", "error", "literal executor password", literal_password),
-    Rule("EXD004", "frontend-url-no-port", "error", "frontend URL without a port", frontend_url_no_port),
-    Rule("EXD005", "unpinned-image", "warning", "image not pinned by digest", unpinned_image, True),
-    Rule("EXD006", "no-limits", "warning", "container without CPU/memory limits", no_limits, True),
+    Rule(
+        "EXD001",
+        "dockerd-exposed",
+        "error",
+        "dockerd listens beyond loopback, or port 2375 is declared",
+        dockerd_exposed,
+    ),
+    Rule("EXD002", "token-mounted", "error", "a service-account token is mounted in the privileged pod", token_mounted),
+    Rule("EXD003", "literal-password", "error", "the executor password is a literal value", literal_password),
+    Rule(
+        "EXD004",
+        "frontend-url-no-port",
+        "error",
+        "`EXECUTOR_FRONTEND_URL` has no port (the executor hangs silently)",
+        frontend_url_no_port,
+    ),
+    Rule("EXD005", "unpinned-image", "warning", "an image is not pinned by digest", unpinned_image, True),
+    Rule("EXD006", "no-limits", "warning", "a container has no CPU or memory limit", no_limits, True),
     Rule(
         "EXD007",
         "executor-not-least-privilege",
         "warning",
-        "executor container not least-privilege",
+        "the executor container is not least-privilege",
         executor_not_least_privilege,
     ),
-    Rule("EXD008", "short-grace-period", "warning", "grace period shorter than a job", short_grace_period),
+    Rule("EXD008", "short-grace-period", "warning", "the grace period is shorter than a job", short_grace_period),
+)
+
+
+def check(spec: Spec, context: Context) -> list[Result]:
+    if not context.frontend_url:
+        return [
+            Result(
+                f"cannot derive the frontend URL: the executors go to namespace {context.namespace!r} but "
+                "Sourcegraph's namespace is unknown (no namespaced sourcegraph-frontend Service in the input); "
+                "set spec.frontend.url, e.g. http://sourcegraph-frontend.<namespace>.svc.cluster.local:30080",
+                "error",
+                context.config_ref,
+                "spec.frontend.url",
+            )
+        ]
+    return [*_secret_results(spec, context), *_upstream_results(spec, context)]
+
+
+def _secret_results(spec: Spec, context: Context) -> list[Result]:
+    found = context.secrets
+    if not found or any(item.namespace == context.namespace for item in found):
+        return []
+    name = spec.frontend.password_secret.name
+    elsewhere = ", ".join(sorted({item.namespace or "(none)" for item in found}))
+    return [
+        about(
+            found[0],
+            f"the executors' password Secret {name!r} is in namespace {elsewhere}, not in {context.namespace!r} "
+            "where the executors run: create it there too (e.g. a secretGenerator in the executors' overlay, or "
+            f"kubectl -n {context.namespace} create secret generic {name} --from-literal=password=...)",
+            "warning",
+        )
+    ]
+
+
+def _upstream_results(spec: Spec, context: Context) -> list[Result]:
+    if not context.upstream or spec.replace_upstream:
+        return []
+    names = ", ".join(item.describe() for item in context.upstream)
+    return [
+        about(
+            context.upstream[0],
+            "the input already has the upstream components/executors/dind objects "
+            f"({names}): remove that component (and its private-docker-registry) from your kustomization, "
+            "or set spec.replaceUpstream: true to have executor-dind remove them",
+        )
+    ]
+
+
+def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> Applied:
+    return Applied(added=tuple(model.build(spec, context)))
+
+
+CONTROL = Control(
+    id="baseline",
+    profiles=PROFILES,
+    does="the executor objects with dockerd on loopback only, no API token, a non-root executor, limits, pinned images",
+    guarantees="dockerd on loopback only, no API token, non-root executor, limits, pinned images",
+    requires="nothing (Kubernetes >= 1.29 for the native sidecar)",
+    settings=None,
+    check=check,
+    apply=apply,
+    rules=RULES,
 )

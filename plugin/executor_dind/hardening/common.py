@@ -1,11 +1,35 @@
-"""What every hardening module shares: the audit rule and finding shapes, and the audit's view of the input."""
+"""What every control module shares: the control record, what `apply` returns, audit rules and the audit's view."""
+
+from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from executor_dind.krm_io import Item
 from executor_dind.podspec import pod_spec
-from executor_dind.results import Severity
+from executor_dind.results import Result, Severity
+
+if TYPE_CHECKING:
+    from executor_dind.discovery import Context
+    from executor_dind.spec import Spec
+
+PROFILES = ("baseline", "recommended", "strict")
+
+
+class Patch(NamedTuple):
+    """RFC 6902 operations on one of the objects built so far, addressed by kind and name."""
+
+    kind: str
+    name: str
+    ops: tuple[dict[str, Any], ...]
+
+
+class Applied(NamedTuple):
+    """What a control changes: objects it adds, patches to objects built before it, and what it says."""
+
+    added: tuple[dict[str, Any], ...] = ()
+    patches: tuple[Patch, ...] = ()
+    results: tuple[Result, ...] = ()
 
 
 class Finding(NamedTuple):
@@ -25,7 +49,7 @@ class Scope:
         self.config_maps: dict[tuple[str, str], Item] = {}
 
     @classmethod
-    def of(cls, items: list[Item]) -> "Scope":
+    def of(cls, items: list[Item]) -> Scope:
         scope = cls(items)
         for item in items:
             if item.kind == "NetworkPolicy":
@@ -40,10 +64,8 @@ class Scope:
 
 
 class Rule(NamedTuple):
-    """An audit rule: a stable ID, a slug for people, a severity, and a check over one workload.
-
-    Rules check executor workloads; `any_workload` rules also check the registries that serve them.
-    """
+    """An audit rule: a stable ID, a slug for people, a severity, the one-line summary README's table shows, and
+    a check over one workload. Rules check executor workloads; `any_workload` rules also check their registries."""
 
     id: str
     slug: str
@@ -51,6 +73,63 @@ class Rule(NamedTuple):
     summary: str
     check: Callable[[Item, Scope], Iterator[Finding]]
     any_workload: bool = False
+
+
+def no_check(spec: Spec, context: Context) -> list[Result]:
+    return []
+
+
+class Control(NamedTuple):
+    """One hardening control (or the baseline), as each module declares it in its CONTROL.
+
+    settings: the control's own record under spec.hardening.<id> (None: the control is always on).
+    check: problems of this spec with this input, found before anything is built.
+    apply: what the control adds and changes, given the objects built by the controls before it.
+    """
+
+    id: str
+    profiles: tuple[str, ...]
+    does: str
+    guarantees: str
+    requires: str
+    settings: type | None
+    apply: Callable[[Spec, Context, tuple[dict[str, Any], ...]], Applied]
+    rules: tuple[Rule, ...]
+    check: Callable[[Spec, Context], list[Result]] = no_check
+
+    def settings_of(self, spec: Spec) -> Any:
+        return None if self.settings is None else getattr(spec.hardening, snake_case(self.id))
+
+    def enabled(self, spec: Spec) -> bool:
+        """An explicit `enabled:` wins over the profile."""
+        settings = self.settings_of(spec)
+        if settings is None:
+            return True
+        return settings.enabled if settings.enabled is not None else spec.hardening.profile in self.profiles
+
+
+def snake_case(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def op(operation: str, path: str, value: Any = None) -> dict[str, Any]:
+    return {"op": operation, "path": path} if operation == "remove" else {"op": operation, "path": path, "value": value}
+
+
+def escape_pointer(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def container_pointer(obj: dict[str, Any], name: str) -> str:
+    """The JSON pointer of a workload's container (or init container) with this name."""
+    located = pod_spec(obj)
+    assert located is not None, obj.get("kind")
+    pod, path = located
+    for key in ("initContainers", "containers"):
+        for index, candidate in enumerate(pod.get(key) or []):
+            if candidate.get("name") == name:
+                return "/" + path.replace(".", "/") + f"/{key}/{index}"
+    raise LookupError(name)
 
 
 def executor_pod(item: Item) -> tuple[dict[str, Any], str]:

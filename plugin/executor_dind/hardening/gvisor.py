@@ -7,28 +7,36 @@ sized /var/lib/docker emptyDir, after a start-up script gives job containers out
 address. These settings are dockerd flags, not daemon.json keys, so this control and the private registry
 (which owns `registry-mirrors` in daemon.json) compose as plain Components in any order. Optionally emits the
 RuntimeClass (handler `runsc`); GKE Sandbox provides its own `gvisor` RuntimeClass.
-
-Rules:
-  EXD201 privileged-unsandboxed  warning  a privileged dind container runs on the host kernel
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from executor_dind.config import Spec
-from executor_dind.discovery import Context
-from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
+from executor_dind import values
+from executor_dind.checkov import checkov_skip_key, skip_annotations
+from executor_dind.hardening.common import (
+    Applied,
+    Control,
+    Finding,
+    Patch,
+    Rule,
+    Scope,
+    container_pointer,
+    escape_pointer,
+    executor_pod,
+    op,
+)
 from executor_dind.krm_io import Item
-from executor_dind.model import CLUSTER_OBJECT_LABELS, checkov_skip_key, set_checkov_skips
-from executor_dind.podspec import container, containers
+from executor_dind.naming import CLUSTER_OBJECT_LABELS
+from executor_dind.podspec import containers
+from executor_dind.records import Field
 from executor_dind.results import Result
 
-ID = "gvisor"
-PROFILES = ("strict",)
-GUARANTEES = "a container escape lands in gVisor's user-space kernel, not on the node"
-REQUIRES = "nodes with the runsc runtime and a RuntimeClass (GKE Sandbox provides `gvisor`)"
+if TYPE_CHECKING:
+    from executor_dind.discovery import Context
+    from executor_dind.spec import Spec
 CAPABILITIES = (
     "AUDIT_WRITE",
     "CHOWN",
@@ -82,45 +90,71 @@ SECCOMP_SKIP = (
 )
 
 
-def config(spec: Spec) -> Any:
-    return spec.hardening.gvisor
+class Gvisor(NamedTuple):
+    enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
+    runtime_class_name: Annotated[str, Field(check=values.dns_label)] = "gvisor"
+    create_runtime_class: Annotated[bool, Field(doc="also emit a RuntimeClass with handler runsc")] = False
 
 
-def apply(spec: Spec, context: Context, objects: list[dict[str, Any]]) -> list[Result]:
+def check(spec: Spec, context: Context) -> list[Result]:
     conflicting = [key for key in _FLAG_KEYS if key in spec.docker.daemon_config]
-    if conflicting:
-        return [
-            Result(
-                f"docker.daemonConfig sets {', '.join(conflicting)}, which gVisor mode passes to dockerd as flags "
-                "(dockerd refuses a setting given both ways): remove them from daemonConfig",
-                field_path="spec.docker.daemonConfig",
-            )
-        ]
-    gvisor = spec.hardening.gvisor
-    for obj in objects:
-        if obj["kind"] != "Deployment":
-            continue
-        pod = obj["spec"]["template"]["spec"]
-        pod["runtimeClassName"] = gvisor.runtime_class_name
-        dind = container(pod, "dind")
-        dind["command"] = ["/bin/sh", "-c", START_SCRIPT]
-        # drop ALL first: exactly this set, whatever the runtime's defaults.
-        capabilities = {"drop": ["ALL"], "add": list(CAPABILITIES)}
-        dind["securityContext"] = {"privileged": False, "capabilities": capabilities}
-        skips = dict(CHECKOV_SKIPS)
-        if checkov_skip_key("CKV_K8S_31") in obj["metadata"].get("annotations", {}):
-            skips["CKV_K8S_31"] = SECCOMP_SKIP  # dind as a plain container (docker.nativeSidecar: false)
-        set_checkov_skips(obj, skips, remove=("CKV_K8S_16", "CKV_K8S_28", "CKV_K8S_37"))
-    if gvisor.create_runtime_class:
-        objects.append(
-            {
-                "apiVersion": "node.k8s.io/v1",
-                "kind": "RuntimeClass",
-                "metadata": {"name": gvisor.runtime_class_name, "labels": dict(CLUSTER_OBJECT_LABELS)},
-                "handler": "runsc",
-            }
+    if not conflicting:
+        return []
+    return [
+        Result(
+            f"docker.daemonConfig sets {', '.join(conflicting)}, which gVisor mode passes to dockerd as flags "
+            "(dockerd refuses a setting given both ways): remove them from daemonConfig",
+            "error",
+            context.config_ref,
+            "spec.docker.daemonConfig",
         )
-    return []
+    ]
+
+
+def _annotation_ops(obj: dict[str, Any], skips: dict[str, str], removed: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Ops that drop the skips privileged dind needed and carry the ones the sandboxed capability set needs."""
+    annotations = obj["metadata"].get("annotations") or {}
+    where = "/metadata/annotations/"
+    ops = [
+        op("remove", where + escape_pointer(checkov_skip_key(check_id)))
+        for check_id in removed
+        if checkov_skip_key(check_id) in annotations
+    ]
+    for key, value in skip_annotations(skips).items():
+        ops.append(op("replace" if key in annotations else "add", where + escape_pointer(key), value))
+    return ops
+
+
+def _deployment_patch(spec: Spec, obj: dict[str, Any]) -> Patch:
+    skips = dict(CHECKOV_SKIPS)
+    if not spec.docker.native_sidecar:
+        skips["CKV_K8S_31"] = SECCOMP_SKIP  # checkov sees dind only as a plain container
+    dind = container_pointer(obj, "dind")
+    ops = [
+        *_annotation_ops(obj, skips, removed=("CKV_K8S_16", "CKV_K8S_28", "CKV_K8S_37")),
+        op("replace", f"{dind}/command", ["/bin/sh", "-c", START_SCRIPT]),
+        op("replace", f"{dind}/securityContext/privileged", False),
+        # drop ALL first: exactly this set, whatever the runtime's defaults.
+        op("add", f"{dind}/securityContext/capabilities", {"drop": ["ALL"], "add": list(CAPABILITIES)}),
+        op("add", "/spec/template/spec/runtimeClassName", spec.hardening.gvisor.runtime_class_name),
+    ]
+    return Patch("Deployment", obj["metadata"]["name"], tuple(ops))
+
+
+def runtime_class(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "node.k8s.io/v1",
+        "kind": "RuntimeClass",
+        "metadata": {"name": name, "labels": dict(CLUSTER_OBJECT_LABELS)},
+        "handler": "runsc",
+    }
+
+
+def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> Applied:
+    gvisor = spec.hardening.gvisor
+    patches = tuple(_deployment_patch(spec, obj) for obj in objects if obj["kind"] == "Deployment")
+    added = (runtime_class(gvisor.runtime_class_name),) if gvisor.create_runtime_class else ()
+    return Applied(added=added, patches=patches)
 
 
 def privileged_unsandboxed(item: Item, scope: Scope) -> Iterator[Finding]:
@@ -137,4 +171,18 @@ def privileged_unsandboxed(item: Item, scope: Scope) -> Iterator[Finding]:
             )
 
 
-RULES = (Rule("EXD201", "privileged-unsandboxed", "warning", "privileged dind without gVisor", privileged_unsandboxed),)
+CONTROL = Control(
+    id="gvisor",
+    profiles=("strict",),
+    does="`runtimeClassName`; dind gets a capability set instead of `privileged`; dockerd runs with "
+    "`--storage-driver=vfs --iptables=false --ip6tables=false` after a script sets up NAT; optional RuntimeClass "
+    "(handler `runsc`)",
+    guarantees="a container escape lands in gVisor's user-space kernel, not on the node",
+    requires="nodes with the runsc runtime and a RuntimeClass (GKE Sandbox provides `gvisor`)",
+    settings=Gvisor,
+    check=check,
+    apply=apply,
+    rules=(
+        Rule("EXD201", "privileged-unsandboxed", "warning", "privileged dind without gVisor", privileged_unsandboxed),
+    ),
+)

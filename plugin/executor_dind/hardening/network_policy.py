@@ -8,23 +8,19 @@ multicast, IPv6 ULA and link-local), plus `allowedCIDRs` for the user's own code
 dind's network namespace and leave NATed to the pod address, so the pod's policy covers them too. A second
 policy admits only executor pods to the private registry's port.
 
-Rules (the audit judges the union of every NetworkPolicy that selects an executor pod):
-  EXD301 egress-unrestricted   warning  no NetworkPolicy restricts executor egress
-  EXD302 metadata-reachable    error    the union of policies lets executors reach the cloud metadata service
-  EXD303 private-reachable     error    the union of policies lets executors reach private address ranges
-  EXD304 ingress-unrestricted  warning  no NetworkPolicy restricts ingress to executor pods
+The audit judges the union of every NetworkPolicy that selects an executor pod.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from executor_dind.config import Spec
-from executor_dind.discovery import Context
-from executor_dind.hardening.common import Finding, Rule, Scope, selector_matches
+from executor_dind import values
+from executor_dind.hardening.common import Applied, Control, Finding, Rule, Scope, selector_matches
 from executor_dind.krm_io import Item
-from executor_dind.model import (
+from executor_dind.naming import (
     EXECUTOR_POD_SELECTOR,
     METRICS_PORT,
     REGISTRY_POD_SELECTOR,
@@ -32,27 +28,49 @@ from executor_dind.model import (
     object_metadata,
 )
 from executor_dind.podspec import pod_labels
-from executor_dind.results import Result
+from executor_dind.records import Field
 
 if TYPE_CHECKING:
     import ipaddress
 
-ID = "networkPolicy"
-PROFILES = ("recommended", "strict")
-GUARANTEES = (
-    "jobs cannot reach the cloud metadata service, private ranges or Sourcegraph's internal services; "
-    "only DNS, the frontend's HTTP port, the registry and the public internet"
-)
-REQUIRES = "a CNI that enforces NetworkPolicy (Calico, Cilium, GKE Dataplane V2, ...)"
+    from executor_dind.discovery import Context
+    from executor_dind.spec import Spec
+
 POLICY_NAME = "executor-dind-executors"
 REGISTRY_POLICY_NAME = "executor-dind-registry"
 METADATA_ADDRESSES = ("169.254.169.254", "fd00:ec2::254")
 PRIVATE_PROBES = ("10.0.0.1", "172.16.0.1", "192.168.0.1", "100.64.0.1", "fd00::1")
 PROMETHEUS_POD_LABELS = {"app": "prometheus"}
+DENIED_CIDRS = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "0.0.0.0/8",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
+    "ff00::/8",
+)
 
 
-def config(spec: Spec) -> Any:
-    return spec.hardening.network_policy
+class Dns(NamedTuple):
+    namespace: str = "kube-system"
+    pod_labels: Mapping[str, str] = MappingProxyType({"k8s-app": "kube-dns"})
+    node_local_ip: Annotated[
+        str, Field(key="nodeLocalIP", check=values.ip_address, doc="NodeLocal DNSCache address, e.g. 169.254.20.10")
+    ] = ""
+
+
+class NetworkPolicy(NamedTuple):
+    enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
+    denied_cidrs: Annotated[tuple[str, ...], Field(key="deniedCIDRs", check=values.cidrs)] = DENIED_CIDRS
+    allowed_cidrs: Annotated[tuple[str, ...], Field(key="allowedCIDRs", check=values.cidrs)] = ()
+    dns: Dns = Dns()
 
 
 def _namespace_peer(namespace: str, context: Context) -> dict[str, Any]:
@@ -143,10 +161,8 @@ def registry_policy(context: Context) -> dict[str, Any]:
     )
 
 
-def apply(spec: Spec, context: Context, objects: list[dict[str, Any]]) -> list[Result]:
-    objects.append(policy(spec, context))
-    objects.append(registry_policy(context))
-    return []
+def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> Applied:
+    return Applied(added=(policy(spec, context), registry_policy(context)))
 
 
 def _policy_types(spec: dict[str, Any]) -> list[str]:
@@ -240,8 +256,36 @@ def ingress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
 
 
 RULES = (
-    Rule("EXD301", "egress-unrestricted", "warning", "executor egress unrestricted", egress_unrestricted),
-    Rule("EXD302", "metadata-reachable", "error", "cloud metadata service reachable", metadata_reachable),
-    Rule("EXD303", "private-reachable", "error", "private ranges reachable", private_reachable),
-    Rule("EXD304", "ingress-unrestricted", "warning", "executor ingress unrestricted", ingress_unrestricted),
+    Rule("EXD301", "egress-unrestricted", "warning", "no NetworkPolicy restricts executor egress", egress_unrestricted),
+    Rule(
+        "EXD302",
+        "metadata-reachable",
+        "error",
+        "the union of all NetworkPolicies selecting executor pods lets them reach 169.254.169.254 (names the policies)",
+        metadata_reachable,
+    ),
+    Rule("EXD303", "private-reachable", "error", "... lets them reach private ranges", private_reachable),
+    Rule(
+        "EXD304",
+        "ingress-unrestricted",
+        "warning",
+        "no NetworkPolicy restricts ingress to executor pods",
+        ingress_unrestricted,
+    ),
+)
+
+
+CONTROL = Control(
+    id="networkPolicy",
+    profiles=("recommended", "strict"),
+    does="NetworkPolicy `executor-dind-executors` on executor pods: ingress only Prometheus on 6060; egress only "
+    "cluster DNS pods, the frontend pods' HTTP *pod* port, the registry pods, and `0.0.0.0/0`/`::/0` except "
+    "private, link-local (incl. 169.254.169.254), CGNAT, loopback, multicast, IPv6 ULA/link-local; "
+    "`allowedCIDRs` for your code hosts; and `executor-dind-registry` admitting only executor pods to the registry",
+    guarantees="jobs cannot reach the cloud metadata service, private ranges or Sourcegraph's internal services; "
+    "only DNS, the frontend's HTTP port, the registry and the public internet",
+    requires="a CNI that enforces NetworkPolicy (Calico, Cilium, GKE Dataplane V2, ...)",
+    settings=NetworkPolicy,
+    apply=apply,
+    rules=RULES,
 )

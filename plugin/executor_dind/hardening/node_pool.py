@@ -3,53 +3,60 @@
 Executor pods tolerate the pool's taint and select its nodes (nodeSelector; by default the nodes labelled
 <taint.key>=<taint.value>), and spread across nodes. The private registry stays off the pool: it is trusted
 infrastructure and should not share a kernel with untrusted jobs.
-
-Rules:
-  EXD101 shared-nodes  warning  executor pods may be scheduled on nodes shared with other workloads
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
-from executor_dind.config import Spec
-from executor_dind.discovery import Context
-from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
+from executor_dind.hardening.common import Applied, Control, Finding, Patch, Rule, Scope, executor_pod, op
 from executor_dind.krm_io import Item
-from executor_dind.results import Result
+from executor_dind.records import EMPTY, Field
 
-ID = "nodePool"
-PROFILES = ("recommended", "strict")
-GUARANTEES = "untrusted jobs share a kernel only with other executor pods, never with Sourcegraph's services"
-REQUIRES = "a node pool tainted and labelled <taint.key>=<taint.value> (or the nodeSelector you set)"
-
-
-def config(spec: Spec) -> Any:
-    return spec.hardening.node_pool
+if TYPE_CHECKING:
+    from executor_dind.discovery import Context
+    from executor_dind.spec import Spec
 
 
-def apply(spec: Spec, context: Context, objects: list[dict[str, Any]]) -> list[Result]:
+class Taint(NamedTuple):
+    key: str = "executor-dind.dev/untrusted"
+    value: str = "true"
+    effect: Literal["NoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class NodePool(NamedTuple):
+    enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
+    node_selector: Annotated[Mapping[str, str], Field(doc="empty: nodes labelled <taint.key>=<taint.value>")] = EMPTY
+    taint: Taint = Taint()
+    spread: Annotated[bool, Field(doc="spread executor pods across nodes")] = True
+
+
+def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> Applied:
     pool = spec.hardening.node_pool
-    selector = dict(pool.node_selector) or {pool.taint.key: pool.taint.value}
+    patches = []
     for obj in objects:
         if obj["kind"] != "Deployment":
             continue
-        pod = obj["spec"]["template"]["spec"]
-        pod["nodeSelector"] = selector
-        pod["tolerations"] = [
-            {"key": pool.taint.key, "operator": "Equal", "value": pool.taint.value, "effect": pool.taint.effect}
+        pod = "/spec/template/spec"
+        ops = [
+            op("add", f"{pod}/nodeSelector", dict(pool.node_selector) or {pool.taint.key: pool.taint.value}),
+            op(
+                "add",
+                f"{pod}/tolerations",
+                [{"key": pool.taint.key, "operator": "Equal", "value": pool.taint.value, "effect": pool.taint.effect}],
+            ),
         ]
         if pool.spread:
-            pod["topologySpreadConstraints"] = [
-                {
-                    "maxSkew": 1,
-                    "topologyKey": "kubernetes.io/hostname",
-                    "whenUnsatisfiable": "ScheduleAnyway",
-                    "labelSelector": {"matchLabels": dict(obj["spec"]["selector"]["matchLabels"])},
-                }
-            ]
-    return []
+            spread = {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": dict(obj["spec"]["selector"]["matchLabels"])},
+            }
+            ops.append(op("add", f"{pod}/topologySpreadConstraints", [spread]))
+        patches.append(Patch("Deployment", obj["metadata"]["name"], tuple(ops)))
+    return Applied(patches=tuple(patches))
 
 
 def shared_nodes(item: Item, scope: Scope) -> Iterator[Finding]:
@@ -72,4 +79,22 @@ def shared_nodes(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
-RULES = (Rule("EXD101", "shared-nodes", "warning", "executor pods on shared nodes", shared_nodes),)
+CONTROL = Control(
+    id="nodePool",
+    profiles=("recommended", "strict"),
+    does="tolerations for the taint, nodeSelector (default `<taint.key>=<taint.value>`), spread across nodes; "
+    "the registry stays off the pool",
+    guarantees="untrusted jobs share a kernel only with other executor pods, never with Sourcegraph's services",
+    requires="a node pool tainted and labelled <taint.key>=<taint.value> (or the nodeSelector you set)",
+    settings=NodePool,
+    apply=apply,
+    rules=(
+        Rule(
+            "EXD101",
+            "shared-nodes",
+            "warning",
+            "executor pods may run on nodes shared with other workloads",
+            shared_nodes,
+        ),
+    ),
+)

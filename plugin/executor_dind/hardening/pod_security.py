@@ -3,28 +3,23 @@
 dind needs `privileged` (and gVisor's capability set exceeds the baseline standard too), so the executors'
 Namespace enforces `privileged` while warning and auditing at `baseline`; Sourcegraph's own namespace is never
 touched and can stay at baseline or restricted. Needs spec.namespace, different from Sourcegraph's.
-
-Rules:
-  EXD401 shared-namespace  warning  executor pods share a namespace with other Sourcegraph workloads
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from executor_dind.config import Spec
-from executor_dind.discovery import Context
-from executor_dind.hardening.common import Finding, Rule, Scope
+from executor_dind.hardening.common import Applied, Control, Finding, Rule, Scope
 from executor_dind.krm_io import Item
-from executor_dind.model import CLUSTER_OBJECT_LABELS
+from executor_dind.naming import CLUSTER_OBJECT_LABELS
 from executor_dind.podspec import REGISTRY_NAMES, is_executor_workload, pod_spec
+from executor_dind.records import Field
 from executor_dind.results import Result
 
-ID = "podSecurity"
-PROFILES = ("strict",)
-GUARANTEES = "privileged pods are admitted only in the executors' namespace; Sourcegraph's keeps its own level"
-REQUIRES = "Pod Security Admission (Kubernetes >= 1.25) and spec.namespace set to a namespace of their own"
+if TYPE_CHECKING:
+    from executor_dind.discovery import Context
+    from executor_dind.spec import Spec
 PSA_LABELS = {
     "pod-security.kubernetes.io/enforce": "privileged",
     "pod-security.kubernetes.io/enforce-version": "latest",
@@ -35,8 +30,8 @@ PSA_LABELS = {
 }
 
 
-def config(spec: Spec) -> Any:
-    return spec.hardening.pod_security
+class PodSecurity(NamedTuple):
+    enabled: Annotated[bool | None, Field(doc="unset: the profile decides; needs spec.namespace")] = None
 
 
 def namespace_object(name: str) -> dict[str, Any]:
@@ -47,18 +42,23 @@ def namespace_object(name: str) -> dict[str, Any]:
     }
 
 
-def apply(spec: Spec, context: Context, objects: list[dict[str, Any]]) -> list[Result]:
-    if not spec.namespace or spec.namespace == context.sourcegraph_namespace:
-        reason = "is not set" if not spec.namespace else f"is Sourcegraph's own namespace ({spec.namespace!r})"
-        return [
-            Result(
-                f"hardening.podSecurity needs the executors in a namespace of their own, but spec.namespace "
-                f"{reason}: set spec.namespace (e.g. sourcegraph-executors) or disable hardening.podSecurity",
-                field_path="spec.namespace",
-            )
-        ]
-    objects.append(namespace_object(spec.namespace))
-    return []
+def check(spec: Spec, context: Context) -> list[Result]:
+    if spec.namespace and spec.namespace != context.sourcegraph_namespace:
+        return []
+    reason = "is not set" if not spec.namespace else f"is Sourcegraph's own namespace ({spec.namespace!r})"
+    return [
+        Result(
+            f"hardening.podSecurity needs the executors in a namespace of their own, but spec.namespace "
+            f"{reason}: set spec.namespace (e.g. sourcegraph-executors) or disable hardening.podSecurity",
+            "error",
+            context.config_ref,
+            "spec.namespace",
+        )
+    ]
+
+
+def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> Applied:
+    return Applied(added=(namespace_object(spec.namespace),))
 
 
 def shared_namespace(item: Item, scope: Scope) -> Iterator[Finding]:
@@ -83,4 +83,23 @@ def shared_namespace(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
-RULES = (Rule("EXD401", "shared-namespace", "warning", "executors share Sourcegraph's namespace", shared_namespace),)
+CONTROL = Control(
+    id="podSecurity",
+    profiles=("strict",),
+    does="the executors' own Namespace labelled `pod-security.kubernetes.io/enforce: privileged`, "
+    "`warn`/`audit: baseline`",
+    guarantees="privileged pods are admitted only in the executors' namespace; Sourcegraph's keeps its own level",
+    requires="Pod Security Admission (Kubernetes >= 1.25) and spec.namespace set to a namespace of their own",
+    settings=PodSecurity,
+    check=check,
+    apply=apply,
+    rules=(
+        Rule(
+            "EXD401",
+            "shared-namespace",
+            "warning",
+            "executors share a namespace with other Sourcegraph workloads",
+            shared_namespace,
+        ),
+    ),
+)

@@ -1,4 +1,5 @@
-"""cli: every bad input through the installed `executor-dind`, as kpt and kustomize run it.
+"""Every bad input through the installed `executor-dind` (KRM mode, legacy plugin, render), as kpt and kustomize
+run it.
 
 In KRM mode a failure is: results on stdout (in a ResourceList that still holds the input items), one summary
 line on stderr, exit 1, never a traceback, never exit 0 with empty output or `items: []`.
@@ -14,9 +15,8 @@ import pytest
 import yaml
 
 from executor_dind import krm_io
-
-from .conftest import UPSTREAM_NAMES
-from .helpers import config, frontend_service
+from unit.conftest import UPSTREAM_NAMES
+from unit.helpers import config, frontend_service
 
 FRONTEND = krm_io.dump(frontend_service("sourcegraph"))
 

@@ -184,7 +184,7 @@ def _imported(executor_dind: str, argv: list[str], stdin: str = "") -> set[str]:
 def test_help_imports_no_yaml_and_no_function(executor_dind):
     modules = _imported(executor_dind, ["--help"])
     assert "argparse" in modules
-    assert not {"yaml", "executor_dind.function", "executor_dind.config"} & modules
+    assert not {"yaml", "executor_dind.function", "executor_dind.spec"} & modules
 
 
 def test_the_krm_path_imports_only_what_it_uses(executor_dind, frontend):

@@ -1,0 +1,34 @@
+"""`executor-dind audit [--format text|results] [PATH...]`: audit executor workloads in rendered manifests."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from executor_dind import krm_io
+from executor_dind.audit import audit
+from executor_dind.commands import emit, err
+from executor_dind.inputs import read_input
+from executor_dind.results import has_errors
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        found = read_input(args.paths, resource_list=True)
+    except (krm_io.InputError, OSError) as error:
+        err(f"executor-dind: {error}")
+        return 1
+    except UnicodeDecodeError as error:
+        err(f"executor-dind: error: the input is not valid UTF-8 ({error.reason})")
+        return 1
+    if found.resource_list is not None:
+        from executor_dind.process import validated
+
+        return emit(validated(found.resource_list))
+    findings = audit(found.items)
+    if args.format == "results":
+        sys.stdout.write(krm_io.dump({"results": [f.to_krm() for f in findings]}))
+    else:
+        for finding in findings:
+            print(finding.line())
+    return 1 if has_errors(findings) else 0

@@ -1,0 +1,32 @@
+"""`executor-dind render --config CFG [PATH|DIR|-]...`: inject executors into manifests, print the YAML stream."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from executor_dind import function
+from executor_dind.commands import emit, err
+from executor_dind.inputs import read_config, read_input
+from executor_dind.krm_io import InputError
+from executor_dind.process import stream_outcome
+
+
+def config_and_items(config_path: str, paths: list[str]) -> tuple[Any, list[Any]] | None:
+    """The config file and the manifests, or None once stderr has said why they cannot be read."""
+    try:
+        return read_config(config_path), read_input(paths).items
+    except (InputError, OSError) as error:
+        err(f"executor-dind: {error}")
+        return None
+    except UnicodeDecodeError as error:
+        err(f"executor-dind: error: the input is not valid UTF-8 ({error.reason})")
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = config_and_items(args.config, args.paths)
+    if loaded is None:
+        return 1
+    config, items = loaded
+    return emit(stream_outcome(function.run(items, config)))

@@ -1,0 +1,13 @@
+"""`executor-dind schema`: print the JSON Schema of the ExecutorDind config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from executor_dind.function_config import json_schema
+
+
+def run(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return 0

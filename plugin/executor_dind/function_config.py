@@ -1,0 +1,74 @@
+"""The functionConfig: an ExecutorDind object or a ConfigMap with dotted keys, parsed into the spec at the edge."""
+
+from typing import Any
+
+from executor_dind import records
+from executor_dind.configmap import dotted_tree
+from executor_dind.records import ConfigError
+from executor_dind.results import ResourceRef, Result
+from executor_dind.spec import API_VERSION, KIND, Spec, parse_spec
+
+
+def parse_function_config(config: dict[str, Any] | None) -> Spec:
+    """Accepts the ExecutorDind kind or a ConfigMap with dotted keys; no config at all means the defaults."""
+    if not config:
+        return Spec()
+    api_version, kind = config.get("apiVersion"), config.get("kind")
+    if kind == KIND and api_version == API_VERSION:
+        return parse_spec(config.get("spec"), "spec")
+    if kind == "ConfigMap" and api_version == "v1":
+        data = config.get("data") or {}
+        if not isinstance(data, dict):
+            raise ConfigError([("data", "must be an object of dotted keys, e.g. frontend.url")])
+        return parse_spec(dotted_tree(data, Spec, "data"), "data")
+    raise ConfigError(
+        [
+            (
+                "functionConfig",
+                f"unknown functionConfig {api_version}/{kind}: expected {API_VERSION}/{KIND} "
+                "or v1/ConfigMap (dotted keys such as frontend.url)",
+            )
+        ]
+    )
+
+
+def config_ref(config: Any) -> ResourceRef | None:
+    """The functionConfig as a result's resourceRef (a KRM result's field.path needs one)."""
+    if not isinstance(config, dict):
+        return None
+    meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+    return ResourceRef(
+        str(config.get("apiVersion", API_VERSION)),
+        str(config.get("kind", KIND)),
+        str(meta.get("name", "")),
+        str(meta.get("namespace", "")),
+    )
+
+
+def config_results(error: ConfigError, config: Any) -> list[Result]:
+    ref = config_ref(config)
+    return [
+        # A problem with the whole object ("functionConfig") is its own message; a field's names the field.
+        Result(
+            message if path == "functionConfig" else f"invalid functionConfig: {path}: {message}",
+            "error",
+            ref,
+            path if ref else "",
+        )
+        for path, message in error.problems
+    ]
+
+
+def json_schema() -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"{KIND} ({API_VERSION})",
+        "type": "object",
+        "required": ["apiVersion", "kind"],
+        "properties": {
+            "apiVersion": {"const": API_VERSION},
+            "kind": {"const": KIND},
+            "metadata": {"type": "object"},
+            "spec": records.schema(Spec),
+        },
+    }

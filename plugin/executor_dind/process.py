@@ -1,0 +1,108 @@
+"""The pure core under the command line, in the manner of the kpt SDK's fn.Run: bytes in, bytes out.
+
+`process(data, mode)` runs one way of use over stdin's bytes and returns stdout's bytes, the stderr lines and
+the exit code; the CLI only moves bytes. Modes: "krm" (a ResourceList: the KRM function), "stream" (a YAML
+stream and the config the legacy exec plugin was given), "validate" (a ResourceList: the audit as a kpt
+validator).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple
+
+from executor_dind import krm_io
+from executor_dind.results import Result, has_errors, sort_results, summary
+
+
+class Processed(NamedTuple):
+    output: bytes
+    messages: tuple[str, ...]
+    code: int
+
+
+def _decoded(data: bytes) -> str:
+    return data.decode("utf-8")
+
+
+def _internal_error(error: Exception) -> Result:
+    if os.environ.get("EXECUTOR_DIND_DEBUG"):
+        raise error
+    return Result(f"internal error: {type(error).__name__}: {error} (please report this)".replace("\n", " "))
+
+
+def krm(text: str) -> Processed:
+    """KRM function: one ResourceList in, one out; results in it, a one-line summary on stderr."""
+    from executor_dind import function
+
+    try:
+        resource_list = krm_io.read_resource_list(text)
+    except krm_io.InputError as error:
+        resource_list = krm_io.ResourceList("config.kubernetes.io/v1", [])
+        results = [Result(str(error))]
+    else:
+        try:
+            outcome = function.run(resource_list.items, resource_list.function_config, file_paths=True)
+        except Exception as error:  # a bug, or items of a shape nobody expected: still answer with a result
+            outcome = function.Outcome(resource_list.items, [_internal_error(error)])
+        results = outcome.results
+        if not outcome.failed:
+            resource_list.items = outcome.items
+    resource_list.results = [result.to_krm() for result in sort_results(results)]
+    output = krm_io.write_resource_list(resource_list).encode()
+    if has_errors(results):
+        return Processed(output, (summary(results),), 1)
+    return Processed(output, (), 0)
+
+
+def stream_outcome(outcome: Any) -> Processed:
+    """A YAML stream out (legacy plugin, render): the items, or nothing and every result on stderr."""
+    if outcome.failed:
+        lines = (*(result.line() for result in sort_results(outcome.results)), summary(outcome.results))
+        return Processed(b"", lines, 1)
+    return Processed(krm_io.write_stream(outcome.items).encode(), (), 0)
+
+
+def stream(text: str, config: Any) -> Processed:
+    """Legacy exec plugin: the plugin config, and a YAML stream of the resources on stdin."""
+    from executor_dind import function
+
+    try:
+        items = krm_io.read_stream(text)
+    except krm_io.InputError as error:
+        return Processed(b"", (f"executor-dind: {error}",), 1)
+    return stream_outcome(function.run(items, config))
+
+
+def validated(resource_list: krm_io.ResourceList) -> Processed:
+    """The audit as a kpt validator: items unchanged, findings as results."""
+    from executor_dind.audit import audit
+
+    findings = audit(resource_list.items)
+    resource_list.results = [finding.to_krm() for finding in findings]
+    output = krm_io.write_resource_list(resource_list).encode()
+    if has_errors(findings):
+        return Processed(output, (summary(findings),), 1)
+    return Processed(output, (), 0)
+
+
+def validate(text: str) -> Processed:
+    try:
+        resource_list = krm_io.read_resource_list(text)
+    except krm_io.InputError as error:
+        return Processed(b"", (f"executor-dind: {error}",), 1)
+    return validated(resource_list)
+
+
+def process(data: bytes, mode: str = "krm", config: Any = None) -> Processed:
+    try:
+        text = _decoded(data)
+    except UnicodeDecodeError as error:
+        return Processed(b"", (f"executor-dind: error: the input is not valid UTF-8 ({error.reason})",), 1)
+    if mode == "krm":
+        return krm(text)
+    if mode == "stream":
+        return stream(text, config)
+    if mode == "validate":
+        return validate(text)
+    raise ValueError(f"no such mode: {mode!r}")

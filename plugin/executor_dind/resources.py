@@ -1,0 +1,57 @@
+"""Container resources: the defaults, the user's overrides merged over them, and dind's storage arithmetic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from executor_dind.spec import Spec
+
+DEFAULT_EXECUTOR_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "1Gi"},
+    "limits": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "2Gi"},
+}
+DEFAULT_DIND_RESOURCES = {
+    "requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "10Gi"},
+    # ephemeral-storage: the emptyDirs dind fills are added to this (see _dind_resources).
+    "limits": {"cpu": "4", "memory": "8Gi", "ephemeral-storage": "4Gi"},
+}
+_QUANTITY_UNITS = {
+    **{suffix: 1000**power for power, suffix in enumerate(("", "k", "M", "G", "T", "P", "E"))},
+    **{suffix: 1024**power for power, suffix in enumerate(("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")) if suffix},
+    "m": 0.001,
+}
+REGISTRY_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "256Mi"},
+    "limits": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+}
+
+
+def merged(defaults: dict[str, dict[str, str]], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {key: dict(values) for key, values in defaults.items()}
+    for key, values in override.items():
+        merged[key] = {**merged.get(key, {}), **(values or {})}
+    return merged
+
+
+def quantity_bytes(quantity: str) -> float:
+    number = quantity.rstrip("KMGTPEikm")
+    return float(number) * _QUANTITY_UNITS[quantity[len(number) :]]
+
+
+def dind_resources(spec: Spec) -> dict[str, Any]:
+    """dind's defaults, with an ephemeral-storage limit that covers the emptyDirs it fills.
+
+    The kubelet evicts a pod whose ephemeral storage (emptyDirs included) exceeds the sum of its containers'
+    limits, long before an emptyDir reaches its own sizeLimit: so the sizes of /var/lib/docker and of an
+    emptyDir /scratch go into dind's limit, on top of its own writable layer and logs.
+    """
+    volumes = quantity_bytes(spec.docker.storage_size)
+    if spec.storage.type == "emptyDir":
+        volumes += quantity_bytes(spec.scratch_size)
+    layer = quantity_bytes(DEFAULT_DIND_RESOURCES["limits"]["ephemeral-storage"])
+    defaults = {key: dict(values) for key, values in DEFAULT_DIND_RESOURCES.items()}
+    mebibytes = -(-int(volumes + layer) // 1024**2)
+    defaults["limits"]["ephemeral-storage"] = f"{mebibytes // 1024}Gi" if mebibytes % 1024 == 0 else f"{mebibytes}Mi"
+    return merged(defaults, spec.docker.resources)

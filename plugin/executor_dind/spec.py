@@ -1,0 +1,189 @@
+"""The ExecutorDind spec: its records, and the checks that need nothing but the spec.
+
+The hardening controls declare their own settings records (hardening/<control>.py); `Hardening` gathers them.
+Checks that need the input (namespaces, the frontend Service, Secrets) run later, in the plan's check step.
+"""
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, NamedTuple
+
+from executor_dind import values
+from executor_dind.hardening import Hardening
+from executor_dind.records import EMPTY, ConfigError, Field, Parser
+
+API_VERSION = "executor-dind.dev/v1alpha1"
+KIND = "ExecutorDind"
+QUEUES = ("batches", "codeintel")
+# Variables the function sets itself; a user value would silently fight them.
+MANAGED_ENV = frozenset(
+    {
+        "EXECUTOR_FRONTEND_URL",
+        "EXECUTOR_FRONTEND_PASSWORD",
+        "EXECUTOR_QUEUE_NAME",
+        "EXECUTOR_QUEUE_NAMES",
+        "EXECUTOR_MAXIMUM_NUM_JOBS",
+        "EXECUTOR_MAXIMUM_RUNTIME_PER_JOB",
+        "EXECUTOR_USE_FIRECRACKER",
+        "EXECUTOR_USE_KUBERNETES",
+        "EXECUTOR_JOB_NUM_CPUS",
+        "EXECUTOR_JOB_MEMORY",
+        "SRC_LOG_LEVEL",
+        "SRC_LOG_FORMAT",
+        "DOCKER_HOST",
+        "TMPDIR",
+    }
+)
+DEFAULT_IMAGES = {
+    "executor": "index.docker.io/sourcegraph/executor:6.2.1106"
+    "@sha256:1363cce32f2002594cad461380b223670e17de1f4466edee956a3404c7bbd172",
+    "dind": "index.docker.io/sourcegraph/dind:6.2.1106"
+    "@sha256:c64b5efff14ccd82cd6957283b116ef195d374ec911ea7fe56787b93143810fd",
+    # No digest for the registry image could be verified from here: an exact tag, and the audit warns.
+    "registry": "index.docker.io/library/registry:2.8.3",
+}
+
+
+class SecretKeyRef(NamedTuple):
+    name: Annotated[str, Field(doc="Secret holding the executor shared secret")] = "executor-secret"
+    key: Annotated[str, Field(doc="key in that Secret")] = "password"
+
+
+class Frontend(NamedTuple):
+    url: Annotated[str, Field(check=values.url, doc="default: derived from the sourcegraph-frontend Service")] = ""
+    password_secret: Annotated[SecretKeyRef, Field(doc="never a literal password")] = SecretKeyRef()
+
+
+class Queue(NamedTuple):
+    name: Annotated[str, Field(check=values.dns_label, doc="Deployment suffix: executor-<name>")]
+    queue_names: Annotated[tuple[Literal["batches", "codeintel"], ...], Field(doc="default [name]")] = ()
+    replicas: int = 1
+    maximum_num_jobs: Annotated[int, Field(doc="EXECUTOR_MAXIMUM_NUM_JOBS")] = 4
+    resources: Annotated[
+        Mapping[str, Any], Field(check=values.resources, doc="executor container resources; defaults when empty")
+    ] = EMPTY
+    env: Annotated[Mapping[str, Any], Field(doc='NAME: "value" or NAME: {valueFrom: ...}')] = EMPTY
+
+
+class Log(NamedTuple):
+    level: Literal["dbug", "info", "warn", "eror", "crit"] = "warn"
+    format: Literal["json", "json_gcp", "condensed", "logfmt", "console"] = "json"
+
+
+class Images(NamedTuple):
+    executor: str = DEFAULT_IMAGES["executor"]
+    dind: str = DEFAULT_IMAGES["dind"]
+    registry: str = DEFAULT_IMAGES["registry"]
+
+
+class Storage(NamedTuple):
+    type: Literal["emptyDir", "ephemeral"] = "emptyDir"
+    size: Annotated[str, Field(check=values.quantity, doc="default 20Gi for emptyDir; required for ephemeral")] = ""
+    storage_class_name: str = ""
+
+
+class Docker(NamedTuple):
+    native_sidecar: Annotated[bool, Field(doc="dind as an init container with restartPolicy: Always (k8s >= 1.29)")] = (
+        True
+    )
+    mtu: int = 1200
+    storage_size: Annotated[str, Field(check=values.quantity, doc="sizeLimit of the /var/lib/docker emptyDir")] = "40Gi"
+    daemon_config: Annotated[Mapping[str, Any], Field(doc="merged into daemon.json; hosts stays loopback-only")] = EMPTY
+    resources: Annotated[
+        Mapping[str, Any], Field(check=values.resources, doc="dind container resources; defaults when empty")
+    ] = EMPTY
+
+
+class PrivateRegistry(NamedTuple):
+    enabled: bool = True
+    storage: Annotated[str, Field(check=values.quantity)] = "100Gi"
+    storage_class_name: str = ""
+    remote_url: Annotated[str, Field(check=values.url)] = "https://registry-1.docker.io"
+
+
+class Spec(NamedTuple):
+    namespace: Annotated[str, Field(check=values.optional_dns_label, doc="default: the sourcegraph-frontend's")] = ""
+    frontend: Frontend = Frontend()
+    queues: Annotated[tuple[Queue, ...], Field(doc="one Deployment executor-<name> per entry")] = (
+        Queue(name="all", queue_names=QUEUES),
+    )
+    maximum_runtime_per_job: Annotated[str, Field(check=values.duration)] = "30m"
+    termination_grace_period_seconds: Annotated[int | None, Field(doc="default: maximumRuntimePerJob + 60 s")] = None
+    replace_upstream: Annotated[bool, Field(doc="remove upstream components/executors/dind objects")] = False
+    log: Log = Log()
+    images: Images = Images()
+    storage: Storage = Storage()
+    docker: Docker = Docker()
+    private_registry: PrivateRegistry = PrivateRegistry()
+    hardening: Hardening = Hardening()
+
+    @property
+    def grace_period_seconds(self) -> int:
+        if self.termination_grace_period_seconds is not None:
+            return self.termination_grace_period_seconds
+        return values.duration_seconds(self.maximum_runtime_per_job) + 60
+
+    @property
+    def scratch_size(self) -> str:
+        return self.storage.size or "20Gi"
+
+
+def parse_spec(raw: Any, path: str = "spec") -> Spec:
+    """The validated, frozen spec; ConfigError lists every problem with its field path."""
+    parser = Parser()
+    spec = parser.record(Spec, raw, path)
+    if spec is not None:
+        parser.problems.extend(spec_problems(spec, path))
+    if parser.problems:
+        raise ConfigError(parser.problems)
+    return spec
+
+
+def spec_problems(spec: Spec, path: str) -> list[tuple[str, str]]:
+    """Problems that span fields: each value alone was valid."""
+    problems: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, queue in enumerate(spec.queues):
+        where = f"{path}.queues[{i}]"
+        if queue.name in seen:
+            problems.append((f"{where}.name", f"duplicate queue name {queue.name!r}"))
+        seen.add(queue.name)
+        if not queue.queue_names and queue.name not in QUEUES:
+            problems.append(
+                (
+                    f"{where}.queueNames",
+                    f"is required because the name {queue.name!r} is not itself a queue "
+                    f"(set queueNames to a list of {', '.join(QUEUES)})",
+                )
+            )
+        if len(set(queue.queue_names)) != len(queue.queue_names):
+            problems.append((f"{where}.queueNames", "lists a queue twice"))
+        if queue.replicas > 1000 or queue.maximum_num_jobs < 1:
+            problems.append((where, "replicas must be at most 1000 and maximumNumJobs at least 1"))
+        for name, value in queue.env.items():
+            if name in MANAGED_ENV:
+                problems.append(
+                    (f"{where}.env.{name}", "is set by executor-dind; use the structured spec field instead")
+                )
+            elif not isinstance(name, str) or not values.ENV_NAME.fullmatch(name):
+                problems.append((f"{where}.env.{name}", "is not a valid environment variable name"))
+            elif not isinstance(value, str) and not (isinstance(value, Mapping) and set(value) == {"valueFrom"}):
+                problems.append((f"{where}.env.{name}", "must be a string or {valueFrom: {...}}"))
+    if not spec.queues:
+        problems.append((f"{path}.queues", "must list at least one queue"))
+    if spec.storage.type == "ephemeral" and not spec.storage.size:
+        problems.append(
+            (
+                f"{path}.storage.size",
+                "is required with storage.type: ephemeral (each pod gets a volume of that size: it costs money)",
+            )
+        )
+    if "hosts" in spec.docker.daemon_config:
+        problems.append(
+            (
+                f"{path}.docker.daemonConfig.hosts",
+                "must not be set: dockerd listens on 127.0.0.1:2375 only (an unauthenticated privileged API)",
+            )
+        )
+    if not 576 <= spec.docker.mtu <= 9000:
+        problems.append((f"{path}.docker.mtu", "must be between 576 and 9000"))
+    return problems

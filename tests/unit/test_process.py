@@ -1,0 +1,62 @@
+"""process: the pure bytes-in/bytes-out core every stdin way of use goes through."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from executor_dind import krm_io
+from executor_dind.process import process
+
+from .helpers import config, frontend_service
+
+
+def resource_list(*items, function_config=None) -> bytes:
+    document = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": list(items)}
+    if function_config is not None:
+        document["functionConfig"] = function_config
+    return krm_io.dump(document).encode()
+
+
+def test_krm_success_is_exit_0_the_items_and_no_stderr():
+    processed = process(resource_list(frontend_service(), function_config=config()))
+    assert (processed.code, processed.messages) == (0, ())
+    output = yaml.safe_load(processed.output)
+    assert output["items"][0] == frontend_service()
+    assert len(output["items"]) == 7
+    assert [r["severity"] for r in output["results"]] == ["info"]
+
+
+def test_krm_failure_keeps_the_items_and_says_it_in_one_line():
+    given = resource_list(frontend_service(), function_config=config(bogus=1))
+    processed = process(given)
+    assert processed.code == 1
+    assert processed.messages == (
+        "executor-dind: error ExecutorDind/-/executors: invalid functionConfig: spec.bogus: unknown field",
+    )
+    assert yaml.safe_load(processed.output)["items"] == yaml.safe_load(given)["items"]
+
+
+def test_stream_mode_gives_a_stream_or_every_result_on_stderr():
+    processed = process(krm_io.dump(frontend_service()).encode(), "stream", config())
+    assert processed.code == 0 and processed.messages == ()
+    assert [doc["kind"] for doc in yaml.safe_load_all(processed.output)][:2] == ["Service", "ServiceAccount"]
+    failed = process(b"", "stream", config(namespace="Bad"))
+    assert (failed.code, failed.output) == (1, b"")
+    assert len(failed.messages) == 2 and failed.messages[-1].startswith("executor-dind: error ")
+
+
+def test_validate_mode_audits_and_passes_the_items_through():
+    processed = process(resource_list(frontend_service()), "validate")
+    assert processed.code == 0
+    assert yaml.safe_load(processed.output)["items"] == [frontend_service()]
+
+
+def test_bytes_that_are_not_utf8_are_one_clear_error():
+    processed = process(b"\xff\xfe")
+    assert processed == (b"", ("executor-dind: error: the input is not valid UTF-8 (invalid start byte)",), 1)
+
+
+def test_an_unknown_mode_is_a_programming_error():
+    with pytest.raises(ValueError, match="no such mode"):
+        process(b"", "nope")

@@ -1,0 +1,139 @@
+"""records: the record parser (every problem, with the field path and the nearest key) and frozen values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from executor_dind.function_config import parse_function_config
+from executor_dind.records import ConfigError
+from executor_dind.spec import Spec, parse_spec
+
+
+def problems(raw: Any) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(raw)
+    return caught.value.problems
+
+
+def configmap(**data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "function-input"}, "data": data}
+
+
+def cm_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as caught:
+        parse_function_config(configmap(**data))
+    return caught.value.problems
+
+
+def test_spec_is_frozen():
+    with pytest.raises(AttributeError):
+        Spec().namespace = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "suggestion"),
+    [
+        ({"queus": []}, "spec.queus", "queues"),
+        ({"namespce": "x"}, "spec.namespce", "namespace"),
+        ({"frontend": {"ulr": "x"}}, "spec.frontend.ulr", "url"),
+        ({"frontend": {"passwordSecret": {"nmae": "x"}}}, "spec.frontend.passwordSecret.nmae", "name"),
+        ({"queues": [{"name": "batches", "replica": 2}]}, "spec.queues[0].replica", "replicas"),
+        ({"queues": [{"name": "batches", "queueName": ["batches"]}]}, "spec.queues[0].queueName", "queueNames"),
+        ({"hardening": {"nodePool": {"enabeld": True}}}, "spec.hardening.nodePool.enabeld", "enabled"),
+        ({"hardening": {"gVisor": {}}}, "spec.hardening.gVisor", "gvisor"),
+        (
+            {"hardening": {"networkPolicy": {"deniedCidrs": []}}},
+            "spec.hardening.networkPolicy.deniedCidrs",
+            "deniedCIDRs",
+        ),
+        ({"privateRegistry": {"remoteURL": "x"}}, "spec.privateRegistry.remoteURL", "remoteUrl"),
+        ({"docker": {"nativesidecar": True}}, "spec.docker.nativesidecar", "nativeSidecar"),
+        ({"replaceUpstreams": True}, "spec.replaceUpstreams", "replaceUpstream"),
+    ],
+)
+def test_unknown_field_is_named_with_the_nearest_valid_key(raw, path, suggestion):
+    assert problems(raw) == [(path, f"unknown field (did you mean {suggestion!r}?)")]
+
+
+def test_unknown_field_without_a_near_key_has_no_suggestion():
+    assert problems({"replicas": 3}) == [("spec.replicas", "unknown field")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "message"),
+    [
+        ("a string", "spec", "must be an object, got 'a string'"),
+        ({"frontend": {"url": 5}}, "spec.frontend.url", "must be a string, got 5"),
+        ({"frontend": "http://x"}, "spec.frontend", "must be an object, got 'http://x'"),
+        ({"queues": "batches"}, "spec.queues", "must be a list, got 'batches'"),
+        ({"queues": [5]}, "spec.queues[0]", "must be an object, got 5"),
+        (
+            {"queues": [{"name": "batches", "replicas": "2"}]},
+            "spec.queues[0].replicas",
+            "must be a non-negative integer, got '2'",
+        ),
+        (
+            {"queues": [{"name": "batches", "replicas": True}]},
+            "spec.queues[0].replicas",
+            "must be a non-negative integer, got True",
+        ),
+        (
+            {"queues": [{"name": "batches", "replicas": -1}]},
+            "spec.queues[0].replicas",
+            "must be a non-negative integer, got -1",
+        ),
+        ({"queues": [{"name": "batches", "env": ["A=b"]}]}, "spec.queues[0].env", "must be an object, got a list"),
+        ({"docker": {"nativeSidecar": "yes"}}, "spec.docker.nativeSidecar", "must be true or false, got 'yes'"),
+        ({"docker": {"mtu": 1.5}}, "spec.docker.mtu", "must be a non-negative integer, got 1.5"),
+        (
+            {"terminationGracePeriodSeconds": "60"},
+            "spec.terminationGracePeriodSeconds",
+            "must be a non-negative integer, got '60'",
+        ),
+        (
+            {"hardening": {"nodePool": {"nodeSelector": {"pool": 1}}}},
+            "spec.hardening.nodePool.nodeSelector.pool",
+            "must be a string, got 1",
+        ),
+        (
+            {"hardening": {"networkPolicy": {"allowedCIDRs": "10.0.0.0/8"}}},
+            "spec.hardening.networkPolicy.allowedCIDRs",
+            "must be a list, got '10.0.0.0/8'",
+        ),
+        (
+            {"log": {"level": "debug"}},
+            "spec.log.level",
+            "must be one of dbug, info, warn, eror, crit, got 'debug' (did you mean 'dbug'?)",
+        ),
+        ({"storage": {"type": "pvc"}}, "spec.storage.type", "must be one of emptyDir, ephemeral, got 'pvc'"),
+    ],
+)
+def test_wrong_types_name_the_field_and_the_expected_type(raw, path, message):
+    assert problems(raw) == [(path, message)]
+
+
+def test_a_nullable_boolean_rejects_strings():
+    [(path, message)] = problems({"hardening": {"nodePool": {"enabled": "true"}}})
+    assert path == "spec.hardening.nodePool.enabled"
+    assert message.startswith("must be true or false") and message.endswith(", got 'true'")
+
+
+def test_every_problem_is_reported_not_only_the_first():
+    # Field problems in spec order; cross-field checks (ephemeral without a size) wait for a well-typed spec.
+    assert problems(
+        {"queus": [], "hardening": {"profile": "strct"}, "storage": {"type": "ephemeral"}, "docker": {"mtu": "x"}}
+    ) == [
+        ("spec.queus", "unknown field (did you mean 'queues'?)"),
+        ("spec.docker.mtu", "must be a non-negative integer, got 'x'"),
+        (
+            "spec.hardening.profile",
+            "must be one of baseline, recommended, strict, got 'strct' (did you mean 'strict'?)",
+        ),
+    ]
+
+
+def test_config_error_message_joins_the_problems():
+    error = ConfigError([("spec.a", "one"), ("spec.b", "two")])
+    assert str(error) == "spec.a: one; spec.b: two"

@@ -1,0 +1,273 @@
+"""spec: defaults, and every validation error of a spec field (exact field path and message)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from executor_dind.function_config import parse_function_config
+from executor_dind.hardening.network_policy import DENIED_CIDRS
+from executor_dind.records import ConfigError
+from executor_dind.spec import API_VERSION, DEFAULT_IMAGES, KIND, MANAGED_ENV, Queue, Spec, parse_spec
+
+
+def problems(raw: Any) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(raw)
+    return caught.value.problems
+
+
+def configmap(**data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "function-input"}, "data": data}
+
+
+def cm_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as caught:
+        parse_function_config(configmap(**data))
+    return caught.value.problems
+
+
+def test_no_config_and_empty_spec_mean_the_defaults():
+    assert parse_function_config(None) == Spec()
+    assert parse_function_config({}) == Spec()
+    assert parse_spec(None) == Spec()
+    assert parse_spec({}) == Spec()
+    assert parse_function_config({"apiVersion": API_VERSION, "kind": KIND}) == Spec()
+    assert parse_function_config(configmap()) == Spec()
+
+
+def test_default_values_are_those_of_the_design():
+    spec = Spec()
+    assert spec.namespace == ""
+    assert spec.frontend.url == ""
+    assert (spec.frontend.password_secret.name, spec.frontend.password_secret.key) == ("executor-secret", "password")
+    assert spec.queues == (Queue(name="all", queue_names=("batches", "codeintel")),)
+    assert (spec.queues[0].replicas, spec.queues[0].maximum_num_jobs) == (1, 4)
+    assert spec.maximum_runtime_per_job == "30m"
+    # terminationGracePeriodSeconds: maximumRuntimePerJob + 60 s
+    assert spec.termination_grace_period_seconds is None
+    assert spec.grace_period_seconds == 30 * 60 + 60
+    assert spec.replace_upstream is False
+    assert (spec.log.level, spec.log.format) == ("warn", "json")
+    assert (spec.storage.type, spec.scratch_size) == ("emptyDir", "20Gi")
+    assert (spec.docker.native_sidecar, spec.docker.mtu, spec.docker.daemon_config) == (True, 1200, {})
+    assert spec.private_registry.enabled is True
+    assert spec.private_registry.storage == "100Gi"
+    assert spec.private_registry.remote_url == "https://registry-1.docker.io"
+    assert spec.hardening.profile == "baseline"
+    for control in ("node_pool", "gvisor", "network_policy", "pod_security"):
+        assert getattr(spec.hardening, control).enabled is None, control
+    assert spec.hardening.node_pool.taint.key == "executor-dind.dev/untrusted"
+    assert spec.hardening.network_policy.denied_cidrs == DENIED_CIDRS
+    assert spec.hardening.network_policy.dns.pod_labels == {"k8s-app": "kube-dns"}
+
+
+def test_default_executor_and_dind_images_are_pinned_by_tag_and_digest():
+    for name in ("executor", "dind"):
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", DEFAULT_IMAGES[name]), name
+
+
+def test_denied_cidrs_cover_metadata_private_cgnat_loopback_and_ipv6_ranges():
+    for cidr in ("169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8"):
+        assert cidr in DENIED_CIDRS
+    for cidr in ("fc00::/7", "fe80::/10", "::1/128"):
+        assert cidr in DENIED_CIDRS
+
+
+def test_explicit_grace_period_wins_and_runtime_drives_the_default():
+    assert parse_spec({"terminationGracePeriodSeconds": 90}).grace_period_seconds == 90
+    assert parse_spec({"maximumRuntimePerJob": "1h30m"}).grace_period_seconds == 5400 + 60
+    assert parse_spec({"storage": {"size": "50Gi"}}).scratch_size == "50Gi"
+
+
+def test_a_full_spec_round_trips_into_the_dataclasses():
+    spec = parse_spec(
+        {
+            "namespace": "executors",
+            "frontend": {"url": "http://sg.example.com:30080", "passwordSecret": {"name": "s", "key": "k"}},
+            "queues": [
+                {"name": "batches", "replicas": 2, "maximumNumJobs": 8, "env": {"FOO": "bar"}},
+                {"name": "gpu", "queueNames": ["codeintel"], "resources": {"limits": {"cpu": "8"}}},
+            ],
+            "docker": {"nativeSidecar": False, "mtu": 1400, "daemonConfig": {"debug": True}},
+            "privateRegistry": {"enabled": False},
+            "hardening": {
+                "profile": "strict",
+                "nodePool": {"enabled": False, "nodeSelector": {"pool": "executors"}},
+                "networkPolicy": {"allowedCIDRs": ["203.0.113.0/24"], "dns": {"nodeLocalIP": "169.254.20.10"}},
+            },
+        }
+    )
+    assert spec.namespace == "executors"
+    assert spec.frontend.password_secret.name == "s"
+    assert [(q.name, q.queue_names, q.replicas, q.maximum_num_jobs) for q in spec.queues] == [
+        ("batches", (), 2, 8),
+        ("gpu", ("codeintel",), 1, 4),
+    ]
+    assert spec.queues[0].env == {"FOO": "bar"}
+    assert spec.docker.native_sidecar is False
+    assert spec.docker.daemon_config == {"debug": True}
+    assert spec.private_registry.enabled is False
+    assert spec.hardening.node_pool.enabled is False
+    assert spec.hardening.node_pool.node_selector == {"pool": "executors"}
+    assert spec.hardening.network_policy.allowed_cidrs == ("203.0.113.0/24",)
+    assert spec.hardening.network_policy.dns.node_local_ip == "169.254.20.10"
+
+
+@pytest.mark.parametrize("name", ["Batches", "my_queue", "-batches", "batches-", "a" * 64, ""])
+def test_queue_name_must_be_a_dns_1123_label(name):
+    assert problems({"queues": [{"name": name, "queueNames": ["batches"]}]}) == [
+        ("spec.queues[0].name", f"{name!r} is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)")
+    ]
+
+
+def test_queue_name_is_required():
+    assert problems({"queues": [{"queueNames": ["batches"]}]}) == [("spec.queues[0].name", "is required")]
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [("batch", " (did you mean 'batches'?)"), ("codeIntel", " (did you mean 'codeintel'?)"), ("precise", "")],
+)
+def test_queue_values_are_only_batches_or_codeintel(value, hint):
+    assert problems({"queues": [{"name": "q", "queueNames": ["batches", value]}]}) == [
+        ("spec.queues[0].queueNames[1]", f"must be one of batches, codeintel, got {value!r}{hint}")
+    ]
+
+
+def test_a_queue_named_other_than_a_queue_needs_queue_names():
+    assert problems({"queues": [{"name": "gpu"}]}) == [
+        (
+            "spec.queues[0].queueNames",
+            "is required because the name 'gpu' is not itself a queue (set queueNames to a list of batches, codeintel)",
+        )
+    ]
+    # ...and a queue named after a queue does not
+    assert parse_spec({"queues": [{"name": "codeintel"}]}).queues[0].queue_names == ()
+
+
+def test_duplicate_queues_and_queue_names_are_rejected():
+    assert problems({"queues": [{"name": "batches"}, {"name": "batches"}]}) == [
+        ("spec.queues[1].name", "duplicate queue name 'batches'")
+    ]
+    assert problems({"queues": [{"name": "all", "queueNames": ["batches", "batches"]}]}) == [
+        ("spec.queues[0].queueNames", "lists a queue twice")
+    ]
+    assert problems({"queues": []}) == [("spec.queues", "must list at least one queue")]
+
+
+@pytest.mark.parametrize("name", sorted(MANAGED_ENV))
+def test_managed_env_names_are_rejected(name):
+    assert problems({"queues": [{"name": "batches", "env": {name: "x"}}]}) == [
+        (f"spec.queues[0].env.{name}", "is set by executor-dind; use the structured spec field instead")
+    ]
+
+
+def test_managed_env_covers_what_the_model_sets():
+    for name in (
+        "EXECUTOR_FRONTEND_URL",
+        "EXECUTOR_FRONTEND_PASSWORD",
+        "EXECUTOR_QUEUE_NAME",
+        "EXECUTOR_QUEUE_NAMES",
+        "EXECUTOR_USE_FIRECRACKER",
+        "EXECUTOR_USE_KUBERNETES",
+        "DOCKER_HOST",
+        "TMPDIR",
+    ):
+        assert name in MANAGED_ENV
+
+
+def test_env_values_are_strings_or_value_from():
+    spec = parse_spec(
+        {"queues": [{"name": "batches", "env": {"A": "1", "B": {"valueFrom": {"secretKeyRef": {"name": "s"}}}}}]}
+    )
+    assert spec.queues[0].env["B"] == {"valueFrom": {"secretKeyRef": {"name": "s"}}}
+    assert problems({"queues": [{"name": "batches", "env": {"A": 1}}]}) == [
+        ("spec.queues[0].env.A", "must be a string or {valueFrom: {...}}")
+    ]
+    assert problems({"queues": [{"name": "batches", "env": {"A": {"value": "x"}}}]}) == [
+        ("spec.queues[0].env.A", "must be a string or {valueFrom: {...}}")
+    ]
+    assert problems({"queues": [{"name": "batches", "env": {"1A=": "x"}}]}) == [
+        ("spec.queues[0].env.1A=", "is not a valid environment variable name")
+    ]
+
+
+def test_ephemeral_storage_needs_an_explicit_size():
+    assert problems({"storage": {"type": "ephemeral"}}) == [
+        (
+            "spec.storage.size",
+            "is required with storage.type: ephemeral (each pod gets a volume of that size: it costs money)",
+        )
+    ]
+    assert parse_spec({"storage": {"type": "ephemeral", "size": "50Gi"}}).scratch_size == "50Gi"
+
+
+@pytest.mark.parametrize(("value", "hint"), [("strct", " (did you mean 'strict'?)"), ("paranoid", "")])
+def test_unknown_profile(value, hint):
+    assert problems({"hardening": {"profile": value}}) == [
+        ("spec.hardening.profile", f"must be one of baseline, recommended, strict, got {value!r}{hint}")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "message"),
+    [
+        (
+            {"namespace": "Executors"},
+            "spec.namespace",
+            "'Executors' is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)",
+        ),
+        (
+            {"frontend": {"url": "sourcegraph-frontend:30080"}},
+            "spec.frontend.url",
+            "'sourcegraph-frontend:30080' is not scheme://host[:port] (e.g. http://sourcegraph-frontend:30080)",
+        ),
+        (
+            {"frontend": {"url": "http://sourcegraph-frontend:30080/path"}},
+            "spec.frontend.url",
+            "'http://sourcegraph-frontend:30080/path' is not scheme://host[:port] (e.g. http://sourcegraph-frontend:30080)",
+        ),
+        (
+            {"maximumRuntimePerJob": "30 minutes"},
+            "spec.maximumRuntimePerJob",
+            "'30 minutes' is not a duration (e.g. 30m, 1h30m, 90s)",
+        ),
+        ({"storage": {"size": "20 GB"}}, "spec.storage.size", "'20 GB' is not a Kubernetes quantity (e.g. 20Gi)"),
+        (
+            {"privateRegistry": {"storage": "lots"}},
+            "spec.privateRegistry.storage",
+            "'lots' is not a Kubernetes quantity (e.g. 20Gi)",
+        ),
+        (
+            {"hardening": {"networkPolicy": {"deniedCIDRs": ["10.0.0.0/33"]}}},
+            "spec.hardening.networkPolicy.deniedCIDRs",
+            "'10.0.0.0/33' is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)",
+        ),
+        (
+            {"hardening": {"networkPolicy": {"dns": {"nodeLocalIP": "169.254.20"}}}},
+            "spec.hardening.networkPolicy.dns.nodeLocalIP",
+            "'169.254.20' is not an IP address",
+        ),
+        (
+            {"hardening": {"gvisor": {"runtimeClassName": "gVisor"}}},
+            "spec.hardening.gvisor.runtimeClassName",
+            "'gVisor' is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)",
+        ),
+        ({"docker": {"mtu": 100}}, "spec.docker.mtu", "must be between 576 and 9000"),
+        (
+            {"docker": {"daemonConfig": {"hosts": ["tcp://0.0.0.0:2375"]}}},
+            "spec.docker.daemonConfig.hosts",
+            "must not be set: dockerd listens on 127.0.0.1:2375 only (an unauthenticated privileged API)",
+        ),
+        (
+            {"queues": [{"name": "batches", "maximumNumJobs": 0}]},
+            "spec.queues[0]",
+            "replicas must be at most 1000 and maximumNumJobs at least 1",
+        ),
+    ],
+)
+def test_value_checks(raw, path, message):
+    assert problems(raw) == [(path, message)]
