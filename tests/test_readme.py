@@ -103,3 +103,36 @@ def tool_env_for_make(executor_dind):
     if shutil.which("make") is None:
         pytest.skip("make not installed")
     return dict(os.environ, PATH=os.pathsep.join([str(Path(executor_dind).parent), os.environ["PATH"]]))
+
+
+def _section_table(heading: str, header: str) -> str:
+    section = README[README.index(heading) :]
+    start = section.index(header)
+    return section[start : section.index("\n\n", start)]
+
+
+def test_readme_control_table_is_the_registry():
+    from executor_dind import hardening
+
+    rows = [
+        f"| `{c.id}` | {', '.join(c.profiles)} | {c.does} | {c.guarantees} | {c.requires} |" for c in hardening.CONTROLS
+    ]
+    header = "| control | profiles | what it does | what it guarantees | what the cluster must provide |"
+    assert _section_table("## Hardening", header).splitlines() == [header, "|---|---|---|---|---|", *rows]
+
+
+def test_readme_rule_table_is_the_registry():
+    from executor_dind import hardening
+
+    rows = [f"| {r.id} | {r.severity} | `{c.id}` | {r.summary} |" for c in hardening.CONTROLS for r in c.rules]
+    header = "| ID | severity | control | finding |"
+    assert _section_table("## Audit", header).splitlines() == [header, "|---|---|---|---|", *rows]
+
+
+def test_readme_module_flow_names_modules_that_exist():
+    flow = README[README.index("## Development") :].split("```")[1]
+    package = ROOT / "plugin" / "executor_dind"
+    names = set(re.findall(r"[a-z_]+(?=/<)|(?<![<\w])[a-z_]+(?=[ ,)\n-])", flow.split("components/")[0]))
+    names -= {"plugin", "executor_dind", "input", "config", "plan", "output", "check", "apply"}
+    missing = [n for n in sorted(names) if not (package / f"{n}.py").exists() and not (package / n).is_dir()]
+    assert missing == []

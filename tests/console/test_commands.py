@@ -195,3 +195,34 @@ def test_the_krm_path_imports_only_what_it_uses(executor_dind, frontend):
     assert "executor_dind.function" in modules
     # Each of these costs milliseconds of a ~45 ms budget (see README, Performance).
     assert not {"argparse", "dataclasses", "hashlib", "pathlib", "difflib", "ipaddress", "urllib.parse"} & modules
+
+
+AGREEMENT_CASES = {
+    "clean": ("", 0),
+    "upstream-component": ("upstream", 1),
+    "pod-security-without-a-namespace": ("podsecurity", 1),
+    "bad-config": ("bad", 1),
+}
+
+
+@pytest.mark.parametrize("case", AGREEMENT_CASES)
+def test_explain_and_render_give_the_same_verdict(executor_dind, config, frontend, tmp_path, case):
+    from unit.conftest import HAND_WRITTEN_UPSTREAM
+
+    what, expected = AGREEMENT_CASES[case]
+    paths = [str(frontend)]
+    path = config("recommended")
+    if what == "upstream":
+        (tmp_path / "upstream.yaml").write_text(HAND_WRITTEN_UPSTREAM)
+        paths.append(str(tmp_path / "upstream.yaml"))
+    elif what == "podsecurity":
+        path.write_text(CONFIG.format(profile="strict"))
+    elif what == "bad":
+        path.write_text(CONFIG.format(profile="strct"))
+    rendered = run([executor_dind, "render", "--config", str(path), *paths])
+    explained = run([executor_dind, "explain", "--config", str(path), *paths])
+    assert (rendered.returncode, explained.returncode) == (expected, expected), (rendered.stderr, explained.stderr)
+    if expected:
+        # explain prints the same result lines render does, without render's closing summary line
+        assert explained.stderr.splitlines() == rendered.stderr.splitlines()[:-1]
+        assert explained.stdout == rendered.stdout == ""

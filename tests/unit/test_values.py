@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from executor_dind import values
 from executor_dind.function_config import parse_function_config
 from executor_dind.records import ConfigError
 from executor_dind.spec import parse_spec
@@ -33,3 +34,23 @@ def cm_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
 )
 def test_duration_seconds(text, seconds):
     assert duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("check", "good", "bad"),
+    [
+        (values.dns_label, ["a", "sg-exec", "a" * 63], ["", "A", "a_b", "-a", "a-", "a" * 64, "sg-exec\n"]),
+        (values.quantity, ["", "20Gi", "1.5", "500m", "1e"[:1]], ["20GB", "Gi", "20Gi\n", "-1"]),
+        (values.duration, ["30m", "1h30m", "90s", "250ms"], ["", "30", "30m\n", "1d"]),
+        (values.url, ["", "http://a:1", "https://sg.example.com/"], ["ftp://a", "http://a:1/x", "http://a:1\n"]),
+        (values.ip_address, ["", "169.254.20.10", "fd00::1"], ["1.2.3", "x"]),
+    ],
+)
+def test_value_checks_match_whole_strings(check, good, bad):
+    assert [value for value in good if check(value)] == []
+    assert [value for value in bad if not check(value)] == []
+
+
+def test_cidrs_names_the_first_bad_one():
+    assert values.cidrs(("10.0.0.0/8", "fd00::/8")) is None
+    assert values.cidrs(("10.0.0.0/8", "10.0.0.1/8")) == "'10.0.0.1/8' is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)"

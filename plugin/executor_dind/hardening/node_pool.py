@@ -85,7 +85,8 @@ CONTROL = Control(
     does="tolerations for the taint, nodeSelector (default `<taint.key>=<taint.value>`), spread across nodes; "
     "the registry stays off the pool",
     guarantees="untrusted jobs share a kernel only with other executor pods, never with Sourcegraph's services",
-    requires="a node pool tainted and labelled <taint.key>=<taint.value> (or the nodeSelector you set)",
+    requires="a node pool tainted and labelled `<taint.key>=<taint.value>` "
+    "(default `executor-dind.dev/untrusted=true`) or the nodeSelector you set, ideally recycled often",
     settings=NodePool,
     apply=apply,
     rules=(

@@ -1,0 +1,45 @@
+"""podspec: where each workload kind keeps its pod spec, its containers, and what makes a workload an executor's."""
+
+from __future__ import annotations
+
+import pytest
+
+from executor_dind.podspec import POD_SPEC_PATHS, container, containers, is_executor_workload, pod_labels, pod_spec
+
+POD = {"containers": [{"name": "executor"}], "initContainers": [{"name": "dind"}]}
+
+
+def wrap(kind: str, pod: dict) -> dict:
+    obj: dict = {"kind": kind, "metadata": {"labels": {"a": "pod"} if kind == "Pod" else {}}}
+    node = obj
+    path = POD_SPEC_PATHS[kind]
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = pod
+    if kind != "Pod":
+        node["metadata"] = {"labels": {"a": "template"}}
+    return obj
+
+
+@pytest.mark.parametrize("kind", sorted(POD_SPEC_PATHS))
+def test_every_workload_kind(kind):
+    obj = wrap(kind, POD)
+    assert pod_spec(obj) == (POD, ".".join(POD_SPEC_PATHS[kind]))
+    assert pod_labels(obj) == ({"a": "pod"} if kind == "Pod" else {"a": "template"})
+    assert is_executor_workload(obj)
+
+
+def test_containers_come_with_their_paths_init_containers_first():
+    assert list(containers(POD, "spec")) == [
+        ({"name": "dind"}, "spec.initContainers[0]"),
+        ({"name": "executor"}, "spec.containers[0]"),
+    ]
+    assert container(POD, "dind") == {"name": "dind"}
+    assert container(POD, "registry") is None
+
+
+def test_not_workloads():
+    assert pod_spec({"kind": "Service"}) is None
+    assert pod_spec({"kind": "Deployment", "spec": "x"}) is None
+    assert pod_spec("text") is None
+    assert not is_executor_workload(wrap("Deployment", {"containers": [{"name": "executor"}]}))
