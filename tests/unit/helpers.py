@@ -5,10 +5,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from executor_dind import function, krm_io
 from executor_dind.discovery import Context
+from executor_dind.function_config import parse_function_config
 from executor_dind.krm_io import Item
 from executor_dind.podspec import container
+from executor_dind.records import ConfigError
 from executor_dind.spec import Spec, parse_spec
 
 SG = "sourcegraph"
@@ -109,3 +113,20 @@ DEFAULT_OBJECTS = [
     ("StatefulSet", "executor-dind-registry"),
     ("Service", "executor-dind-registry"),
 ]
+
+
+def problems(raw: Any) -> list[tuple[str, str]]:
+    """The problems parse_spec raises for this raw spec."""
+    with pytest.raises(ConfigError) as caught:
+        parse_spec(raw)
+    return caught.value.problems
+
+
+def configmap(**data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "function-input"}, "data": data}
+
+
+def cm_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as caught:
+        parse_function_config(configmap(**data))
+    return caught.value.problems

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from executor_dind.function_config import parse_function_config
 from executor_dind.records import ConfigError
 from executor_dind.spec import parse_spec
 
-
-def problems(raw: Any) -> list[tuple[str, str]]:
-    with pytest.raises(ConfigError) as caught:
-        parse_spec(raw)
-    return caught.value.problems
-
-
-def configmap(**data: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "function-input"}, "data": data}
-
-
-def cm_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
-    with pytest.raises(ConfigError) as caught:
-        parse_function_config(configmap(**data))
-    return caught.value.problems
+from .helpers import cm_problems, configmap
 
 
 def test_configmap_queues_list_means_one_queue_per_name():

@@ -12,24 +12,7 @@ import yaml
 
 from executor_dind.function_config import json_schema, parse_function_config
 from executor_dind.records import ConfigError
-from executor_dind.spec import API_VERSION, KIND, parse_spec
-
-
-def problems(raw: Any) -> list[tuple[str, str]]:
-    with pytest.raises(ConfigError) as caught:
-        parse_spec(raw)
-    return caught.value.problems
-
-
-def configmap(**data: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "function-input"}, "data": data}
-
-
-def cm_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
-    with pytest.raises(ConfigError) as caught:
-        parse_function_config(configmap(**data))
-    return caught.value.problems
-
+from executor_dind.spec import API_VERSION, KIND
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
 from executor_dind.function_config import parse_function_config
 from executor_dind.hardening.network_policy import DENIED_CIDRS
-from executor_dind.records import ConfigError
 from executor_dind.spec import API_VERSION, DEFAULT_IMAGES, KIND, MANAGED_ENV, Queue, Spec, parse_spec
 
-
-def problems(raw: Any) -> list[tuple[str, str]]:
-    with pytest.raises(ConfigError) as caught:
-        parse_spec(raw)
-    return caught.value.problems
-
-
-def configmap(**data: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "function-input"}, "data": data}
-
-
-def cm_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
-    with pytest.raises(ConfigError) as caught:
-        parse_function_config(configmap(**data))
-    return caught.value.problems
+from .helpers import configmap, problems
 
 
 def test_no_config_and_empty_spec_mean_the_defaults():
