@@ -9,11 +9,13 @@ export PATH := $(CURDIR)/$(BIN):$(TOOLS):$(PATH)
 
 .PHONY: demo test lint tools bench components venv bytecode clean
 
+# Its output goes to stderr: `make demo` prints only YAML on stdout, also on the first run.
 $(BIN)/executor-dind: setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,checkers]'
-	touch $@
+	@echo "installing executor-dind and the test tools into $(VENV)" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/pip install -q --upgrade pip >&2
+	@$(BIN)/pip install -q -e '.[test,checkers]' >&2
+	@touch $@
 
 # Bytecode for the editable install, so even PYTHONDONTWRITEBYTECODE=1 runs start from .pyc files.
 bytecode: venv

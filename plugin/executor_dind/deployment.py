@@ -44,7 +44,7 @@ def _env(spec: Spec, queue: Queue, context: Context) -> list[dict[str, Any]]:
         {"name": "EXECUTOR_FRONTEND_URL", "value": context.frontend_url},
         {
             "name": "EXECUTOR_FRONTEND_PASSWORD",
-            "valueFrom": {"secretKeyRef": {"name": secret.name, "key": secret.key}},
+            "valueFrom": {"secretKeyRef": {"name": context.secret_name(spec), "key": secret.key}},
         },
         {"name": queue_var[0], "value": queue_var[1]}
         if queue_var

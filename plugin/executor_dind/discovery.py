@@ -48,6 +48,12 @@ class Context(NamedTuple):
     secrets: tuple[Item, ...] = ()
     upstream: tuple[Item, ...] = ()
     config_ref: ResourceRef | None = None
+    namespaces: frozenset[str] = frozenset()
+    password_secret: str = ""
+
+    def secret_name(self, spec: Spec) -> str:
+        """The password Secret's name as the input holds it (kustomize's hash suffix included), else the spec's."""
+        return self.password_secret or spec.frontend.password_secret.name
 
 
 class Discovery(NamedTuple):
@@ -62,12 +68,24 @@ def _frontend_service(items: list[Item]) -> Item | None:
     return None
 
 
-def _http_port(service: dict[str, Any]) -> tuple[int, int | str]:
-    """(Service port, target port) of the frontend's `http` port, else of its first port."""
-    ports = [p for p in ((service.get("spec") or {}).get("ports") or []) if isinstance(p, dict)]
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _port_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
+
+
+def _http_port(service: Any) -> tuple[int, int | str]:
+    """(Service port, target port) of the frontend's `http` port, else of its first port; what is not a port in
+    the input (a partial object, a typo) falls back to the defaults rather than into the objects."""
+    ports = _mapping(_mapping(service).get("spec")).get("ports")
+    ports = [p for p in ports if isinstance(p, dict)] if isinstance(ports, list) else []
     chosen = next((p for p in ports if p.get("name") == "http"), ports[0] if ports else {})
-    port = chosen.get("port", DEFAULT_FRONTEND_PORT)
-    return port, chosen.get("targetPort", port)
+    port = chosen.get("port") if _port_number(chosen.get("port")) else DEFAULT_FRONTEND_PORT
+    target = chosen.get("targetPort", port)
+    named = isinstance(target, str) and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", target) and len(target) <= 15
+    return port, target if _port_number(target) or named else port
 
 
 def upstream_executor_objects(items: list[Item]) -> list[Item]:
@@ -105,8 +123,8 @@ def discover(spec: Spec, items: list[Item], config_ref: ResourceRef | None = Non
         sourcegraph_namespace = in_cluster[1]  # the URL names the frontend Service's namespace
     if service is not None:
         port, target_port = _http_port(service.obj)
-        selector = (service.obj.get("spec") or {}).get("selector")
-        if isinstance(selector, dict) and selector:
+        selector = _mapping(_mapping(service.obj).get("spec")).get("selector")
+        if isinstance(selector, dict) and selector and all(isinstance(v, str) for v in selector.values()):
             context_args["frontend_pod_labels"] = MappingProxyType(dict(selector))
         context_args["frontend_pod_port"] = target_port
         if not url:
@@ -123,11 +141,16 @@ def discover(spec: Spec, items: list[Item], config_ref: ResourceRef | None = Non
                 "info",
             )
         )
+    secrets = _password_secrets(spec, items)
+    beside = [item.name for item in secrets if item.namespace == namespace]
     context = Context(
         namespace,
         sourcegraph_namespace,
         url,
-        secrets=_password_secrets(spec, items),
+        secrets=secrets,
+        namespaces=frozenset(item.name for item in items if item.kind == "Namespace" and item.api_version == "v1"),
+        # The exact name when the input has it, else the one kustomize's secretGenerator hashed.
+        password_secret="" if not beside or spec.frontend.password_secret.name in beside else sorted(beside)[0],
         upstream=tuple(upstream_executor_objects(items)),
         config_ref=config_ref,
         **context_args,

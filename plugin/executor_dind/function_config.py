@@ -4,15 +4,24 @@ from typing import Any
 
 from executor_dind import records
 from executor_dind.configmap import dotted_tree
-from executor_dind.records import ConfigError
+from executor_dind.records import ConfigError, shown
 from executor_dind.results import ResourceRef, Result
 from executor_dind.spec import API_VERSION, KIND, Spec, parse_spec
 
 
 def parse_function_config(config: dict[str, Any] | None) -> Spec:
     """Accepts the ExecutorDind kind or a ConfigMap with dotted keys; no config at all means the defaults."""
-    if not config:
+    if config is None or config == {}:
         return Spec()
+    if not isinstance(config, dict):
+        raise ConfigError(
+            [
+                (
+                    "functionConfig",
+                    f"the functionConfig must be an object ({API_VERSION}/{KIND} or v1/ConfigMap), not {shown(config)}",
+                )
+            ]
+        )
     api_version, kind = config.get("apiVersion"), config.get("kind")
     if kind == KIND and api_version == API_VERSION:
         return parse_spec(config.get("spec"), "spec")

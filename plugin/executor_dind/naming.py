@@ -22,6 +22,8 @@ REGISTRY_PORT = 5000
 METRICS_PORT = 6060
 DOCKER_PORT = 2375
 SCRATCH = "/scratch"
+# What `init` writes into the password file; the function refuses a Secret that still holds it.
+PASSWORD_PLACEHOLDER = "REPLACE-ME-with-executors.accessToken"
 CHECKSUM_ANNOTATION = "executor-dind.dev/config-checksum"
 OBJECT_LABELS = {
     "deploy": "sourcegraph",

@@ -21,6 +21,11 @@ class Processed(NamedTuple):
     code: int
 
 
+def warnings(results: Any) -> tuple[str, ...]:
+    """One stderr line per warning: kustomize and kubectl show a plugin's stderr, and drop its KRM results."""
+    return tuple(f"executor-dind: {result.line()}" for result in sort_results(results) if result.severity == "warning")
+
+
 def _decoded(data: bytes) -> str:
     return data.decode("utf-8")
 
@@ -51,8 +56,8 @@ def krm(text: str) -> Processed:
     resource_list.results = [result.to_krm() for result in sort_results(results)]
     output = krm_io.write_resource_list(resource_list).encode()
     if has_errors(results):
-        return Processed(output, (summary(results),), 1)
-    return Processed(output, (), 0)
+        return Processed(output, (*warnings(results), summary(results)), 1)
+    return Processed(output, warnings(results), 0)
 
 
 def stream_outcome(outcome: Any) -> Processed:
@@ -60,7 +65,7 @@ def stream_outcome(outcome: Any) -> Processed:
     if outcome.failed:
         lines = (*(result.line() for result in sort_results(outcome.results)), summary(outcome.results))
         return Processed(b"", lines, 1)
-    return Processed(krm_io.write_stream(outcome.items).encode(), (), 0)
+    return Processed(krm_io.write_stream(outcome.items).encode(), warnings(outcome.results), 0)
 
 
 def stream(text: str, config: Any) -> Processed:

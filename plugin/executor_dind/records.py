@@ -30,12 +30,17 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+INT32_MAX = 2**31 - 1
+
+
 class Field(NamedTuple):
-    """What a field's type does not say: its wire name when not camelCase, its doc, its value check."""
+    """What a field's type does not say: its wire name when not camelCase, its doc, its value check, and for an
+    integer its largest value (int32 unless said: what most Kubernetes integer fields are)."""
 
     key: str = ""
     doc: str = ""
     check: Callable[[Any], str | None] | None = None
+    maximum: int = INT32_MAX
 
 
 _NO_FIELD = Field()
@@ -119,6 +124,8 @@ def _type_name(tp: Any) -> str:
 def shown(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"a {value.bit_length()}-bit integer"  # repr() refuses ints of more than 4300 digits
     return "a list" if isinstance(value, list) else repr(value)
 
 
@@ -138,7 +145,7 @@ class Parser:
     def problem(self, path: str, message: str) -> None:
         self.problems.append((path, message))
 
-    def value(self, tp: Any, raw: Any, path: str) -> Any:
+    def value(self, tp: Any, raw: Any, path: str, maximum: int = INT32_MAX) -> Any:
         optional, tp = unwrap_optional(tp)
         if raw is None and optional:
             return None
@@ -170,6 +177,8 @@ class Parser:
         if tp is int:
             if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
                 return self.wrong(tp, raw, path, "a non-negative integer")
+            if raw > maximum:
+                return self.wrong(tp, raw, path, f"an integer of at most {maximum}")
             return raw
         if tp is str:
             return raw if isinstance(raw, str) else self.wrong(tp, raw, path)
@@ -194,7 +203,7 @@ class Parser:
                 if field.default is _MISSING:
                     self.problem(where, "is required")
                 continue
-            value = self.value(field.type, raw[key], where)
+            value = self.value(field.type, raw[key], where, field.meta.maximum)
             check = field.meta.check
             if check is not None and value is not None and not any(p[0].startswith(where) for p in self.problems):
                 message = check(value)
@@ -215,6 +224,10 @@ def schema(tp: Any) -> dict[str, Any]:
         required = []
         for key, field in fields(tp).items():
             prop = schema(field.type)
+            _, inner = unwrap_optional(field.type)
+            if inner is int:
+                target = prop["anyOf"][0] if "anyOf" in prop else prop
+                target["maximum"] = field.meta.maximum
             if field.meta.doc:
                 prop["description"] = field.meta.doc
             if field.default is _MISSING:

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from executor_dind.function_config import json_schema
+from executor_dind.naming import PASSWORD_PLACEHOLDER
 from executor_dind.spec import API_VERSION, KIND
 
 FRONTEND_SERVICE = Path("base/sourcegraph/frontend/sourcegraph-frontend.Service.yaml")
@@ -101,7 +102,7 @@ def files(checkout: Path, target: Path, namespace: str) -> dict[str, str]:
         "kustomization.yaml": kustomization,
         "executor-dind.yaml": config,
         SCHEMA_FILE: json.dumps(json_schema(), indent=2) + "\n",
-        PASSWORD_FILE: "REPLACE-ME-with-executors.accessToken\n",
+        PASSWORD_FILE: PASSWORD_PLACEHOLDER + "\n",
         ".gitignore": f"{PASSWORD_FILE}\n",
     }
 
@@ -120,6 +121,11 @@ def scaffold(directory: Path | None, cwd: Path, force: bool) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in content.items():
-        (target / name).write_text(text)
-        written.append(target / name)
+        path = target / name
+        if name == PASSWORD_FILE:
+            # Created owner-only before anything is written into it.
+            path.touch(mode=0o600, exist_ok=True)
+            path.chmod(0o600)
+        path.write_text(text)
+        written.append(path)
     return written

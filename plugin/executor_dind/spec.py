@@ -44,8 +44,10 @@ DEFAULT_IMAGES = {
 
 
 class SecretKeyRef(NamedTuple):
-    name: Annotated[str, Field(doc="Secret holding the executor shared secret")] = "executor-secret"
-    key: Annotated[str, Field(doc="key in that Secret")] = "password"
+    name: Annotated[str, Field(check=values.dns_subdomain, doc="Secret holding the executor shared secret")] = (
+        "executor-secret"
+    )
+    key: Annotated[str, Field(check=values.config_key, doc="key in that Secret")] = "password"
 
 
 class Frontend(NamedTuple):
@@ -70,15 +72,15 @@ class Log(NamedTuple):
 
 
 class Images(NamedTuple):
-    executor: str = DEFAULT_IMAGES["executor"]
-    dind: str = DEFAULT_IMAGES["dind"]
-    registry: str = DEFAULT_IMAGES["registry"]
+    executor: Annotated[str, Field(check=values.image)] = DEFAULT_IMAGES["executor"]
+    dind: Annotated[str, Field(check=values.image)] = DEFAULT_IMAGES["dind"]
+    registry: Annotated[str, Field(check=values.image)] = DEFAULT_IMAGES["registry"]
 
 
 class Storage(NamedTuple):
     type: Literal["emptyDir", "ephemeral"] = "emptyDir"
     size: Annotated[str, Field(check=values.quantity, doc="default 20Gi for emptyDir; required for ephemeral")] = ""
-    storage_class_name: str = ""
+    storage_class_name: Annotated[str, Field(check=values.optional_dns_subdomain)] = ""
 
 
 class Docker(NamedTuple):
@@ -86,7 +88,9 @@ class Docker(NamedTuple):
         True
     )
     mtu: int = 1200
-    storage_size: Annotated[str, Field(check=values.quantity, doc="sizeLimit of the /var/lib/docker emptyDir")] = "40Gi"
+    storage_size: Annotated[
+        str, Field(check=values.required_quantity, doc="sizeLimit of the /var/lib/docker emptyDir")
+    ] = "40Gi"
     daemon_config: Annotated[Mapping[str, Any], Field(doc="merged into daemon.json; hosts stays loopback-only")] = EMPTY
     resources: Annotated[
         Mapping[str, Any], Field(check=values.resources, doc="dind container resources; defaults when empty")
@@ -95,8 +99,8 @@ class Docker(NamedTuple):
 
 class PrivateRegistry(NamedTuple):
     enabled: bool = True
-    storage: Annotated[str, Field(check=values.quantity)] = "100Gi"
-    storage_class_name: str = ""
+    storage: Annotated[str, Field(check=values.required_quantity)] = "100Gi"
+    storage_class_name: Annotated[str, Field(check=values.optional_dns_subdomain)] = ""
     remote_url: Annotated[str, Field(check=values.url)] = "https://registry-1.docker.io"
 
 
@@ -107,7 +111,9 @@ class Spec(NamedTuple):
         Queue(name="all", queue_names=QUEUES),
     )
     maximum_runtime_per_job: Annotated[str, Field(check=values.duration)] = "30m"
-    termination_grace_period_seconds: Annotated[int | None, Field(doc="default: maximumRuntimePerJob + 60 s")] = None
+    termination_grace_period_seconds: Annotated[
+        int | None, Field(doc="default: maximumRuntimePerJob + 60 s", maximum=2**63 - 1)
+    ] = None
     replace_upstream: Annotated[bool, Field(doc="remove upstream components/executors/dind objects")] = False
     log: Log = Log()
     images: Images = Images()
@@ -138,12 +144,28 @@ def parse_spec(raw: Any, path: str = "spec") -> Spec:
     return spec
 
 
+def _is_value_from(value: Any) -> bool:
+    if not (isinstance(value, Mapping) and set(value) == {"valueFrom"} and isinstance(value["valueFrom"], Mapping)):
+        return False
+    sources = value["valueFrom"]
+    return (
+        len(sources) == 1 and set(sources) <= values.ENV_SOURCES and isinstance(next(iter(sources.values())), Mapping)
+    )
+
+
 def spec_problems(spec: Spec, path: str) -> list[tuple[str, str]]:
     """Problems that span fields: each value alone was valid."""
     problems: list[tuple[str, str]] = []
     seen: set[str] = set()
     for i, queue in enumerate(spec.queues):
         where = f"{path}.queues[{i}]"
+        if len(f"executor-{queue.name}") > values.LABEL_MAX:
+            problems.append(
+                (
+                    f"{where}.name",
+                    f"{queue.name!r} is too long: executor-<name> is a label value, at most 63 characters",
+                )
+            )
         if queue.name in seen:
             problems.append((f"{where}.name", f"duplicate queue name {queue.name!r}"))
         seen.add(queue.name)
@@ -166,8 +188,14 @@ def spec_problems(spec: Spec, path: str) -> list[tuple[str, str]]:
                 )
             elif not isinstance(name, str) or not values.ENV_NAME.fullmatch(name):
                 problems.append((f"{where}.env.{name}", "is not a valid environment variable name"))
-            elif not isinstance(value, str) and not (isinstance(value, Mapping) and set(value) == {"valueFrom"}):
-                problems.append((f"{where}.env.{name}", "must be a string or {valueFrom: {...}}"))
+            elif not isinstance(value, str) and not _is_value_from(value):
+                sources = ", ".join(sorted(values.ENV_SOURCES))
+                problems.append(
+                    (
+                        f"{where}.env.{name}",
+                        f"must be a string or {{valueFrom: {{X: {{...}}}}}} with X one of {sources}",
+                    )
+                )
     if not spec.queues:
         problems.append((f"{path}.queues", "must list at least one queue"))
     if spec.storage.type == "ephemeral" and not spec.storage.size:

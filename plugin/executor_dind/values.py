@@ -1,19 +1,31 @@
-"""Checks of the values a spec field may hold, each returning a message or None; and duration arithmetic."""
+"""Checks of the values a spec field may hold, each returning a message or None; and duration arithmetic.
+
+Every value that reaches an object is checked here as the API server would (apimachinery's validation: DNS-1123
+labels and subdomains, qualified names, label values, quantities), so a render never holds an object the API
+server rejects. Patterns match whole strings (`fullmatch`: `$` would accept a trailing newline).
+"""
 
 import re
 from collections.abc import Mapping
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?")
 _DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(h|m|s|ms))+")
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(h|ms|m|s)")
-_URL = re.compile(r"https?://[^/\s:]+(:[0-9]+)?/?")
+_URL = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?)(:(?P<port>[0-9]{1,5}))?/?")
+_IMAGE = re.compile(r"[A-Za-z0-9][-A-Za-z0-9._/:@]*[A-Za-z0-9]")
 ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _DURATION_UNITS = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+LABEL_MAX = 63
+ENV_SOURCES = frozenset({"fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"})
 
 
 def dns_label(value: str) -> str | None:
-    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+    if len(value) > LABEL_MAX or not _DNS_LABEL.fullmatch(value):
         return f"{value!r} is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)"
     return None
 
@@ -22,13 +34,69 @@ def optional_dns_label(value: str) -> str | None:
     return dns_label(value) if value else None
 
 
+def dns_subdomain(value: str) -> str | None:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
+        return f"{value!r} is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', at most 253)"
+    return None
+
+
+def optional_dns_subdomain(value: str) -> str | None:
+    return dns_subdomain(value) if value else None
+
+
+def qualified_name(value: str) -> str | None:
+    """A label, annotation or taint key: [prefix/]name, the prefix a DNS subdomain."""
+    prefix, _, name = value.rpartition("/")
+    if (prefix and dns_subdomain(prefix)) or len(name) > LABEL_MAX or not _NAME_PART.fullmatch(name):
+        return (
+            f"{value!r} is not a qualified name ([prefix/]name: the name at most 63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit; the prefix a DNS subdomain)"
+        )
+    return None
+
+
+def label_value(value: str) -> str | None:
+    if len(value) > LABEL_MAX or not _LABEL_VALUE.fullmatch(value):
+        return (
+            f"{value!r} is not a label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with "
+            "a letter or digit)"
+        )
+    return None
+
+
+def labels(value: Mapping) -> str | None:
+    for key, item in value.items():
+        message = qualified_name(str(key)) or (label_value(item) if isinstance(item, str) else None)
+        if message:
+            return message
+    return None
+
+
+def config_key(value: str) -> str | None:
+    if len(value) > 253 or not _CONFIG_KEY.fullmatch(value):
+        return f"{value!r} is not a valid Secret key (letters, digits, '-', '_' and '.')"
+    return None
+
+
+def image(value: str) -> str | None:
+    if not _IMAGE.fullmatch(value):
+        return f"{value!r} is not an image reference (e.g. index.docker.io/sourcegraph/executor:6.2.1106@sha256:...)"
+    return None
+
+
 def resources(value: Mapping) -> str | None:
+    usage = "must be {requests: {...}, limits: {...}} with quantities (e.g. {limits: {memory: 4Gi}})"
     for key, amounts in value.items():
-        if key not in ("requests", "limits") or not (
-            amounts is None
-            or (isinstance(amounts, Mapping) and all(isinstance(v, (str, int, float)) for v in amounts.values()))
-        ):
-            return "must be {requests: {...}, limits: {...}} with quantities (e.g. {limits: {memory: 4Gi}})"
+        if key not in ("requests", "limits") or not (amounts is None or isinstance(amounts, Mapping)):
+            return usage
+        for name, amount in (amounts or {}).items():
+            if qualified_name(str(name)):
+                return f"{key}.{name}: {name!r} is not a resource name (e.g. cpu, memory, ephemeral-storage)"
+            if isinstance(amount, bool) or not isinstance(amount, (str, int, float)):
+                return f"{key}.{name}: {usage}"
+            text = amount if isinstance(amount, str) else repr(amount)
+            if not _QUANTITY.fullmatch(text):
+                return f"{key}.{name}: {text!r} is not a Kubernetes quantity (e.g. 500m, 4Gi)"
     return None
 
 
@@ -36,12 +104,21 @@ def quantity(value: str) -> str | None:
     return None if not value or _QUANTITY.fullmatch(value) else f"{value!r} is not a Kubernetes quantity (e.g. 20Gi)"
 
 
+def required_quantity(value: str) -> str | None:
+    return quantity(value) if value else "must be a Kubernetes quantity (e.g. 20Gi), not empty"
+
+
 def duration(value: str) -> str | None:
-    return None if _DURATION.fullmatch(value) else f"{value!r} is not a duration (e.g. 30m, 1h30m, 90s)"
+    if not _DURATION.fullmatch(value):
+        return f"{value!r} is not a duration (e.g. 30m, 1h30m, 90s)"
+    if duration_seconds(value) < 1:
+        return f"{value!r} is shorter than a second"
+    return None
 
 
 def url(value: str) -> str | None:
-    if value and not _URL.fullmatch(value):
+    match = _URL.fullmatch(value) if value else None
+    if value and (match is None or int(match["port"] or 1) > 65535):
         return f"{value!r} is not scheme://host[:port] (e.g. http://sourcegraph-frontend:30080)"
     return None
 

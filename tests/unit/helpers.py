@@ -24,7 +24,18 @@ def spec(**raw: Any) -> Spec:
 
 
 def context(namespace: str = SG, sourcegraph_namespace: str = SG, url: str = "") -> Context:
-    return Context(namespace, sourcegraph_namespace, url or "http://sourcegraph-frontend:30080")
+    """Where an input with Sourcegraph, the executors' Namespace and their password Secret puts the executors."""
+    if not url:
+        beside = namespace == sourcegraph_namespace or not sourcegraph_namespace
+        host = "sourcegraph-frontend" if beside else f"sourcegraph-frontend.{sourcegraph_namespace}.svc.cluster.local"
+        url = f"http://{host}:30080"
+    return Context(
+        namespace,
+        sourcegraph_namespace,
+        url,
+        secrets=tuple(items(secret(namespace=namespace))),
+        namespaces=frozenset({namespace}),
+    )
 
 
 def frontend_service(namespace: str | None = SG, port: int = 30080, target: Any = "http") -> dict[str, Any]:
@@ -42,8 +53,11 @@ def frontend_service(namespace: str | None = SG, port: int = 30080, target: Any 
     }
 
 
-def secret(name: str = "executor-secret", namespace: str = SG) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}}
+def secret(name: str = "executor-secret", namespace: str = SG, password: str = "token") -> dict[str, Any]:
+    import base64
+
+    data = {"password": base64.b64encode(password.encode()).decode()}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "data": data}
 
 
 def items(*objs: dict[str, Any]) -> list[Item]:

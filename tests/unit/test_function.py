@@ -102,13 +102,15 @@ def test_an_object_not_owned_with_the_same_identity_is_a_conflict_never_overwrit
         "kind": "ServiceAccount",
         "metadata": {"name": "executor-dind", "namespace": "sourcegraph"},
     }
-    given = items(frontend_service("sourcegraph"), mine)
+    given = items(frontend_service("sourcegraph"), secret(), mine)
     outcome = run(given, config())
     assert outcome.failed
     assert outcome.items == given
-    errors = [(r.resource, r.field_path) for r in outcome.results if r.severity == "error"]
-    assert errors == [(ResourceRef("v1", "ServiceAccount", "executor-dind", "sourcegraph"), "")]
-    assert "is in the input but not managed by executor-dind" in outcome.results[0].message
+    errors = [r for r in outcome.results if r.severity == "error"]
+    assert [(r.resource, r.field_path) for r in errors] == [
+        (ResourceRef("v1", "ServiceAccount", "executor-dind", "sourcegraph"), "")
+    ]
+    assert "is in the input but not managed by executor-dind" in errors[0].message
 
 
 def test_stale_owned_objects_are_pruned():

@@ -8,7 +8,7 @@ import yaml
 from executor_dind import krm_io
 from executor_dind.process import process
 
-from .helpers import config, frontend_service
+from .helpers import config, frontend_service, secret
 
 
 def resource_list(*items, function_config=None) -> bytes:
@@ -19,11 +19,11 @@ def resource_list(*items, function_config=None) -> bytes:
 
 
 def test_krm_success_is_exit_0_the_items_and_no_stderr():
-    processed = process(resource_list(frontend_service(), function_config=config()))
+    processed = process(resource_list(frontend_service(), secret(), function_config=config()))
     assert (processed.code, processed.messages) == (0, ())
     output = yaml.safe_load(processed.output)
-    assert output["items"][0] == frontend_service()
-    assert len(output["items"]) == 7
+    assert output["items"][:2] == [frontend_service(), secret()]
+    assert len(output["items"]) == 8
     assert [r["severity"] for r in output["results"]] == ["info"]
 
 
@@ -39,8 +39,14 @@ def test_krm_failure_keeps_the_items_and_says_it_in_one_line():
 
 def test_stream_mode_gives_a_stream_or_every_result_on_stderr():
     processed = process(krm_io.dump(frontend_service()).encode(), "stream", config())
-    assert processed.code == 0 and processed.messages == ()
+    # A success says each warning on stderr: here, that the input has no password Secret.
+    assert processed.code == 0
+    assert [line.split(": ", 1)[0] for line in processed.messages] == [
+        "executor-dind: warning ExecutorDind/-/executors spec.frontend.passwordSecret"
+    ]
     assert [doc["kind"] for doc in yaml.safe_load_all(processed.output)][:2] == ["Service", "ServiceAccount"]
+    krm = process(resource_list(frontend_service(), function_config=config()))
+    assert krm.code == 0 and krm.messages == processed.messages
     failed = process(b"", "stream", config(namespace="Bad"))
     assert (failed.code, failed.output) == (1, b"")
     assert len(failed.messages) == 2 and failed.messages[-1].startswith("executor-dind: error ")

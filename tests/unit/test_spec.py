@@ -168,12 +168,12 @@ def test_env_values_are_strings_or_value_from():
         {"queues": [{"name": "batches", "env": {"A": "1", "B": {"valueFrom": {"secretKeyRef": {"name": "s"}}}}}]}
     )
     assert spec.queues[0].env["B"] == {"valueFrom": {"secretKeyRef": {"name": "s"}}}
-    assert problems({"queues": [{"name": "batches", "env": {"A": 1}}]}) == [
-        ("spec.queues[0].env.A", "must be a string or {valueFrom: {...}}")
-    ]
-    assert problems({"queues": [{"name": "batches", "env": {"A": {"value": "x"}}}]}) == [
-        ("spec.queues[0].env.A", "must be a string or {valueFrom: {...}}")
-    ]
+    expected = (
+        "must be a string or {valueFrom: {X: {...}}} with X one of configMapKeyRef, fieldRef, resourceFieldRef, "
+        "secretKeyRef"
+    )
+    for bad in (1, {"value": "x"}, {"valueFrom": {}}, {"valueFrom": {"podRef": {}}}, {"valueFrom": {"fieldRef": "x"}}):
+        assert problems({"queues": [{"name": "batches", "env": {"A": bad}}]}) == [("spec.queues[0].env.A", expected)]
     assert problems({"queues": [{"name": "batches", "env": {"1A=": "x"}}]}) == [
         ("spec.queues[0].env.1A=", "is not a valid environment variable name")
     ]

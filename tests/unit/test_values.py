@@ -20,7 +20,7 @@ def test_duration_seconds(text, seconds):
     [
         (values.dns_label, ["a", "sg-exec", "a" * 63], ["", "A", "a_b", "-a", "a-", "a" * 64, "sg-exec\n"]),
         (values.quantity, ["", "20Gi", "1.5", "500m", "1e"[:1]], ["20GB", "Gi", "20Gi\n", "-1"]),
-        (values.duration, ["30m", "1h30m", "90s", "250ms"], ["", "30", "30m\n", "1d"]),
+        (values.duration, ["30m", "1h30m", "90s", "1500ms"], ["", "30", "30m\n", "1d", "250ms"]),
         (values.url, ["", "http://a:1", "https://sg.example.com/"], ["ftp://a", "http://a:1/x", "http://a:1\n"]),
         (values.ip_address, ["", "169.254.20.10", "fd00::1"], ["1.2.3", "x"]),
     ],

@@ -10,6 +10,7 @@ from executor_dind.commands.render import config_and_items
 from executor_dind.explain import explain
 from executor_dind.function_config import config_ref, config_results, parse_function_config
 from executor_dind.plan import plan
+from executor_dind.process import warnings
 from executor_dind.records import ConfigError
 from executor_dind.results import sort_results
 
@@ -27,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
         planned = plan(spec, items, config_ref(config))
         if not planned.failed:
             sys.stdout.write(explain(spec, planned, args.format))
+            for line in warnings(planned.results):
+                err(line)
             return 0
         results = list(planned.results)
     for result in sort_results(results):

@@ -22,4 +22,24 @@ def legacy_plugin(config_path: str) -> int:
     except InputError as error:
         err(f"executor-dind: {error}")
         return 1
-    return emit(process(sys.stdin.buffer.read(), "stream", config))
+    processed = process(sys.stdin.buffer.read(), "stream", config)
+    if processed.code == 0 and processed.messages:
+        _relay_to_the_caller(processed.messages)
+    return emit(processed)
+
+
+def _relay_to_the_caller(lines: tuple[str, ...]) -> None:
+    """kustomize and kubectl keep a legacy plugin's stderr in a buffer they show only when it fails: on success
+    the warnings also go to the stderr of the kustomize process that ran us, which is the user's, unless that is
+    already where our stderr goes (a plugin run by hand)."""
+    import os
+
+    caller = f"/proc/{os.getppid()}/fd/2"
+    try:
+        theirs, ours = os.stat(caller), os.fstat(2)
+        if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino):
+            return
+        with open(caller, "a", encoding="utf-8") as stream:
+            stream.write("".join(line + "\n" for line in lines))
+    except OSError:
+        pass  # no /proc, or not ours to write to: the lines still go to our own stderr

@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from executor_dind import model
+from executor_dind.discovery import FRONTEND_SERVICE
+from executor_dind.hardening import pod_security
 from executor_dind.hardening.common import PROFILES, Applied, Control, Finding, Rule, Scope, executor_pod
 from executor_dind.krm_io import Item
+from executor_dind.naming import PASSWORD_PLACEHOLDER
 from executor_dind.podspec import containers
-from executor_dind.results import Result, about
+from executor_dind.results import Result, Severity, about
 from executor_dind.values import duration_seconds
 
 if TYPE_CHECKING:
@@ -218,33 +221,135 @@ RULES = (
 def check(spec: Spec, context: Context) -> list[Result]:
     if not context.frontend_url:
         return [
-            Result(
+            _spec_result(
+                context,
+                "spec.frontend.url",
                 f"cannot derive the frontend URL: the executors go to namespace {context.namespace!r} but "
                 "Sourcegraph's namespace is unknown (no namespaced sourcegraph-frontend Service in the input); "
                 "set spec.frontend.url, e.g. http://sourcegraph-frontend.<namespace>.svc.cluster.local:30080",
-                "error",
-                context.config_ref,
-                "spec.frontend.url",
             )
         ]
-    return [*_secret_results(spec, context), *_upstream_results(spec, context)]
-
-
-def _secret_results(spec: Spec, context: Context) -> list[Result]:
-    found = context.secrets
-    if not found or any(item.namespace == context.namespace for item in found):
-        return []
-    name = spec.frontend.password_secret.name
-    elsewhere = ", ".join(sorted({item.namespace or "(none)" for item in found}))
     return [
-        about(
-            found[0],
-            f"the executors' password Secret {name!r} is in namespace {elsewhere}, not in {context.namespace!r} "
-            "where the executors run: create it there too (e.g. a secretGenerator in the executors' overlay, or "
-            f"kubectl -n {context.namespace} create secret generic {name} --from-literal=password=...)",
+        *_url_results(context),
+        *_namespace_results(spec, context),
+        *_secret_results(spec, context),
+        *_upstream_results(spec, context),
+    ]
+
+
+def _spec_result(context: Context, field_path: str, message: str, severity: Severity = "error") -> Result:
+    return Result(message, severity, context.config_ref, field_path)
+
+
+def _url_results(context: Context) -> list[Result]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(context.frontend_url)
+    host = parts.hostname or ""
+    if not host.startswith(FRONTEND_SERVICE):
+        return []
+    if parts.port is None:
+        return [
+            _spec_result(
+                context,
+                "spec.frontend.url",
+                f"{context.frontend_url!r} has no port: the {FRONTEND_SERVICE} Service listens on its http port "
+                "(30080 upstream) and the executor hangs silently at 'Connecting to Sourcegraph instance'; add it, "
+                f"e.g. {parts.scheme}://{host}:30080",
+            )
+        ]
+    elsewhere = context.sourcegraph_namespace and context.namespace != context.sourcegraph_namespace
+    if host == FRONTEND_SERVICE and elsewhere:
+        fqdn = f"{parts.scheme}://{FRONTEND_SERVICE}.{context.sourcegraph_namespace}.svc.cluster.local:{parts.port}"
+        return [
+            _spec_result(
+                context,
+                "spec.frontend.url",
+                f"{context.frontend_url!r} is the short Service name, which resolves only in Sourcegraph's "
+                f"namespace {context.sourcegraph_namespace!r}, but the executors run in {context.namespace!r}: "
+                f"use the Service's FQDN, {fqdn}",
+            )
+        ]
+    return []
+
+
+def _namespace_results(spec: Spec, context: Context) -> list[Result]:
+    namespace = context.namespace
+    if not namespace or namespace == context.sourcegraph_namespace or namespace in context.namespaces:
+        return []
+    if pod_security.CONTROL.enabled(spec):
+        return []  # it creates the Namespace
+    return [
+        _spec_result(
+            context,
+            "spec.namespace",
+            f"the executors' namespace {namespace!r} is not Sourcegraph's, not a Namespace in the input, and not "
+            "created by executor-dind (hardening.podSecurity is off): create it (kubectl create namespace "
+            f"{namespace}) or enable hardening.podSecurity, or the executors' objects fail to apply",
             "warning",
         )
     ]
+
+
+def _secret_value(item: Item, key: str) -> str | None:
+    """The Secret's value for key (data is base64, stringData plain); None when it holds no such key."""
+    obj = item.obj if isinstance(item.obj, dict) else {}
+    string_data = obj.get("stringData") if isinstance(obj.get("stringData"), dict) else {}
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    if isinstance(string_data.get(key), str):
+        return string_data[key]
+    if isinstance(data.get(key), str):
+        import base64
+        import binascii
+
+        try:
+            return base64.b64decode(data[key], validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return None
+    return None
+
+
+def _secret_results(spec: Spec, context: Context) -> list[Result]:
+    name = spec.frontend.password_secret.name
+    key = spec.frontend.password_secret.key
+    found = context.secrets
+    if not found:
+        return [
+            _spec_result(
+                context,
+                "spec.frontend.passwordSecret",
+                f"no Secret {name!r} in the input: create it beside the executors with the value of "
+                f"executors.accessToken from the site configuration (a secretGenerator in the overlay, or kubectl "
+                f"-n {context.namespace or '<namespace>'} create secret generic {name} --from-literal={key}=...)",
+                "warning",
+            )
+        ]
+    beside = [item for item in found if item.namespace == context.namespace]
+    if not beside:
+        elsewhere = ", ".join(sorted({item.namespace or "(none)" for item in found}))
+        return [
+            about(
+                found[0],
+                f"the executors' password Secret {name!r} is in namespace {elsewhere}, not in {context.namespace!r} "
+                "where the executors run: create it there too (e.g. a secretGenerator in the executors' overlay, "
+                f"or kubectl -n {context.namespace} create secret generic {name} --from-literal=password=...)",
+                "warning",
+            )
+        ]
+    results = []
+    for item in beside:
+        value = _secret_value(item, key)
+        if value is not None and value.strip() in ("", PASSWORD_PLACEHOLDER):
+            what = "is empty" if not value.strip() else "still holds the placeholder `executor-dind init` wrote"
+            results.append(
+                about(
+                    item,
+                    f"the executors' password (key {key!r}) {what}: put the value of executors.accessToken from the "
+                    "site configuration there (the executors cannot authenticate otherwise)",
+                    field_path=f"data.{key}",
+                )
+            )
+    return results
 
 
 def _upstream_results(spec: Spec, context: Context) -> list[Result]:

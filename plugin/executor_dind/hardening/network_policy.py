@@ -59,8 +59,8 @@ DENIED_CIDRS = (
 
 
 class Dns(NamedTuple):
-    namespace: str = "kube-system"
-    pod_labels: Mapping[str, str] = MappingProxyType({"k8s-app": "kube-dns"})
+    namespace: Annotated[str, Field(check=values.dns_label)] = "kube-system"
+    pod_labels: Annotated[Mapping[str, str], Field(check=values.labels)] = MappingProxyType({"k8s-app": "kube-dns"})
     node_local_ip: Annotated[
         str, Field(key="nodeLocalIP", check=values.ip_address, doc="NodeLocal DNSCache address, e.g. 169.254.20.10")
     ] = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
+from executor_dind import values
 from executor_dind.hardening.common import Applied, Control, Finding, Patch, Rule, Scope, executor_pod, op
 from executor_dind.krm_io import Item
 from executor_dind.records import EMPTY, Field
@@ -20,14 +21,16 @@ if TYPE_CHECKING:
 
 
 class Taint(NamedTuple):
-    key: str = "executor-dind.dev/untrusted"
-    value: str = "true"
+    key: Annotated[str, Field(check=values.qualified_name)] = "executor-dind.dev/untrusted"
+    value: Annotated[str, Field(check=values.label_value)] = "true"
     effect: Literal["NoSchedule", "NoExecute"] = "NoSchedule"
 
 
 class NodePool(NamedTuple):
     enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
-    node_selector: Annotated[Mapping[str, str], Field(doc="empty: nodes labelled <taint.key>=<taint.value>")] = EMPTY
+    node_selector: Annotated[
+        Mapping[str, str], Field(check=values.labels, doc="empty: nodes labelled <taint.key>=<taint.value>")
+    ] = EMPTY
     taint: Taint = Taint()
     spread: Annotated[bool, Field(doc="spread executor pods across nodes")] = True
 

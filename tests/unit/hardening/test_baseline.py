@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from executor_dind.naming import PASSWORD_PLACEHOLDER
 from executor_dind.plan import plan
 from executor_dind.results import ResourceRef
 
-from ..helpers import frontend_service, items, secret, spec
+from ..helpers import executor, frontend_service, items, secret, spec
 
 
 def where(*objs, **raw):
@@ -30,7 +31,8 @@ def test_another_namespace_without_sourcegraphs_namespace_is_an_error_asking_for
 
 
 def test_secret_only_in_another_namespace_is_a_warning_on_that_secret():
-    _, found = where(frontend_service("sourcegraph"), secret(namespace="sourcegraph"), namespace="executors")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "executors"}}
+    _, found = where(frontend_service("sourcegraph"), namespace, secret(namespace="sourcegraph"), namespace="executors")
     assert [(r.severity, r.resource, r.field_path) for r in found.results] == [
         ("warning", ResourceRef("v1", "Secret", "executor-secret", "sourcegraph"), "")
     ]
@@ -65,31 +67,129 @@ def test_only_a_core_v1_service_counts_as_the_frontend():
 # --- the password Secret ----------------------------------------------------------------------------------------
 
 
+def executors_namespace(name: str = "executors") -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def findings(found) -> list[tuple[str, str, str]]:
+    return [(r.severity, r.resource.kind if r.resource else "", r.field_path) for r in found.results]
+
+
 @pytest.mark.parametrize(
     "secrets",
     [
-        [],
         [secret(namespace="executors")],
         [secret(namespace="sourcegraph"), secret(namespace="executors")],
-        [secret(name="other", namespace="sourcegraph")],
     ],
-    ids=["none", "beside-executors", "both", "another-secret"],
+    ids=["beside-executors", "both"],
 )
-def test_no_secret_warning_when_it_is_beside_the_executors_or_absent(secrets):
-    _, found = where(frontend_service("sourcegraph"), *secrets, namespace="executors")
+def test_no_secret_warning_when_it_is_beside_the_executors(secrets):
+    _, found = where(frontend_service("sourcegraph"), executors_namespace(), *secrets, namespace="executors")
     assert found.results == ()
+
+
+def test_no_secret_anywhere_is_a_warning_that_says_how_to_create_it():
+    _, found = where(frontend_service("sourcegraph"), secret(name="other"))
+    assert findings(found) == [("warning", "", "spec.frontend.passwordSecret")]
+    assert found.results[0].message.startswith("no Secret 'executor-secret' in the input: create it beside")
+    assert "kubectl -n sourcegraph create secret generic executor-secret --from-literal=password=" in (
+        found.results[0].message
+    )
 
 
 def test_the_secret_name_comes_from_the_spec():
     _, found = where(
         frontend_service("sourcegraph"),
+        executors_namespace(),
         secret(name="sg-exec", namespace="sourcegraph"),
         namespace="executors",
-        frontend={"passwordSecret": {"name": "sg-exec", "key": "pw"}},
+        frontend={
+            "url": "http://sourcegraph-frontend.sourcegraph.svc.cluster.local:30080",
+            "passwordSecret": {"name": "sg-exec", "key": "pw"},
+        },
     )
     assert [r.resource.name for r in found.results] == ["sg-exec"]
 
 
 def test_secret_beside_sourcegraph_is_fine_when_executors_are_there_too():
     _, found = where(frontend_service("sourcegraph"), secret(namespace="sourcegraph"))
+    assert found.results == ()
+
+
+def test_kustomizes_hashed_secret_name_is_what_the_executors_reference():
+    hashed = secret(name="executor-secret-6f2g8tk5b9")
+    _, found = where(frontend_service("sourcegraph"), hashed)
+    assert found.results == ()
+    deployment = next(o for o in found.objects if o["kind"] == "Deployment")
+    ref = next(v for v in executor(deployment)["env"] if v["name"] == "EXECUTOR_FRONTEND_PASSWORD")
+    assert ref["valueFrom"] == {"secretKeyRef": {"name": "executor-secret-6f2g8tk5b9", "key": "password"}}
+
+
+def test_the_exact_name_wins_over_a_hashed_one():
+    _, found = where(frontend_service("sourcegraph"), secret(name="executor-secret-6f2g8tk5b9"), secret())
+    deployment = next(o for o in found.objects if o["kind"] == "Deployment")
+    ref = next(v for v in executor(deployment)["env"] if v["name"] == "EXECUTOR_FRONTEND_PASSWORD")
+    assert ref["valueFrom"]["secretKeyRef"]["name"] == "executor-secret"
+
+
+@pytest.mark.parametrize(
+    ("password", "what"),
+    [("", "is empty"), ("  \n", "is empty"), (PASSWORD_PLACEHOLDER + "\n", "still holds the placeholder")],
+)
+def test_an_empty_or_placeholder_password_is_an_error_on_the_secret(password, what):
+    _, found = where(frontend_service("sourcegraph"), secret(password=password))
+    assert findings(found) == [("error", "Secret", "data.password")]
+    assert found.results[0].message.startswith(f"the executors' password (key 'password') {what}")
+    assert found.objects == ()
+
+
+def test_string_data_counts_too():
+    plain = {**secret(), "stringData": {"password": ""}}
+    del plain["data"]
+    _, found = where(frontend_service("sourcegraph"), plain)
+    assert findings(found) == [("error", "Secret", "data.password")]
+
+
+# --- the frontend URL and the executors' namespace ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["http://sourcegraph-frontend", "http://sourcegraph-frontend.sg.svc.cluster.local/"])
+def test_a_frontend_url_without_a_port_is_an_error(url):
+    _, found = where(frontend_service("sourcegraph"), secret(), frontend={"url": url})
+    assert findings(found) == [("error", "", "spec.frontend.url")]
+    assert found.results[0].message.startswith(f"{url!r} has no port")
+
+
+def test_an_external_url_needs_no_port():
+    _, found = where(frontend_service("sourcegraph"), secret(), frontend={"url": "https://sourcegraph.example.com"})
+    assert found.results == ()
+
+
+def test_the_short_service_name_from_another_namespace_is_an_error_suggesting_the_fqdn():
+    _, found = where(
+        frontend_service("sourcegraph"),
+        executors_namespace(),
+        secret(namespace="executors"),
+        namespace="executors",
+        frontend={"url": "http://sourcegraph-frontend:30080"},
+    )
+    assert findings(found) == [("error", "", "spec.frontend.url")]
+    assert found.results[0].message.endswith(
+        "use the Service's FQDN, http://sourcegraph-frontend.sourcegraph.svc.cluster.local:30080"
+    )
+
+
+def test_a_namespace_nobody_creates_is_a_warning():
+    _, found = where(frontend_service("sourcegraph"), secret(namespace="executors"), namespace="executors")
+    assert findings(found) == [("warning", "", "spec.namespace")]
+    assert "kubectl create namespace executors" in found.results[0].message
+
+
+def test_a_namespace_pod_security_creates_needs_no_warning():
+    _, found = where(
+        frontend_service("sourcegraph"),
+        secret(namespace="executors"),
+        namespace="executors",
+        hardening={"podSecurity": {"enabled": True}},
+    )
     assert found.results == ()
