@@ -41,7 +41,7 @@ def test_stream_mode_gives_a_stream_or_every_result_on_stderr():
     processed = process(krm_io.dump(frontend_service()).encode(), "stream", config())
     # A success says each warning on stderr: here, that the input has no password Secret.
     assert processed.code == 0
-    assert [line.split(": ", 1)[0] for line in processed.messages] == [
+    assert [line.rsplit(": no Secret", 1)[0] for line in processed.messages] == [
         "executor-dind: warning ExecutorDind/-/executors spec.frontend.passwordSecret"
     ]
     assert [doc["kind"] for doc in yaml.safe_load_all(processed.output)][:2] == ["Service", "ServiceAccount"]
