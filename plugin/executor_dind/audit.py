@@ -16,10 +16,11 @@ def in_scope(item: Item) -> bool:
     return is_executor_workload(item.obj) or item.name in REGISTRY_NAMES
 
 
-def audit(items: list[Item]) -> list[Result]:
+def audit(items: list[Item], targets: list[Item] | None = None) -> list[Result]:
+    """Findings over the workloads of items (or only over targets, judged with everything in items around them)."""
     scope = Scope.of(items)
     findings = []
-    workloads = [item for item in items if in_scope(item)]
+    workloads = [item for item in (items if targets is None else targets) if in_scope(item)]
     for item in workloads:
         executor = is_executor_workload(item.obj)
         for rule in RULES.values():

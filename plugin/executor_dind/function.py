@@ -32,6 +32,10 @@ PRODUCED_KINDS = frozenset(
 )
 
 
+# The workloads the audit judges (it reads Namespaces, ServiceAccounts, policies and ConfigMaps around them).
+SELF_AUDITED_KINDS = frozenset({"Deployment", "StatefulSet"})
+
+
 class Outcome(NamedTuple):
     items: list[Item]
     results: list[Result]
@@ -130,10 +134,32 @@ def run(items: list[Item], function_config: dict[str, Any] | None, file_paths: b
     kept = [item for item in items if item not in upstream]
     out, upsert_results, counts = upsert(kept, planned.objects, file_paths)
     results.extend(upsert_results)
+    if not has_errors(results):
+        results.extend(self_audit(spec, out))
     if has_errors(results):
         return Outcome(items, results)
     results.append(_summary(spec, planned, counts))
     return Outcome(out, results)
+
+
+def self_audit(spec: Any, out: list[Item]) -> list[Result]:
+    """The audit's error findings on the objects we emit, judged with the whole output around them: a render
+    the audit rejects is never emitted, unless spec.auditExceptions accepts that rule (then a warning says why)."""
+    from executor_dind.audit import audit
+
+    ours = [item for item in out if item.kind in SELF_AUDITED_KINDS and _owned(item)]
+    accepted = {exception.rule: exception.reason for exception in spec.audit_exceptions}
+    results = []
+    for finding in audit(out, targets=ours):
+        if finding.severity != "error":
+            continue  # warnings are for `executor-dind audit`: profiles below strict carry several by design
+        if finding.rule in accepted:
+            message = f"accepted by spec.auditExceptions ({accepted[finding.rule]}): {finding.message}"
+            results.append(finding._replace(severity="warning", message=message))
+        else:
+            message = f"the render fails its own audit: {finding.message}"
+            results.append(finding._replace(message=message))
+    return results
 
 
 def _summary(spec: Any, planned: Plan, counts: dict[str, int]) -> Result:

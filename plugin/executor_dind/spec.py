@@ -104,6 +104,21 @@ class PrivateRegistry(NamedTuple):
     remote_url: Annotated[str, Field(check=values.url)] = "https://registry-1.docker.io"
 
 
+def _known_rule(value: str) -> str | None:
+    from executor_dind.hardening import RULES
+
+    return None if value in RULES else f"{value!r} is not an audit rule ({', '.join(RULES)})"
+
+
+def _reason(value: str) -> str | None:
+    return None if len(value.split()) >= 3 else "must say why the finding is acceptable here, in a few words"
+
+
+class AuditException(NamedTuple):
+    rule: Annotated[str, Field(check=_known_rule, doc="the audit rule ID, e.g. EXD303")]
+    reason: Annotated[str, Field(check=_reason, doc="why this render may break the rule (shown on every render)")]
+
+
 class Spec(NamedTuple):
     namespace: Annotated[str, Field(check=values.optional_dns_label, doc="default: the sourcegraph-frontend's")] = ""
     frontend: Frontend = Frontend()
@@ -121,6 +136,10 @@ class Spec(NamedTuple):
     docker: Docker = Docker()
     private_registry: PrivateRegistry = PrivateRegistry()
     hardening: Hardening = Hardening()
+    audit_exceptions: Annotated[
+        tuple[AuditException, ...],
+        Field(doc="audit error findings this render may carry: each becomes a warning that gives the reason"),
+    ] = ()
 
     @property
     def grace_period_seconds(self) -> int:

@@ -302,3 +302,58 @@ def test_config_errors_point_at_the_function_config():
         "spec.queus",
         "invalid functionConfig: spec.queus: unknown field (did you mean 'queues'?)",
     )
+
+
+# --- the self-audit -----------------------------------------------------------------------------------------------
+
+OPEN_POLICIES = {
+    "allowedCIDRs: [0.0.0.0/0]": ({"allowedCIDRs": ["0.0.0.0/0"]}, {"EXD302", "EXD303"}),
+    "deniedCIDRs: []": ({"deniedCIDRs": []}, {"EXD302", "EXD303"}),
+    "nodeLocalIP on the metadata address": ({"dns": {"nodeLocalIP": "169.254.169.254"}}, {"EXD302"}),
+}
+
+
+@pytest.mark.parametrize("case", OPEN_POLICIES)
+def test_a_render_its_own_audit_rejects_is_never_emitted(case):
+    policy, rules = OPEN_POLICIES[case]
+    given = items(frontend_service("sourcegraph"), secret())
+    outcome = run(given, config(hardening={"profile": "recommended", "networkPolicy": policy}))
+    assert outcome.failed
+    assert outcome.items == given
+    errors = [r for r in outcome.results if r.severity == "error"]
+    assert {r.rule for r in errors} == rules
+    assert all(r.message.startswith("the render fails its own audit: ") for r in errors)
+
+
+def test_an_audit_exception_turns_that_rules_errors_into_warnings_that_give_the_reason():
+    exceptions = [{"rule": "EXD302", "reason": "bare metal, no metadata service"}]
+    raw = {
+        "hardening": {
+            "profile": "recommended",
+            "networkPolicy": OPEN_POLICIES["nodeLocalIP on the metadata address"][0],
+        }
+    }
+    outcome = run(items(frontend_service("sourcegraph"), secret()), config(**raw, auditExceptions=exceptions))
+    assert not outcome.failed
+    accepted = [r for r in outcome.results if r.rule == "EXD302"]
+    assert [r.severity for r in accepted] == ["warning"]
+    assert accepted[0].message.startswith("accepted by spec.auditExceptions (bare metal, no metadata service): ")
+
+
+def test_an_exception_for_one_rule_leaves_the_others_errors():
+    raw = {"hardening": {"profile": "recommended", "networkPolicy": {"deniedCIDRs": []}}}
+    exceptions = [{"rule": "EXD302", "reason": "bare metal, no metadata service"}]
+    outcome = run(items(frontend_service("sourcegraph"), secret()), config(**raw, auditExceptions=exceptions))
+    assert outcome.failed
+    assert {r.rule for r in outcome.results if r.severity == "error"} == {"EXD303"}
+
+
+@pytest.mark.parametrize("profile", ["baseline", "recommended", "strict"])
+def test_every_profile_passes_its_own_audit(profile):
+    raw = {"namespace": "executors", "hardening": {"profile": profile}}
+    # strict creates the executors' Namespace; below it, the input has it
+    namespace = (
+        [] if profile == "strict" else [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "executors"}}]
+    )
+    outcome = run(items(frontend_service("sourcegraph"), *namespace, secret(namespace="executors")), config(**raw))
+    assert [r.line() for r in outcome.results if r.severity != "info"] == []

@@ -153,7 +153,9 @@ def test_schema_describes_every_spec_field_with_its_wire_name():
         "docker",
         "privateRegistry",
         "hardening",
+        "auditExceptions",
     }
+    assert properties["auditExceptions"]["items"]["required"] == ["rule", "reason"]
     assert set(properties["hardening"]["properties"]) == {
         "profile",
         "nodePool",

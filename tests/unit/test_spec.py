@@ -255,3 +255,14 @@ def test_unknown_profile(value, hint):
 )
 def test_value_checks(raw, path, message):
     assert problems(raw) == [(path, message)]
+
+
+def test_audit_exceptions_name_a_known_rule_and_say_why():
+    spec = parse_spec({"auditExceptions": [{"rule": "EXD303", "reason": "no private network at all"}]})
+    assert [(e.rule, e.reason) for e in spec.audit_exceptions] == [("EXD303", "no private network at all")]
+    [(path, message)] = problems({"auditExceptions": [{"rule": "EXD999", "reason": "no private network at all"}]})
+    assert (path, message.split(" (")[0]) == ("spec.auditExceptions[0].rule", "'EXD999' is not an audit rule")
+    assert problems({"auditExceptions": [{"rule": "EXD303", "reason": "ok"}]}) == [
+        ("spec.auditExceptions[0].reason", "must say why the finding is acceptable here, in a few words")
+    ]
+    assert problems({"auditExceptions": [{"rule": "EXD303"}]}) == [("spec.auditExceptions[0].reason", "is required")]
