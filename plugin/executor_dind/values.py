@@ -16,7 +16,9 @@ _CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?")
 _DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(h|m|s|ms))+")
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(h|ms|m|s)")
-_URL = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?)(:(?P<port>[0-9]{1,5}))?/?")
+_URL = re.compile(
+    r"(?P<scheme>https?)://(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?)(:(?P<port>[0-9]{1,5}))?/?"
+)
 _IMAGE = re.compile(r"[A-Za-z0-9][-A-Za-z0-9._/:@]*[A-Za-z0-9]")
 ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _DURATION_UNITS = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
@@ -121,6 +123,25 @@ def url(value: str) -> str | None:
     if value and (match is None or int(match["port"] or 1) > 65535):
         return f"{value!r} is not scheme://host[:port] (e.g. http://sourcegraph-frontend:30080)"
     return None
+
+
+def url_parts(value: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port or None) of a URL the url check accepts; None for any other text."""
+    match = _URL.fullmatch(value)
+    if match is None:
+        return None
+    return match["scheme"], match["host"], int(match["port"]) if match["port"] else None
+
+
+_AUTHORITY = re.compile(r"\s*(?P<scheme>[A-Za-z][-+.A-Za-z0-9]*)://(?P<host>[^/:?#\s]*)(:(?P<port>[0-9]*))?")
+
+
+def url_authority(value: str) -> tuple[str, str, int | None]:
+    """(scheme, lower-case host, port or None) of any URL-like text, as leniently as a client reads it."""
+    match = _AUTHORITY.match(value)
+    if match is None:
+        return "", "", None
+    return match["scheme"], match["host"].lower(), int(match["port"]) if match["port"] else None
 
 
 def cidrs(values: tuple[str, ...]) -> str | None:

@@ -162,6 +162,12 @@ def test_init_outside_a_checkout_says_so(executor_dind, tmp_path):
 def test_init_overlay_builds_and_passes_the_audit(executor_dind, checkout, kustomize):
     assert run([executor_dind, "init"], cwd=checkout).returncode == 0
     overlay = checkout / "instances" / "executors"
+    # Until the placeholder is replaced by the real executors.accessToken, the build refuses.
+    refused = run([kustomize, "build", "--enable-alpha-plugins", "--enable-exec", str(overlay)])
+    assert refused.returncode != 0
+    assert "still holds the placeholder `executor-dind init` wrote" in refused.stderr
+    assert oct((overlay / "executor-password.txt").stat().st_mode & 0o777) == "0o600"
+    (overlay / "executor-password.txt").write_text("a-real-token")
     built = run([kustomize, "build", "--enable-alpha-plugins", "--enable-exec", str(overlay)])
     assert built.returncode == 0, built.stderr
     kinds = [(doc["kind"], doc["metadata"]["name"]) for doc in yaml.safe_load_all(built.stdout)]

@@ -16,7 +16,7 @@ import yaml
 
 from executor_dind import krm_io
 from unit.conftest import UPSTREAM_NAMES
-from unit.helpers import config, frontend_service
+from unit.helpers import config, frontend_service, secret
 
 FRONTEND = krm_io.dump(frontend_service("sourcegraph"))
 
@@ -51,17 +51,20 @@ def krm_failure(proc: subprocess.CompletedProcess, given: str | None) -> list[di
     """Check the failure contract; return the error results."""
     no_traceback(proc)
     assert proc.returncode == 1, proc.stderr
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith(("executor-dind: error ", "executor-dind: error: ")), lines[0]
+    *warning_lines, summary = proc.stderr.splitlines()
+    assert summary.startswith(("executor-dind: error ", "executor-dind: error: ")), summary
     output = yaml.safe_load(proc.stdout)
+    # one stderr line per warning, then the one summary of the errors
+    warnings = [r for r in output["results"] if r["severity"] == "warning"]
+    assert len(warning_lines) == len(warnings), proc.stderr
+    assert all(line.startswith("executor-dind: warning ") for line in warning_lines)
     assert (output["apiVersion"], output["kind"]) == ("config.kubernetes.io/v1", "ResourceList")
     if given is not None:
         assert output["items"] == yaml.safe_load(given)["items"]  # the package is untouched
     errors = [r for r in output["results"] if r["severity"] == "error"]
     assert errors, output["results"]
     # the summary repeats the first error's message
-    assert errors[0]["message"] in lines[0]
+    assert errors[0]["message"] in summary
     return errors
 
 
@@ -292,15 +295,16 @@ def test_conflicting_upstream_objects_replaced_on_request(executor_dind, upstrea
 
 
 def test_success_is_exit_0_with_the_input_and_the_new_items(executor_dind):
+    entries = (FRONTEND, krm_io.dump(secret("executor-secret", "sourcegraph")))
     given = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n" + "".join(
-        "- " + line if i == 0 else "  " + line for i, line in enumerate(FRONTEND.splitlines(keepends=True))
+        ("- " if i == 0 else "  ") + line for text in entries for i, line in enumerate(text.splitlines(keepends=True))
     )
     proc = invoke(executor_dind, given)
     no_traceback(proc)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(given)  # the input item, byte for byte
+    assert proc.stdout.startswith(given)  # the input items, byte for byte
     output = yaml.safe_load(proc.stdout)
-    assert len(output["items"]) == 7
+    assert len(output["items"]) == 8
     assert [r["severity"] for r in output["results"]] == ["info"]
     assert proc.stderr == ""
 

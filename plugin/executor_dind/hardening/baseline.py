@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from executor_dind import model
+from executor_dind import model, values
 from executor_dind.discovery import FRONTEND_SERVICE
 from executor_dind.hardening import pod_security
 from executor_dind.hardening.common import PROFILES, Applied, Control, Finding, Rule, Scope, executor_pod
@@ -119,10 +119,8 @@ def frontend_url_no_port(item: Item, scope: Scope) -> Iterator[Finding]:
     url = (var or {}).get("value")
     if not isinstance(url, str):
         return
-    from urllib.parse import urlsplit
-
-    parsed = urlsplit(url)
-    if parsed.port is None and (parsed.hostname or "").startswith("sourcegraph-frontend"):
+    _, host, port = values.url_authority(url)
+    if port is None and host.startswith("sourcegraph-frontend"):
         yield Finding(
             source,
             path,
@@ -242,25 +240,23 @@ def _spec_result(context: Context, field_path: str, message: str, severity: Seve
 
 
 def _url_results(context: Context) -> list[Result]:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(context.frontend_url)
-    host = parts.hostname or ""
-    if not host.startswith(FRONTEND_SERVICE):
+    parts = values.url_parts(context.frontend_url)
+    if parts is None or not parts[1].startswith(FRONTEND_SERVICE):
         return []
-    if parts.port is None:
+    scheme, host, port = parts
+    if port is None:
         return [
             _spec_result(
                 context,
                 "spec.frontend.url",
                 f"{context.frontend_url!r} has no port: the {FRONTEND_SERVICE} Service listens on its http port "
                 "(30080 upstream) and the executor hangs silently at 'Connecting to Sourcegraph instance'; add it, "
-                f"e.g. {parts.scheme}://{host}:30080",
+                f"e.g. {scheme}://{host}:30080",
             )
         ]
     elsewhere = context.sourcegraph_namespace and context.namespace != context.sourcegraph_namespace
     if host == FRONTEND_SERVICE and elsewhere:
-        fqdn = f"{parts.scheme}://{FRONTEND_SERVICE}.{context.sourcegraph_namespace}.svc.cluster.local:{parts.port}"
+        fqdn = f"{scheme}://{FRONTEND_SERVICE}.{context.sourcegraph_namespace}.svc.cluster.local:{port}"
         return [
             _spec_result(
                 context,

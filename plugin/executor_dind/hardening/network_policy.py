@@ -205,10 +205,13 @@ def _allows_address(rule: dict[str, Any], address: ipaddress._BaseAddress) -> bo
 
 def _allowing(item: Item, scope: Scope, addresses: tuple[str, ...]) -> dict[str, list[str]]:
     """Address -> names of the policies whose egress rules allow it (the union decides)."""
+    policies = _selecting(item, scope, "Egress")
+    if not policies:
+        return {}
     import ipaddress
 
     allowed: dict[str, list[str]] = {}
-    for policy in _selecting(item, scope, "Egress"):
+    for policy in policies:
         for rule in (policy.obj.get("spec") or {}).get("egress") or []:
             for text in addresses:
                 if _allows_address(rule or {}, ipaddress.ip_address(text)):
