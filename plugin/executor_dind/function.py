@@ -39,6 +39,7 @@ SELF_AUDITED_KINDS = frozenset({"Deployment", "StatefulSet"})
 class Outcome(NamedTuple):
     items: list[Item]
     results: list[Result]
+    plan: Plan | None = None  # what was planned, when the config parsed (explain shows it)
 
     @property
     def failed(self) -> bool:
@@ -129,7 +130,7 @@ def run(items: list[Item], function_config: dict[str, Any] | None, file_paths: b
     planned = plan(spec, items, config_ref(function_config))
     results = list(planned.results)
     if planned.failed:
-        return Outcome(items, results)
+        return Outcome(items, results, planned)
     upstream = planned.context.upstream
     kept = [item for item in items if item not in upstream]
     out, upsert_results, counts = upsert(kept, planned.objects, file_paths)
@@ -137,9 +138,9 @@ def run(items: list[Item], function_config: dict[str, Any] | None, file_paths: b
     if not has_errors(results):
         results.extend(self_audit(spec, out))
     if has_errors(results):
-        return Outcome(items, results)
+        return Outcome(items, results, planned)
     results.append(_summary(spec, planned, counts))
-    return Outcome(out, results)
+    return Outcome(out, results, planned)
 
 
 def self_audit(spec: Any, out: list[Item]) -> list[Result]:

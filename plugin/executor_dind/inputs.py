@@ -58,6 +58,6 @@ def read_config(path: str) -> Any:
     import yaml
 
     try:
-        return yaml.load(Path(path).read_text(), Loader=yaml.CSafeLoader)
+        return krm_io.load(Path(path).read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise krm_io.InputError(f"{path}: cannot read the config: {str(error).splitlines()[0]}") from None

@@ -37,11 +37,49 @@ def is_orchestrator_annotation(key: str) -> bool:
     return key.startswith(_ORCHESTRATOR_PREFIXES) or key in _ORCHESTRATOR_KEYS
 
 
+class HugeInt(int):
+    """An integer literal too long to convert (Python refuses more than 4300 digits, and converting is
+    quadratic): a number larger than any field allows, which says how long it was instead of its digits."""
+
+    def __new__(cls, digits: int) -> HugeInt:
+        value = super().__new__(cls, 2**256)
+        value.digits = digits
+        return value
+
+    def __repr__(self) -> str:
+        return f"an integer of {self.digits} digits"
+
+    __str__ = __repr__
+
+
+_MAX_INT_DIGITS = 64
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    digits = len(node.value.replace("_", "").lstrip("+-"))
+    if digits > _MAX_INT_DIGITS:
+        return HugeInt(digits)
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+class _ConfigLoader(yaml.CSafeLoader):
+    """Loads a whole config file, with the guard on huge integers."""
+
+
 class _Loader(yaml.CSafeLoader):
     """A loader that only constructs: nodes come from compose(), built once for the whole input."""
 
     def __init__(self) -> None:
         super().__init__("")
+
+
+for _loader in (_Loader, _ConfigLoader):
+    _loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def load(text: str) -> Any:
+    """One YAML document (a config file), constructed."""
+    return yaml.load(text, Loader=_ConfigLoader)
 
 
 class _Dumper(yaml.CSafeDumper):

@@ -125,7 +125,7 @@ def shown(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
-        return f"a {value.bit_length()}-bit integer"  # repr() refuses ints of more than 4300 digits
+        return repr(value) if hasattr(value, "digits") else f"a {value.bit_length()}-bit integer"
     return "a list" if isinstance(value, list) else repr(value)
 
 

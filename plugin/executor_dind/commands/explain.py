@@ -5,33 +5,27 @@ from __future__ import annotations
 import argparse
 import sys
 
+from executor_dind import function
 from executor_dind.commands import err
 from executor_dind.commands.render import config_and_items
 from executor_dind.explain import explain
-from executor_dind.function_config import config_ref, config_results, parse_function_config
-from executor_dind.plan import plan
+from executor_dind.function_config import parse_function_config
 from executor_dind.process import warnings
-from executor_dind.records import ConfigError
 from executor_dind.results import sort_results
 
 
 def run(args: argparse.Namespace) -> int:
+    """The verdict is the function's (checks, the upstream conflict, the self-audit); the report is its plan's."""
     loaded = config_and_items(args.config, args.paths)
     if loaded is None:
         return 1
     config, items = loaded
-    try:
-        spec = parse_function_config(config)
-    except ConfigError as error:
-        results = config_results(error, config)
-    else:
-        planned = plan(spec, items, config_ref(config))
-        if not planned.failed:
-            sys.stdout.write(explain(spec, planned, args.format))
-            for line in warnings(planned.results):
-                err(line)
-            return 0
-        results = list(planned.results)
-    for result in sort_results(results):
-        err(result.line())
-    return 1
+    outcome = function.run(items, config)
+    if outcome.failed or outcome.plan is None:
+        for result in sort_results(outcome.results):
+            err(result.line())
+        return 1
+    sys.stdout.write(explain(parse_function_config(config), outcome.plan, args.format))
+    for line in warnings(outcome.results):
+        err(line)
+    return 0
