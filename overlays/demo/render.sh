@@ -45,6 +45,12 @@ if command -v kubectl >/dev/null 2>&1 && kubectl kustomize --help >/dev/null 2>&
     exit 0
 fi
 
-out=$(executor-dind render --config "$here/executor-dind.yaml" "$here/base")
+# The base's manifests, not its kustomization (render refuses a kustomization directory: it would skip its
+# generators and transformers).
+set --
+for manifest in "$here"/base/*.yaml; do
+    [ "$(basename "$manifest")" = kustomization.yaml ] || set -- "$@" "$manifest"
+done
+out=$(executor-dind render --config "$here/executor-dind.yaml" "$@")
 printf '%s\n' "$out"
 echo "demo rendered by executor-dind render (no kustomize v5 or kubectl on PATH; the base's secretGenerator is not run)" >&2

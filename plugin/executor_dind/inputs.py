@@ -13,33 +13,41 @@ NOT_RESOURCES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomiza
 
 
 class Input(NamedTuple):
-    """The items read; resource_list is set when stdin held one ResourceList (kpt validator mode)."""
+    """The items read; resource_list is set when stdin held one ResourceList (kpt validator mode); skipped says
+    which files of a directory were left out, and why (one warning line each)."""
 
     items: list[krm_io.Item]
     resource_list: krm_io.ResourceList | None = None
+    skipped: tuple[str, ...] = ()
 
 
 def _stdin_text() -> str:
     return sys.stdin.buffer.read().decode("utf-8")
 
 
-def manifest_texts(paths: list[str]) -> list[tuple[str, str]]:
-    """(source, text) of each path: `-` is stdin, a directory its manifest files (recursively)."""
-    texts = []
-    for raw in paths:
-        if raw == "-":
-            texts.append(("stdin", _stdin_text()))
+def _directory_files(root: Path, exclude: frozenset[Path]) -> list[Path]:
+    """A directory's manifests: YAML and JSON files, not under dot-directories (.github, .git), not the config."""
+    kustomization = next((root / name for name in NOT_RESOURCES if (root / name).is_file()), None)
+    if kustomization is not None and kustomization.name != "Kptfile":
+        raise krm_io.InputError(
+            f"{root} is a kustomization ({kustomization.name}): render reads manifests, not kustomizations; "
+            f"build it first: kustomize build {root} | executor-dind render --config CFG -"
+        )
+    files = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts) or path.suffix not in MANIFEST_SUFFIXES:
             continue
-        path = Path(raw)
-        files = sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES) if path.is_dir() else [path]
-        for file in files:
-            if file.name not in NOT_RESOURCES:
-                texts.append((str(file), file.read_text()))
-    return texts
+        if path.name in NOT_RESOURCES or path.resolve() in exclude or not path.is_file():
+            continue
+        files.append(path)
+    return files
 
 
-def read_input(paths: list[str], resource_list: bool = False) -> Input:
+def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str, ...] = ()) -> Input:
     """Items from paths (default stdin). resource_list: stdin may be one ResourceList, whose items are read.
+    exclude: files a directory scan leaves out (the config file). Documents in a directory's files that are not
+    Kubernetes objects (no apiVersion or kind: a JSON Schema, a CI workflow) are skipped, and said.
 
     Raises krm_io.InputError (or OSError, UnicodeDecodeError) with what is wrong and where.
     """
@@ -50,7 +58,27 @@ def read_input(paths: list[str], resource_list: bool = False) -> Input:
             found = krm_io.read_resource_list(text)
             return Input(found.items, found)
         return Input(krm_io.read_stream(text))
-    return Input([item for source, text in manifest_texts(paths) for item in krm_io.read_stream(text, source)])
+    excluded = frozenset(Path(path).resolve() for path in exclude)
+    items: list[krm_io.Item] = []
+    skipped: list[str] = []
+    for raw in paths:
+        if raw == "-":
+            items.extend(krm_io.read_stream(_stdin_text(), "stdin"))
+            continue
+        path = Path(raw)
+        if not path.is_dir():
+            items.extend(krm_io.read_stream(path.read_text(), str(path)))
+            continue
+        for file in _directory_files(path, excluded):
+            found = krm_io.read_stream(file.read_text(), str(file))
+            objects = [item for item in found if item.api_version and item.kind]
+            if len(objects) < len(found):
+                skipped.append(
+                    f"{file}: skipped {len(found) - len(objects)} document(s) that are not Kubernetes "
+                    "objects (no apiVersion or kind)"
+                )
+            items.extend(objects)
+    return Input(items, skipped=tuple(skipped))
 
 
 def read_config(path: str) -> Any:

@@ -232,3 +232,33 @@ def test_explain_and_render_give_the_same_verdict(executor_dind, config, fronten
         # explain prints the same result lines render does, without render's closing summary line
         assert explained.stderr.splitlines() == rendered.stderr.splitlines()[:-1]
         assert explained.stdout == rendered.stdout == ""
+
+
+def test_render_refuses_a_kustomization_directory_and_says_what_to_run(executor_dind, config, tmp_path):
+    (tmp_path / "kustomization.yaml").write_text("resources: []\n")
+    result = run([executor_dind, "render", "--config", str(config()), str(tmp_path)])
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"executor-dind: {tmp_path} is a kustomization (kustomization.yaml): render reads manifests, not "
+        f"kustomizations; build it first: kustomize build {tmp_path} | executor-dind render --config CFG -\n"
+    )
+
+
+def test_render_of_a_directory_skips_the_config_dot_directories_and_non_objects_saying_so(
+    executor_dind, frontend, tmp_path
+):
+    directory = tmp_path / "manifests"
+    directory.mkdir()
+    (directory / "frontend.yaml").write_text(frontend.read_text())
+    (directory / "executor-dind.yaml").write_text(CONFIG.format(profile="baseline"))
+    (directory / "executor-dind.schema.json").write_text('{"type": "object"}')
+    (directory / ".github").mkdir()
+    (directory / ".github" / "ci.yaml").write_text("on: push\n")
+    result = run([executor_dind, "render", "--config", str(directory / "executor-dind.yaml"), str(directory)])
+    assert result.returncode == 0, result.stderr
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(result.stdout)]
+    assert kinds[0] == "Service" and "ExecutorDind" not in kinds
+    assert result.stderr.splitlines()[0] == (
+        f"executor-dind: warning {directory / 'executor-dind.schema.json'}: skipped 1 document(s) that are not "
+        "Kubernetes objects (no apiVersion or kind)"
+    )

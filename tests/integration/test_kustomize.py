@@ -135,7 +135,8 @@ def test_render_adds_no_path_annotations(executor_dind, tool_env, tmp_path):
     """Standalone render has no orchestrator to strip annotations: none are added."""
     config = tmp_path / "config.yaml"
     config.write_text(executor_config({}, krm=False))
-    out = assert_ok(run([executor_dind, "render", "--config", str(config), str(DEMO_BASE)], env=tool_env))
+    manifests = [str(path) for path in sorted(DEMO_BASE.glob("*.yaml")) if path.name != "kustomization.yaml"]
+    out = assert_ok(run([executor_dind, "render", "--config", str(config), *manifests], env=tool_env))
     assert "config.kubernetes.io/path" not in out and "internal.config.kubernetes.io" not in out
     assert_executor(objects(out), "executor-all")
 

@@ -46,13 +46,26 @@ def test_a_malformed_resource_list_is_an_error_not_a_stream(stdin):
         read_input([], resource_list=True)
 
 
-def test_directories_are_read_recursively_without_kustomizations(tmp_path):
+def test_directories_are_read_recursively_skipping_what_is_not_an_object(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.yaml").write_text(STREAM.split("---\n")[1])
     (tmp_path / "a.yml").write_text(STREAM.split("---\n")[0])
-    (tmp_path / "kustomization.yaml").write_text("resources: [a.yml]\n")
+    (tmp_path / "schema.json").write_text('{"$schema": "https://json-schema.org/draft/2020-12/schema"}')
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "ci.yaml").write_text("on: push\n")
+    (tmp_path / "config.yaml").write_text("apiVersion: executor-dind.dev/v1alpha1\nkind: ExecutorDind\n")
     (tmp_path / "notes.txt").write_text("not yaml: [")
-    assert [i.name for i in read_input([str(tmp_path)]).items] == ["a", "b"]
+    found = read_input([str(tmp_path)], exclude=(str(tmp_path / "config.yaml"),))
+    assert [i.name for i in found.items] == ["a", "b"]
+    assert found.skipped == (
+        f"{tmp_path / 'schema.json'}: skipped 1 document(s) that are not Kubernetes objects (no apiVersion or kind)",
+    )
+
+
+def test_a_kustomization_directory_is_refused_with_the_command_to_use(tmp_path):
+    (tmp_path / "kustomization.yaml").write_text("resources: [a.yml]\n")
+    with pytest.raises(krm_io.InputError, match=r"is a kustomization \(kustomization\.yaml\).*kustomize build"):
+        read_input([str(tmp_path)])
 
 
 def test_read_config_names_the_file(tmp_path):

@@ -13,9 +13,14 @@ from executor_dind.process import stream_outcome
 
 
 def config_and_items(config_path: str, paths: list[str]) -> tuple[Any, list[Any]] | None:
-    """The config file and the manifests, or None once stderr has said why they cannot be read."""
+    """The config file and the manifests, or None once stderr has said why they cannot be read. Files a
+    directory held that are not Kubernetes objects are said on stderr, one warning line each."""
     try:
-        return read_config(config_path), read_input(paths).items
+        config = read_config(config_path)
+        found = read_input(paths, exclude=(config_path,))
+        for note in found.skipped:
+            err(f"executor-dind: warning {note}")
+        return config, found.items
     except (InputError, OSError) as error:
         err(f"executor-dind: {error}")
         return None
