@@ -59,6 +59,8 @@ DENIED_CIDRS = (
     "0.0.0.0/8",
     "224.0.0.0/4",
     "240.0.0.0/4",
+    # Azure WireServer: a public address that serves the VM agent its configuration.
+    "168.63.129.16/32",
     "fc00::/7",
     "fe80::/10",
     "::1/128",
