@@ -156,10 +156,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if "ResourceList" in text[:4096]:
             try:
                 resource_list = krm_io.read_resource_list(text)
-            except krm_io.InputError:
-                pass
-            else:
-                return _audit_resource_list(resource_list)
+            except krm_io.InputError as error:
+                _err(f"executor-dind: {error}")
+                return 1
+            return _audit_resource_list(resource_list, args.allow_none)
         sources = [("stdin", text)]
     else:
         try:
@@ -172,7 +172,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     except krm_io.InputError as error:
         _err(f"executor-dind: {error}")
         return 1
-    findings = audit(items)
+    findings = audit(items, args.allow_none)
     if args.format == "results":
         sys.stdout.write(krm_io.dump({"results": [f.to_krm() for f in findings]}))
     else:
@@ -181,13 +181,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 1 if has_errors(findings) else 0
 
 
-def _audit_resource_list(resource_list: Any) -> int:
+def _audit_resource_list(resource_list: Any, allow_none: bool) -> int:
     """As a kpt validator: items unchanged, findings as results."""
     from executor_dind import krm_io
     from executor_dind.audit import audit
     from executor_dind.results import has_errors, summary
 
-    findings = audit(resource_list.items)
+    findings = audit(resource_list.items, allow_none)
     resource_list.results = [finding.to_krm() for finding in findings]
     sys.stdout.write(krm_io.write_resource_list(resource_list))
     if has_errors(findings):
@@ -301,6 +301,9 @@ def parser() -> argparse.ArgumentParser:
     render.set_defaults(handler=cmd_render)
     audit = sub.add_parser("audit", help="audit executor workloads in rendered manifests (exit 1 on errors)")
     audit.add_argument("--format", choices=("text", "results"), default="text")
+    audit.add_argument(
+        "--allow-none", action="store_true", help="no executor workload in the input is fine (default: exit 1)"
+    )
     audit.add_argument(
         "paths", nargs="*", help="files or directories (default: stdin; a ResourceList makes it a KRM validator)"
     )
