@@ -17,7 +17,7 @@ selects a pod allows; see netpol_reach.py):
   EXD304 ingress-unrestricted  warning  no NetworkPolicy restricts ingress to executor or registry pods
   EXD305 internal-reachable    error    executors reach pods other than the frontend's HTTP port, DNS and the
                                         registry
-  EXD306 ingress-beyond        warning  ingress beyond Prometheus to metrics (executor pods) and executors to the
+  EXD306 ingress-beyond        error    ingress beyond Prometheus to metrics (executor pods) and executors to the
                                         registry port (registry pods)
 
 What the render allows beyond that, the function declares on its policy (ALLOWED_CIDRS_ANNOTATION and the DNS
@@ -398,7 +398,9 @@ def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
     for hole in holes:
         by_rule.setdefault(hole.grant.where, []).append(hole)
     for where, found in by_rule.items():
-        pods = list(dict.fromkeys(f"{h.pod.name} ({h.ports.describe()})" for h in found))
+        # Witnesses first: "any pod in any other namespace" says more than the first five pods.
+        ordered = sorted(found, key=lambda h: not h.pod.witness)
+        pods = list(dict.fromkeys(f"{h.pod.name} ({h.ports.describe()})" for h in ordered))
         listed = ", ".join(pods[:5]) + (f" and {len(pods) - 5} more" if len(pods) > 5 else "")
         yield Finding(
             item,
@@ -444,21 +446,22 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
     if not seen.isolated["Ingress"]:
         return
     allowed = _allowed_ingress(item, scope)
-    by_rule: dict[str, list[str]] = {}
+    by_rule: dict[str, list[tuple[bool, str]]] = {}
     for grant in seen.grants["Ingress"]:
         ports = reach.grant_ports(grant, seen.pod)
         if not ports:
             continue
         networks = reach.grant_networks(grant)
         if networks:
-            by_rule.setdefault(grant.where, []).append(f"{reach.describe_networks(networks)} ({ports.describe()})")
+            text = f"{reach.describe_networks(networks)} ({ports.describe()})"
+            by_rule.setdefault(grant.where, []).append((False, text))
         for source in reach.grant_pods(grant, item.namespace, seen.world):
             beyond = ports.minus(allowed(source))
             if beyond:
-                by_rule.setdefault(grant.where, []).append(f"{source.name} ({beyond.describe()})")
+                by_rule.setdefault(grant.where, []).append((not source.witness, f"{source.name} ({beyond.describe()})"))
     expected = "executors to the registry port" if is_registry_workload(item.obj) else "Prometheus to metrics"
-    for where, sources in by_rule.items():
-        sources = list(dict.fromkeys(sources))
+    for where, found in by_rule.items():
+        sources = list(dict.fromkeys(text for _, text in sorted(found, key=lambda entry: entry[0])))
         listed = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
         yield Finding(
             item,
@@ -473,5 +476,5 @@ RULES = (
     Rule("EXD303", "private-reachable", "error", "private ranges reachable", private_reachable),
     Rule("EXD304", "ingress-unrestricted", "warning", "ingress unrestricted", ingress_unrestricted, True),
     Rule("EXD305", "internal-reachable", "error", "pods beyond frontend, DNS, registry reachable", internal_reachable),
-    Rule("EXD306", "ingress-beyond", "warning", "ingress beyond Prometheus and executors", ingress_beyond, True),
+    Rule("EXD306", "ingress-beyond", "error", "ingress beyond Prometheus and executors", ingress_beyond, True),
 )
