@@ -80,7 +80,8 @@ CHECKOV_SKIPS = {
     "whatever its drop list says; dockerd needs NET_RAW and NET_ADMIN for the job containers' network",
     "CKV_K8S_35": "the executor reads its frontend token only from the EXECUTOR_FRONTEND_PASSWORD variable "
     "(no file variant); it comes from a Secret by secretKeyRef and never appears in the manifest",
-    "CKV_K8S_37": "dind only (the executor drops ALL): capabilities cannot be reduced on a privileged container",
+    "CKV_K8S_37": "dind only (the executor drops ALL): capabilities cannot be reduced on a privileged "
+    "container, which holds every capability whatever its drop list says",
     "CKV_K8S_40": "the executor runs as uid 100, the non-root user its image is built for (runAsNonRoot, "
     "no capabilities, no privilege escalation); dind runs dockerd as root, which Docker-in-Docker needs",
 }
