@@ -253,77 +253,106 @@ def grant_ports(grant: Grant, pod: Pod | None) -> Ports:
 # --- address sets ---------------------------------------------------------------------------------------------
 
 
+class IPSet(NamedTuple):
+    """Addresses as sorted, disjoint, inclusive integer intervals per IP version: ipaddress parses and prints,
+    the algebra stays on integers (cheap however many holes an except list cuts)."""
+
+    intervals: tuple[tuple[int, int, int], ...]  # (version, first, last)
+
+    def __bool__(self) -> bool:
+        return bool(self.intervals)
+
+    def __or__(self, other: IPSet) -> IPSet:
+        return _normalised([*self.intervals, *other.intervals])
+
+    def __and__(self, other: IPSet) -> IPSet:
+        out = []
+        for version, low, high in self.intervals:
+            for other_version, other_low, other_high in other.intervals:
+                if version == other_version and low <= other_high and other_low <= high:
+                    out.append((version, max(low, other_low), min(high, other_high)))
+        return _normalised(out)
+
+    def __sub__(self, other: IPSet) -> IPSet:
+        out = list(self.intervals)
+        for version, low, high in other.intervals:
+            kept = []
+            for v, a, b in out:
+                if v != version or b < low or a > high:
+                    kept.append((v, a, b))
+                    continue
+                if a < low:
+                    kept.append((v, a, low - 1))
+                if high < b:
+                    kept.append((v, high + 1, b))
+            out = kept
+        return _normalised(out)
+
+    def networks(self) -> list[Network]:
+        """As CIDR networks (the fewest that cover exactly these addresses)."""
+        out: list[Network] = []
+        for version, low, high in self.intervals:
+            kind = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+            first, last = kind(low), kind(high)
+            out.extend(ipaddress.summarize_address_range(first, last))  # type: ignore[arg-type]
+        return out
+
+
+def _normalised(intervals: list[tuple[int, int, int]]) -> IPSet:
+    merged: list[tuple[int, int, int]] = []
+    for version, low, high in sorted(intervals):
+        if merged and merged[-1][0] == version and low <= merged[-1][2] + 1:
+            merged[-1] = (version, merged[-1][1], max(high, merged[-1][2]))
+        else:
+            merged.append((version, low, high))
+    return IPSet(tuple(merged))
+
+
 def parse_network(text: Any) -> Network | None:
     try:
-        return ipaddress.ip_network(str(text), strict=False)
+        return ipaddress.ip_network(str(text).strip(), strict=False)
     except ValueError:
         return None
 
 
-def block_networks(block: Any) -> list[Network]:
-    """An ipBlock as disjoint networks: its cidr minus its except entries. A malformed block: nothing (the API
-    server rejects its policy)."""
-    if not isinstance(block, dict):
-        return []
-    cidr = parse_network(block.get("cidr"))
-    if cidr is None:
-        return []
-    excepted = block.get("except") or []
-    if not isinstance(excepted, list):
-        return []
-    networks = [cidr]
-    for text in excepted:
-        hole = parse_network(text)
-        if hole is None:
-            return []
-        networks = subtract(networks, [hole])
-    return networks
-
-
-def subtract(networks: Iterable[Network], holes: Iterable[Network]) -> list[Network]:
-    out = list(networks)
-    for hole in holes:
-        kept = []
-        for net in out:
-            if net.version != hole.version or not net.overlaps(hole):
-                kept.append(net)
-            elif hole.supernet_of(net):  # type: ignore[arg-type]
-                continue
-            else:
-                kept.extend(net.address_exclude(hole))  # type: ignore[arg-type]
-        out = kept
-    return out
-
-
-def intersect(networks: Iterable[Network], others: Iterable[Network]) -> list[Network]:
-    """CIDR networks either nest or are disjoint: the intersection of two is the smaller or nothing."""
+def ipset(*networks: Any) -> IPSet:
+    """The addresses of these networks (ip_network objects or CIDR texts; unparsable ones are left out)."""
     out = []
-    others = list(others)
-    for net in networks:
-        for other in others:
-            if net.version == other.version and net.overlaps(other):
-                out.append(net if net.prefixlen >= other.prefixlen else other)
-    return ipaddress_collapse(out)
+    for network in networks:
+        parsed = (
+            network if isinstance(network, ipaddress.IPv4Network | ipaddress.IPv6Network) else parse_network(network)
+        )
+        if parsed is not None:
+            out.append((parsed.version, int(parsed.network_address), int(parsed.broadcast_address)))
+    return _normalised(out)
 
 
-def ipaddress_collapse(networks: list[Network]) -> list[Network]:
-    v4 = [n for n in networks if n.version == 4]
-    v6 = [n for n in networks if n.version == 6]
-    return [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]  # type: ignore[arg-type]
+NOTHING = IPSet(())
+EVERYWHERE = ipset("0.0.0.0/0", "::/0")
 
 
-EVERYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+def block_networks(block: Any) -> IPSet:
+    """An ipBlock's addresses: its cidr minus its except entries. A malformed block: none (the API server
+    rejects its policy)."""
+    if not isinstance(block, dict):
+        return NOTHING
+    cidr = parse_network(block.get("cidr"))
+    excepted = block.get("except") or []
+    if cidr is None or not isinstance(excepted, list):
+        return NOTHING
+    holes = [parse_network(text) for text in excepted]
+    if any(hole is None for hole in holes):
+        return NOTHING
+    return ipset(cidr) - ipset(*holes)
 
 
-def grant_networks(grant: Grant) -> list[Network]:
+def grant_networks(grant: Grant) -> IPSet:
     """The addresses a grant's peer covers: everything for a rule without peers, its ipBlock, or none."""
     if grant.peer is None:
-        return list(EVERYWHERE)
-    if not isinstance(grant.peer, dict):
-        return []
-    if "ipBlock" in grant.peer:
-        return block_networks(grant.peer["ipBlock"])
-    return []
+        return EVERYWHERE
+    if not isinstance(grant.peer, dict) or "ipBlock" not in grant.peer:
+        return NOTHING
+    return block_networks(grant.peer["ipBlock"])
 
 
 def grant_pods(grant: Grant, policy_namespace: str, known: World) -> Iterator[Pod]:
@@ -354,7 +383,7 @@ def grant_pods(grant: Grant, policy_namespace: str, known: World) -> Iterator[Po
 
 
 class AddressHole(NamedTuple):
-    networks: tuple[Network, ...]  # within the class, beyond what is allowed
+    addresses: IPSet  # within the class, beyond what is allowed
     ports: Ports
     grant: Grant
 
@@ -366,22 +395,21 @@ class PodHole(NamedTuple):
 
 
 def address_holes(
-    grant_list: Iterable[Grant], forbidden: Iterable[Network], allowed: Iterable[tuple[Network, Ports]] = ()
+    grant_list: Iterable[Grant], forbidden: IPSet, allowed: Iterable[tuple[IPSet, Ports]] = ()
 ) -> list[AddressHole]:
-    """Where the grants reach forbidden addresses, less the (network, ports) pairs that are allowed."""
-    forbidden = list(forbidden)
+    """Where the grants reach forbidden addresses, less the (addresses, ports) pairs that are allowed."""
     allowed = list(allowed)
     holes = []
     for grant in grant_list:
         ports = grant_ports(grant, None)
         if not ports:
             continue
-        reached = intersect(grant_networks(grant), forbidden)
-        for network, allowed_ports in allowed:
+        reached = grant_networks(grant) & forbidden
+        for addresses, allowed_ports in allowed:
             if not ports.minus(allowed_ports):
-                reached = subtract(reached, [network])
+                reached = reached - addresses
         if reached:
-            holes.append(AddressHole(tuple(reached), ports, grant))
+            holes.append(AddressHole(reached, ports, grant))
     return holes
 
 
@@ -401,7 +429,7 @@ def pod_holes(
     return holes
 
 
-def describe_networks(networks: Iterable[Network], limit: int = 4) -> str:
-    networks = list(networks)
+def describe_networks(addresses: IPSet, limit: int = 4) -> str:
+    networks = addresses.networks()
     text = ", ".join(str(n) for n in networks[:limit])
     return text + (f" and {len(networks) - limit} more" if len(networks) > limit else "")

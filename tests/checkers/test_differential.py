@@ -265,7 +265,7 @@ def analyser_verdicts(conn: Connectivity, executor: str, registry: str) -> dict[
         if _networks_overlap(dst, metadata):
             out["metadata"] = True
         for cidr in PRIVATE_V4:
-            if _networks_overlap(dst, reach.subtract([ipaddress.ip_network(cidr)], metadata)):
+            if _networks_overlap(dst, (reach.ipset(cidr) - reach.ipset(*metadata)).networks()):
                 out[cidr] = True
         if _networks_overlap(dst, [ipaddress.ip_network(n) for n in INTERNET]):
             out["internet"] = True
@@ -306,8 +306,7 @@ def audit_verdicts(objects: list[dict[str, Any]]) -> tuple[dict[str, bool], dict
     dns = next(p for p in seen.world.pods if p.name == f"the DNS pods in {DNS_NS}")
     out["frontend-http"] = _pod_reached(grants, executor.namespace, seen.world, frontend, "TCP", FRONTEND_HTTP)
     out["dns"] = _pod_reached(grants, executor.namespace, seen.world, dns, "UDP", 53)
-    internet = [ipaddress.ip_network(n) for n in INTERNET]
-    out["internet"] = bool(reach.address_holes(grants, internet))
+    out["internet"] = bool(reach.address_holes(grants, reach.ipset(*INTERNET)))
     return out, reported
 
 

@@ -300,8 +300,7 @@ def executor_not_least_privilege(item: Item, scope: Scope) -> Iterator[Finding]:
             yield Finding(
                 item,
                 f"{path}.securityContext",
-                "the executor container needs no privileges (and the Deployment's checkov skips do not check "
-                "it) but has: " + ", ".join(problems),
+                "the executor container needs no privileges but has: " + ", ".join(problems),
             )
 
 

@@ -353,7 +353,7 @@ def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
 
     seen = analysis(item, scope)
     for address, clouds in METADATA_ADDRESSES.items():
-        holes = reach.address_holes(seen.grants["Egress"], [reach.parse_network(address)])
+        holes = reach.address_holes(seen.grants["Egress"], reach.ipset(address))
         if holes:
             yield Finding(
                 item,
@@ -368,16 +368,17 @@ def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
     from executor_dind import netpol_reach as reach
 
     seen = analysis(item, scope)
-    metadata = [reach.parse_network(address) for address in METADATA_ADDRESSES]
-    allowed = [(network, reach.EVERY_PORT) for network in seen.declared.allowed_cidrs]
+    metadata = reach.ipset(*METADATA_ADDRESSES)
+    allowed = [(reach.ipset(*seen.declared.allowed_cidrs), reach.EVERY_PORT)]
     if seen.declared.node_local_dns is not None:
-        allowed.append((seen.declared.node_local_dns, reach.ports_of(("UDP", 53), ("TCP", 53))))
+        allowed.append((reach.ipset(seen.declared.node_local_dns), reach.ports_of(("UDP", 53), ("TCP", 53))))
     for cidr, what in PRIVATE_RANGES.items():
-        forbidden = reach.subtract([reach.parse_network(cidr)], metadata)
+        forbidden = reach.ipset(cidr) - metadata
         holes = reach.address_holes(seen.grants["Egress"], forbidden, allowed)
         if holes:
-            class_network = [reach.parse_network(cidr)]
-            reached = reach.intersect([n for h in holes for n in reach.grant_networks(h.grant)], class_network)
+            reached = reach.NOTHING
+            for hole in holes:
+                reached = reached | (reach.grant_networks(hole.grant) & reach.ipset(cidr))
             declared = " outside the declared allowedCIDRs" if seen.declared.allowed_cidrs else ""
             yield Finding(
                 item,
