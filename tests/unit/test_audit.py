@@ -520,3 +520,25 @@ def test_upstream_component_findings(upstream_component):
     assert ("EXD004", "ConfigMap/sourcegraph/executor-config") in found  # where the URL without a port is
     assert ("EXD005", "Deployment/sourcegraph/private-docker-registry") in found
     assert ("EXD003", executor_ref) not in found  # upstream reads the password from a Secret
+
+
+def test_declared_dns_pods_and_node_local_dns_are_not_holes():
+    dns = {"namespace": "dns", "podLabels": {"app": "coredns"}, "nodeLocalIP": "169.254.20.10"}
+    items = render(frontend_service("sourcegraph"), hardening={"profile": "recommended", "networkPolicy": {"dns": dns}})
+    policy = find(items, "NetworkPolicy", "executor-dind-executors")
+    assert policy["metadata"]["annotations"] == {
+        "executor-dind.dev/dns-pods": "dns/app=coredns",
+        "executor-dind.dev/node-local-dns": "169.254.20.10",
+    }
+    assert [r for r in audit(items) if r.severity == "error"] == []
+
+    def undeclared(policy: dict[str, Any]) -> None:
+        del policy["metadata"]["annotations"]
+
+    # Without the declarations the NodeLocal DNSCache address is a link-local hole (the undeclared DNS pods are
+    # not in the output, so their selector reaches nothing the audit can see).
+    items = changed(items, "NetworkPolicy", "executor-dind-executors", undeclared)
+    assert [r.message for r in audit(items) if r.severity == "error"] == [
+        "jobs can reach the link-local range 169.254.0.0/16 (169.254.20.10/32 on UDP 53, TCP 53): allowed by "
+        "NetworkPolicy executor-dind-executors (egress[1]) (private-reachable)"
+    ]
