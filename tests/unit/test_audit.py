@@ -539,6 +539,6 @@ def test_declared_dns_pods_and_node_local_dns_are_not_holes():
     # not in the output, so their selector reaches nothing the audit can see).
     items = changed(items, "NetworkPolicy", "executor-dind-executors", undeclared)
     assert [r.message for r in audit(items) if r.severity == "error"] == [
-        "jobs can reach the link-local range 169.254.0.0/16 (169.254.20.10/32 on UDP 53, TCP 53): allowed by "
+        "jobs can reach the link-local range 169.254.0.0/16 (169.254.20.10/32 on TCP 53, UDP 53): allowed by "
         "NetworkPolicy executor-dind-executors (egress[1]) (private-reachable)"
     ]
