@@ -103,3 +103,13 @@ def tool_env_for_make(executor_dind):
     if shutil.which("make") is None:
         pytest.skip("make not installed")
     return dict(os.environ, PATH=os.pathsep.join([str(Path(executor_dind).parent), os.environ["PATH"]]))
+
+
+def test_the_audit_rule_table_lists_every_rule_with_its_severity():
+    from executor_dind.hardening import RULES
+
+    section = README.split("## Audit", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| (EXD\d{3}) \| (error|warning) \|", section, re.M))
+    expected = {rule.id: rule.severity for rule in RULES.values()}
+    expected["EXD000"] = "error"  # the audit's own: no executor workload, no input
+    assert rows == expected
