@@ -152,7 +152,7 @@ def world(
     pods = [*pods, *extra_pods]
     namespaces: dict[str, dict[str, str]] = {}
     for name in {*namespace_objects, *(pod.namespace for pod in pods)}:
-        namespaces[name] = {**dict(namespace_objects.get(name) or {}), NAME_LABEL: name}
+        namespaces[name] = {**dict(as_dict(namespace_objects.get(name))), NAME_LABEL: name}
     namespaces[OTHER_NAMESPACE] = {NAME_LABEL: OTHER_NAMESPACE}
     witnesses = [Pod(name, {}, _witness_name(name), witness=True) for name in sorted(namespaces)]
     return World(namespaces, (*pods, *witnesses))
@@ -164,13 +164,21 @@ def _witness_name(namespace: str) -> str:
     return f"any other pod in namespace {namespace or '(none)'}"
 
 
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def container_ports(spec: Mapping[str, Any]) -> tuple[tuple[str, int, str], ...]:
     out = []
     for key in ("initContainers", "containers"):
-        for entry in spec.get(key) or []:
+        for entry in as_list(spec.get(key)):
             if not isinstance(entry, dict):
                 continue
-            for port in entry.get("ports") or []:
+            for port in as_list(entry.get("ports")):
                 if isinstance(port, dict) and isinstance(port.get("containerPort"), int):
                     protocol = str(port.get("protocol") or "TCP").upper()
                     out.append((str(port.get("name") or ""), port["containerPort"], protocol))
@@ -206,7 +214,7 @@ def grants(policies: Iterable[Mapping[str, Any]], direction: str) -> list[Grant]
     for policy in policies:
         meta = policy.get("metadata") if isinstance(policy.get("metadata"), dict) else {}
         name = str(meta.get("name") or "(no name)")
-        rules = (policy.get("spec") or {}).get(key)
+        rules = as_dict(policy.get("spec")).get(key)
         for index, rule in enumerate(rules if isinstance(rules, list) else []):
             rule = rule if isinstance(rule, dict) else {}
             peers = rule.get(peers_key)

@@ -21,7 +21,7 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 
 def pod_spec(obj: Any) -> tuple[dict[str, Any], str] | None:
     """The pod spec of a workload object and its field path, or None."""
-    if not isinstance(obj, dict) or obj.get("kind") not in POD_SPEC_PATHS:
+    if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str) or obj["kind"] not in POD_SPEC_PATHS:
         return None
     node: Any = obj
     path = POD_SPEC_PATHS[obj["kind"]]
@@ -171,6 +171,6 @@ def is_registry_workload(obj: Any) -> bool:
     if located is None or is_executor_workload(obj):
         return False
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    if meta.get("name") in REGISTRY_NAMES:
+    if str(meta.get("name")) in REGISTRY_NAMES:
         return True
     return any(image_name(entry).rsplit("/", 1)[-1] == "registry" for entry, _ in containers(*located))

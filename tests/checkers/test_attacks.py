@@ -536,6 +536,12 @@ def test_garbage_workload_fields_are_findings_not_tracebacks(renders):
     container(objects, "dind")["command"] = ["sh", "-c", 'dockerd -H tcp://0.0.0.0:2375 "unterminated']
     objects.append({"kind": "NetworkPolicy", "metadata": {"name": "bad", "namespace": namespace_of(objects)}})
     objects.append(egress_policy("worse", namespace_of(objects), {"to": [{"ipBlock": {"cidr": "nonsense"}}]}))
+    # Shapes a fuzzer found: kinds, names, metadata and port lists that are not what they should be.
+    spec["initContainers"][0]["ports"] = [{"containerPort": 1, "name": ["x"]}, True]
+    spec["volumes"][0]["name"] = ["x"]
+    objects.append({"kind": {"a": 1}, "metadata": {"name": "x"}})
+    objects.append({"kind": "Namespace", "metadata": "sourcegraph"})
+    objects.append({"kind": "StatefulSet", "metadata": {"name": {"x": 1}}, "spec": {"template": {"spec": 5}}})
     rules, _ = errors(items_of(objects))
     assert rules == {"EXD001", "EXD007"}
 

@@ -117,7 +117,8 @@ def _entrypoint(entry: dict[str, Any], args: list[str]) -> list[str]:
 def _file_text(item: Item, scope: Scope, entry: dict[str, Any], path: str) -> tuple[str, Item | None, str]:
     """The text of a file a container sees, when a ConfigMap in the output provides it."""
     spec, _ = executor_pod(item)
-    volumes = {v.get("name"): v for v in spec.get("volumes") or [] if isinstance(v, dict)}
+    listed = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
+    volumes = {str(v.get("name")): v for v in listed if isinstance(v, dict)}
     for mount in entry.get("volumeMounts") if isinstance(entry.get("volumeMounts"), list) else []:
         if not isinstance(mount, dict):
             continue
@@ -128,7 +129,7 @@ def _file_text(item: Item, scope: Scope, entry: dict[str, Any], path: str) -> tu
             key = path[len(mount_path) + 1 :]
         else:
             continue
-        volume = volumes.get(mount.get("name")) or {}
+        volume = volumes.get(str(mount.get("name"))) or {}
         sources = [volume.get("configMap")]
         projected = volume.get("projected")
         if isinstance(projected, dict) and isinstance(projected.get("sources"), list):
@@ -232,7 +233,7 @@ def literal_password(item: Item, scope: Scope) -> Iterator[Finding]:
 
 def frontend_url_no_port(item: Item, scope: Scope) -> Iterator[Finding]:
     var, source, path = _env_value(item, scope, "EXECUTOR_FRONTEND_URL")
-    url = (var or {}).get("value")
+    url = var.get("value") if isinstance(var, dict) else None
     if not isinstance(url, str):
         return
     from urllib.parse import urlsplit
@@ -258,7 +259,8 @@ def unpinned_image(item: Item, scope: Scope) -> Iterator[Finding]:
 def no_limits(item: Item, scope: Scope) -> Iterator[Finding]:
     spec, base = executor_pod(item)
     for entry, path in containers(spec, base):
-        limits = (entry.get("resources") or {}).get("limits") or {}
+        resources = entry.get("resources") if isinstance(entry.get("resources"), dict) else {}
+        limits = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
         missing = [name for name in ("cpu", "memory") if name not in limits]
         if missing:
             yield Finding(
@@ -344,7 +346,7 @@ def host_path(item: Item, scope: Scope) -> Iterator[Finding]:
 def short_grace_period(item: Item, scope: Scope) -> Iterator[Finding]:
     spec, base = executor_pod(item)
     var, _, _ = _env_value(item, scope, "EXECUTOR_MAXIMUM_RUNTIME_PER_JOB")
-    runtime = (var or {}).get("value") or DEFAULT_RUNTIME
+    runtime = (var.get("value") if isinstance(var, dict) else None) or DEFAULT_RUNTIME
     grace = spec.get("terminationGracePeriodSeconds", 30)
     needed = duration_seconds(runtime) if isinstance(runtime, str) else 0
     if isinstance(grace, int) and grace < needed:

@@ -270,8 +270,11 @@ def analysis(item: Item, scope: Scope) -> Analysis:
     dns_namespace, dns_labels = declared.dns
     dns_pod = reach.Pod(dns_namespace, dns_labels, f"the DNS pods in {dns_namespace}", DNS_POD_PORTS)
     pods = [_pod(other) for other in scope.items if other.is_mapping and pod_spec(other.obj) is not None]
-    namespaces = {name: ns.obj.get("metadata", {}).get("labels") or {} for name, ns in scope.namespaces.items()}
-    namespaces = {name: labels if isinstance(labels, dict) else {} for name, labels in namespaces.items()}
+    namespaces = {}
+    for name, namespace in scope.namespaces.items():
+        meta = namespace.obj.get("metadata") if isinstance(namespace.obj.get("metadata"), dict) else {}
+        labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
+        namespaces[name] = {str(key): str(value) for key, value in labels.items()}
     world = reach.world(namespaces, pods, [dns_pod])
     result = Analysis(
         pod,
