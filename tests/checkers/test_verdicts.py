@@ -6,10 +6,14 @@ verdicts is this test's expectation."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from conftest import run
 from executor_dind.audit import audit
 from executor_dind.krm_io import Item, read_stream
 
@@ -97,6 +101,25 @@ def helm_like(gvisor: bool) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.fixture(scope="module")
+def component_over_base(kustomize: str, upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Upstream's components/executors/dind (+ private-docker-registry) over upstream's base, by kustomize."""
+    where = tmp_path_factory.mktemp("component-over-base")
+    dind = upstream / "components" / "executors" / "dind"
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": NS,
+        "resources": [os.path.relpath(upstream / "base" / "sourcegraph", where)],
+        "components": [os.path.relpath(dind, where), os.path.relpath(dind / "private-docker-registry", where)],
+        "secretGenerator": [{"name": "executor-secret", "literals": ["password=not-a-real-secret"]}],
+    }
+    (where / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    built = run([kustomize, "build", str(where)])
+    assert built.returncode == 0, built.stderr
+    return built.stdout
+
+
 def verdict(items: list[Item]) -> tuple[list[str], list[str]]:
     results = audit(items)
     return (
@@ -111,6 +134,10 @@ VERDICTS = {
         ["EXD001", "EXD002", "EXD004", "EXD007"],
         ["EXD005", "EXD006", "EXD008", "EXD101", "EXD201", "EXD301", "EXD304"],
     ),
+    "upstream-component-over-base": (
+        ["EXD001", "EXD002", "EXD004", "EXD007"],
+        ["EXD005", "EXD006", "EXD008", "EXD101", "EXD201", "EXD301", "EXD304", "EXD401"],
+    ),
     "helm-like": (
         ["EXD001", "EXD002", "EXD007"],
         ["EXD005", "EXD006", "EXD008", "EXD101", "EXD201", "EXD301", "EXD304"],
@@ -123,8 +150,10 @@ VERDICTS = {
 
 
 @pytest.mark.parametrize("render", VERDICTS)
-def test_verdict_table(renders, upstream_component, render):
-    if render == "upstream-component":
+def test_verdict_table(request, renders, upstream_component, render):
+    if render == "upstream-component-over-base":
+        items = read_stream(request.getfixturevalue("component_over_base"))
+    elif render == "upstream-component":
         items = read_stream(upstream_component.read_text())
     elif render.startswith("helm-like"):
         items = [Item.new(obj) for obj in helm_like(gvisor=render.endswith("gvisor"))]
