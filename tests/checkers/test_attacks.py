@@ -142,6 +142,30 @@ def renamed(objects: Objects, exposed: bool) -> Objects:
     return objects
 
 
+def prometheus_elsewhere(objects: Objects) -> Objects:
+    """A pod labelled app=prometheus in a tenant's namespace, let in by a policy that trusts the label anywhere."""
+    impostor = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "prometheus", "namespace": "tenant"},
+        "spec": {"template": {"metadata": {"labels": {"app": "prometheus"}}, "spec": {"containers": [{"name": "p"}]}}},
+    }
+    trusting = policy(
+        "prometheus-anywhere",
+        namespace_of(objects),
+        {
+            "podSelector": EXECUTOR_SELECTOR,
+            "ingress": [
+                {
+                    "from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "prometheus"}}}],
+                    "ports": [{"port": 6060}],
+                }
+            ],
+        },
+    )
+    return [*objects, impostor, trusting]
+
+
 ALL_PEERS = [{"namespaceSelector": {}}]
 EXECUTOR_SELECTOR = {"matchLabels": {"app.kubernetes.io/name": "executor"}}
 
@@ -345,6 +369,12 @@ CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
         ),
         {"EXD306"},
         "0.0.0.0/0 (TCP 6060) can connect: allowed by NetworkPolicy metrics-lb (ingress[0])",
+    ),
+    "prometheus-label-in-another-namespace": (
+        "strict",
+        prometheus_elsewhere,
+        {"EXD306"},
+        "Deployment/tenant/prometheus (TCP 6060) can connect: allowed by NetworkPolicy prometheus-anywhere",
     ),
     # --- the node ---
     "host-network": ("recommended", set_pod(hostNetwork=True), {"EXD009"}, "spec.template.spec.hostNetwork"),

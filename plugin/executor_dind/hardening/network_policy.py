@@ -424,9 +424,13 @@ def _allowed_ingress(item: Item, scope: Scope) -> Any:
         ports = reach.ports_of(*((p, n) for _, n, p in pod.ports)) or reach.ports_of(("TCP", REGISTRY_PORT))
         return lambda source: ports if source.name in executors else reach.NO_PORT
     metrics = _pod_port(pod, METRICS_PORT_NAME) or reach.ports_of(("TCP", METRICS_PORT))
+    # Sourcegraph's Prometheus: in the frontend's namespace when the output shows it.
+    sourcegraph_namespace = _frontend(scope)[0]
     return lambda source: (
         metrics
-        if not source.witness and reach.selector_matches({"matchLabels": PROMETHEUS_POD_LABELS}, source.labels)
+        if not source.witness
+        and sourcegraph_namespace in (None, source.namespace)
+        and reach.selector_matches({"matchLabels": PROMETHEUS_POD_LABELS}, source.labels)
         else reach.NO_PORT
     )
 
