@@ -138,8 +138,13 @@ def test_readme_control_table_is_the_registry():
 
 def test_readme_rule_table_is_the_registry():
     from executor_dind import hardening
+    from executor_dind.audit import NO_EXECUTOR
 
     rows = [f"| {r.id} | {r.severity} | `{c.id}` | {r.summary} |" for c in hardening.CONTROLS for r in c.rules]
+    # the audit's own finding: no executor workload, no input
+    finding = "no executor workload (or no object at all) in the input (`--allow-none`: an info)"
+    own = f"| {NO_EXECUTOR} | error | `audit` | {finding} |"
+    rows.insert(0, own)
     header = "| ID | severity | control | finding |"
     assert _section_table("## Audit", header).splitlines() == [header, "|---|---|---|---|", *rows]
 

@@ -5,19 +5,23 @@ from __future__ import annotations
 from executor_dind.hardening import RULES
 from executor_dind.hardening.common import Scope
 from executor_dind.krm_io import Item
-from executor_dind.podspec import REGISTRY_NAMES, is_executor_workload, pod_spec
+from executor_dind.podspec import is_executor_workload, is_registry_workload, pod_spec
 from executor_dind.results import Result, about, sort_results
+
+NO_EXECUTOR = "EXD000"
 
 
 def in_scope(item: Item) -> bool:
     """Executor workloads (ours, upstream's, hand-made) and the registries that serve them."""
     if not item.is_mapping or pod_spec(item.obj) is None:
         return False
-    return is_executor_workload(item.obj) or item.name in REGISTRY_NAMES
+    return is_executor_workload(item.obj) or is_registry_workload(item.obj)
 
 
-def audit(items: list[Item], targets: list[Item] | None = None) -> list[Result]:
-    """Findings over the workloads of items (or only over targets, judged with everything in items around them)."""
+def audit(items: list[Item], allow_none: bool = False, targets: list[Item] | None = None) -> list[Result]:
+    """Findings over the workloads of items (or only over targets, judged with everything in items around them);
+    no executor workload is an error (the function was dropped, or the input is not the render) unless
+    `allow_none`, and no object at all always is."""
     scope = Scope.of(items)
     findings = []
     workloads = [item for item in (items if targets is None else targets) if in_scope(item)]
@@ -30,6 +34,13 @@ def audit(items: list[Item], targets: list[Item] | None = None) -> list[Result]:
                 findings.append(
                     about(finding.item, f"{finding.message} ({rule.slug})", rule.severity, finding.field_path, rule.id)
                 )
-    if not any(is_executor_workload(item.obj) for item in workloads):
-        findings.append(Result("no executor workload (a pod with containers `executor` and `dind`) found", "info"))
+    if not items:
+        findings.append(Result("the input holds no objects (no-executor-workload)", "error", rule=NO_EXECUTOR))
+    elif not any(is_executor_workload(item.obj) for item in workloads):
+        message = (
+            "no executor workload (a pod running the executor, dockerd or a dind image) found: the function may "
+            "have been dropped (kustomize without --enable-exec?)"
+        )
+        severity = "info" if allow_none else "error"
+        findings.append(Result(f"{message} (no-executor-workload)", severity, rule="" if allow_none else NO_EXECUTOR))
     return sort_results(findings)

@@ -45,6 +45,9 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit executor workloads in rendered manifests (exit 1 on errors)")
     audit.add_argument("--format", choices=("text", "results"), default="text")
     audit.add_argument(
+        "--allow-none", action="store_true", help="no executor workload in the input is fine (default: exit 1)"
+    )
+    audit.add_argument(
         "paths", nargs="*", help="files or directories (default: stdin; a ResourceList makes it a KRM validator)"
     )
     explain = sub.add_parser(

@@ -21,7 +21,7 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 
 def pod_spec(obj: Any) -> tuple[dict[str, Any], str] | None:
     """The pod spec of a workload object and its field path, or None."""
-    if not isinstance(obj, dict) or obj.get("kind") not in POD_SPEC_PATHS:
+    if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str) or obj["kind"] not in POD_SPEC_PATHS:
         return None
     node: Any = obj
     path = POD_SPEC_PATHS[obj["kind"]]
@@ -31,41 +31,146 @@ def pod_spec(obj: Any) -> tuple[dict[str, Any], str] | None:
 
 
 def pod_labels(obj: dict[str, Any]) -> dict[str, str]:
-    if obj.get("kind") == "Pod":
-        labels = (obj.get("metadata") or {}).get("labels")
-    else:
-        path = POD_SPEC_PATHS[obj["kind"]][:-1]
-        node: Any = obj
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        labels = ((node or {}).get("metadata") or {}).get("labels")
-    return labels if isinstance(labels, dict) else {}
+    """The labels of a workload's pods (as strings; anything malformed: none)."""
+    node: Any = obj
+    for key in POD_SPEC_PATHS[obj["kind"]][:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    meta = node.get("metadata") if isinstance(node, dict) else None
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
 def containers(spec: dict[str, Any], base: str) -> Iterator[tuple[dict[str, Any], str]]:
     """Every container and init container with its field path."""
     for key in ("initContainers", "containers"):
-        for index, container in enumerate(spec.get(key) or []):
+        listed = spec.get(key)
+        for index, container in enumerate(listed if isinstance(listed, list) else []):
             if isinstance(container, dict):
                 yield container, f"{base}.{key}[{index}]"
 
 
 def container(spec: dict[str, Any], name: str) -> dict[str, Any] | None:
-    for key in ("initContainers", "containers"):
-        for candidate in spec.get(key) or []:
-            if isinstance(candidate, dict) and candidate.get("name") == name:
-                return candidate
+    return next((entry for entry, _ in containers(spec, "") if entry.get("name") == name), None)
+
+
+# The executors' pull-through registries: upstream's and ours, by name; any other by what it runs.
+REGISTRY_NAMES = frozenset({"private-docker-registry", "executor-dind-registry"})
+SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "busybox"})
+DOCKERD = frozenset({"dockerd", "dockerd-entrypoint.sh"})
+
+
+def image_name(container: dict[str, Any]) -> str:
+    """The image's repository name without registry host, tag or digest: `sourcegraph/dind`."""
+    image = str(container.get("image") or "").split("@", 1)[0]
+    host, _, rest = image.partition("/")
+    if rest and ("." in host or ":" in host or host == "localhost"):
+        image = rest
+    slash = image.rfind("/")
+    colon = image.rfind(":")
+    return image[:colon] if colon > slash else image
+
+
+def image_tag(container: dict[str, Any]) -> str:
+    image = str(container.get("image") or "").split("@", 1)[0]
+    colon = image.rfind(":")
+    return image[colon + 1 :] if colon > image.rfind("/") else ""
+
+
+def argv(container: dict[str, Any]) -> list[str]:
+    command = container.get("command")
+    args = container.get("args")
+    words = [*(command if isinstance(command, list) else []), *(args if isinstance(args, list) else [])]
+    return [str(word) for word in words]
+
+
+def shell_script(words: list[str]) -> str | None:
+    """The script of `sh -c SCRIPT` (any shell, any flags ending in c), or None."""
+    if not words or words[0].rsplit("/", 1)[-1] not in SHELLS:
+        return None
+    rest = words[1:]
+    if words[0].endswith("busybox") and rest:
+        rest = rest[1:]
+    for index, word in enumerate(rest):
+        if word.startswith("-") and not word.startswith("--") and "c" in word:
+            return rest[index + 1] if index + 1 < len(rest) else ""
+        if not word.startswith("-"):
+            return None
     return None
 
 
-# The executors' pull-through registries: upstream's and ours.
-REGISTRY_NAMES = frozenset({"private-docker-registry", "executor-dind-registry"})
+def command_words(container: dict[str, Any]) -> list[list[str]]:
+    """The simple commands a container runs: its argv, or each command of its `sh -c` script."""
+    import shlex
+
+    words = argv(container)
+    script = shell_script(words)
+    if script is None:
+        return [words]
+    commands: list[list[str]] = []
+    for line in script.replace("\\\n", " ").splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
+        lexer.whitespace_split = True
+        commands.append([])
+        try:
+            for token in lexer:
+                if token and set(token) <= set(";&|()<>"):
+                    commands.append([])
+                else:
+                    commands[-1].append(token)
+        except ValueError:  # a quote spanning lines: plain words, so a flag is still seen
+            commands[-1] = line.split()
+    return [command for command in commands if command]
+
+
+def runs_dockerd(container: dict[str, Any]) -> bool:
+    return any(word.rsplit("/", 1)[-1] in DOCKERD for words in command_words(container) for word in words)
+
+
+def is_dind_container(container: Any) -> bool:
+    """dind by what it is: it runs dockerd, or its image is a Docker-in-Docker image."""
+    if not isinstance(container, dict):
+        return False
+    name = image_name(container)
+    return runs_dockerd(container) or "dind" in name.rsplit("/", 1)[-1] or "dind" in image_tag(container)
+
+
+def is_executor_container(container: Any) -> bool:
+    """The executor by what it is: Sourcegraph's executor image, or the executor's EXECUTOR_* environment."""
+    if not isinstance(container, dict):
+        return False
+    if image_name(container).rsplit("/", 1)[-1].startswith("executor"):
+        return True
+    env = container.get("env")
+    return any(
+        isinstance(var, dict) and str(var.get("name", "")).startswith("EXECUTOR_")
+        for var in (env if isinstance(env, list) else [])
+    )
+
+
+def role_containers(spec: dict[str, Any], base: str, role: str) -> Iterator[tuple[dict[str, Any], str]]:
+    """The containers of one role ("executor" or "dind") with their field paths."""
+    test = is_executor_container if role == "executor" else is_dind_container
+    for entry, path in containers(spec, base):
+        if test(entry) and not (role == "executor" and is_dind_container(entry)):
+            yield entry, path
 
 
 def is_executor_workload(obj: Any) -> bool:
-    """Any workload with an executor container and a dind container: ours, upstream's or hand-made."""
+    """Any workload that runs an executor or a dind container: ours, upstream's or hand-made, whatever the
+    containers are called."""
     located = pod_spec(obj)
     if located is None:
         return False
-    spec = located[0]
-    return container(spec, "executor") is not None and container(spec, "dind") is not None
+    spec, base = located
+    return any(is_executor_container(entry) or is_dind_container(entry) for entry, _ in containers(spec, base))
+
+
+def is_registry_workload(obj: Any) -> bool:
+    """The executors' pull-through registry: by name, or a Docker registry image."""
+    located = pod_spec(obj)
+    if located is None or is_executor_workload(obj):
+        return False
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    if str(meta.get("name")) in REGISTRY_NAMES:
+        return True
+    return any(image_name(entry).rsplit("/", 1)[-1] == "registry" for entry, _ in containers(*located))

@@ -79,11 +79,11 @@ def stream(text: str, config: Any) -> Processed:
     return stream_outcome(function.run(items, config))
 
 
-def validated(resource_list: krm_io.ResourceList) -> Processed:
+def validated(resource_list: krm_io.ResourceList, allow_none: bool = False) -> Processed:
     """The audit as a kpt validator: items unchanged, findings as results."""
     from executor_dind.audit import audit
 
-    findings = audit(resource_list.items)
+    findings = audit(resource_list.items, allow_none)
     resource_list.results = [finding.to_krm() for finding in findings]
     output = krm_io.write_resource_list(resource_list).encode()
     if has_errors(findings):

@@ -307,7 +307,8 @@ def test_config_errors_point_at_the_function_config():
 # --- the self-audit -----------------------------------------------------------------------------------------------
 
 OPEN_POLICIES = {
-    "allowedCIDRs: [0.0.0.0/0]": ({"allowedCIDRs": ["0.0.0.0/0"]}, {"EXD302", "EXD303"}),
+    # declared, the private ranges are the user's choice; the metadata service never is
+    "allowedCIDRs: [0.0.0.0/0]": ({"allowedCIDRs": ["0.0.0.0/0"]}, {"EXD302"}),
     "deniedCIDRs: []": ({"deniedCIDRs": []}, {"EXD302", "EXD303"}),
     "nodeLocalIP on the metadata address": ({"dns": {"nodeLocalIP": "169.254.169.254"}}, {"EXD302"}),
 }

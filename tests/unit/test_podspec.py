@@ -1,4 +1,5 @@
-"""podspec: where each workload kind keeps its pod spec, its containers, and what makes a workload an executor's."""
+"""podspec: where each workload kind keeps its pod spec, its containers, and what makes a workload an executor's
+(what its containers run, not their names)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import pytest
 
 from executor_dind.podspec import POD_SPEC_PATHS, container, containers, is_executor_workload, pod_labels, pod_spec
 
-POD = {"containers": [{"name": "executor"}], "initContainers": [{"name": "dind"}]}
+EXECUTOR = {"name": "x", "image": "index.docker.io/sourcegraph/executor:6.2.1106"}
+DIND = {"name": "y", "image": "index.docker.io/sourcegraph/dind:6.2.1106", "command": ["dockerd"]}
+POD = {"containers": [EXECUTOR], "initContainers": [DIND]}
 
 
 def wrap(kind: str, pod: dict) -> dict:
@@ -30,11 +33,8 @@ def test_every_workload_kind(kind):
 
 
 def test_containers_come_with_their_paths_init_containers_first():
-    assert list(containers(POD, "spec")) == [
-        ({"name": "dind"}, "spec.initContainers[0]"),
-        ({"name": "executor"}, "spec.containers[0]"),
-    ]
-    assert container(POD, "dind") == {"name": "dind"}
+    assert list(containers(POD, "spec")) == [(DIND, "spec.initContainers[0]"), (EXECUTOR, "spec.containers[0]")]
+    assert container(POD, "y") == DIND
     assert container(POD, "registry") is None
 
 
@@ -42,4 +42,7 @@ def test_not_workloads():
     assert pod_spec({"kind": "Service"}) is None
     assert pod_spec({"kind": "Deployment", "spec": "x"}) is None
     assert pod_spec("text") is None
-    assert not is_executor_workload(wrap("Deployment", {"containers": [{"name": "executor"}]}))
+    # either one makes it an executor workload (fail closed); names alone do not
+    assert is_executor_workload(wrap("Deployment", {"containers": [EXECUTOR]}))
+    assert is_executor_workload(wrap("Deployment", {"containers": [{"name": "z", "command": ["sh", "-c", "dockerd"]}]}))
+    assert not is_executor_workload(wrap("Deployment", {"containers": [{"name": "executor"}, {"name": "dind"}]}))

@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     if found.resource_list is not None:
         from executor_dind.process import validated
 
-        return emit(validated(found.resource_list))
-    findings = audit(found.items)
+        return emit(validated(found.resource_list, args.allow_none))
+    findings = audit(found.items, args.allow_none)
     if args.format == "results":
         sys.stdout.write(krm_io.dump({"results": [f.to_krm() for f in findings]}))
     else:

@@ -47,6 +47,10 @@ class Scope:
         self.namespaces: dict[str, Item] = {}
         self.service_accounts: dict[tuple[str, str], Item] = {}
         self.config_maps: dict[tuple[str, str], Item] = {}
+        self.secrets: dict[tuple[str, str], Item] = {}
+        self.runtime_classes: dict[str, Item] = {}
+        # What a rule computes once per workload for its siblings (the network rules' reachability).
+        self.memo: dict[tuple[str, int], Any] = {}
 
     @classmethod
     def of(cls, items: list[Item]) -> Scope:
@@ -60,6 +64,10 @@ class Scope:
                 scope.service_accounts[(item.namespace, item.name)] = item
             elif item.kind == "ConfigMap":
                 scope.config_maps[(item.namespace, item.name)] = item
+            elif item.kind == "Secret":
+                scope.secrets[(item.namespace, item.name)] = item
+            elif item.kind == "RuntimeClass":
+                scope.runtime_classes[item.name] = item
         return scope
 
 
@@ -140,22 +148,14 @@ def executor_pod(item: Item) -> tuple[dict[str, Any], str]:
 
 
 def selector_matches(selector: Any, labels: dict[str, str]) -> bool:
-    """Kubernetes label selector semantics (matchLabels and matchExpressions); an empty selector matches all."""
-    if not isinstance(selector, dict):
-        return selector is None
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression.get("key"), expression.get("operator")
-        values = expression.get("values") or []
-        present = key in labels
-        if operator == "In" and (not present or labels[key] not in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
+    """Kubernetes label selector semantics (matchLabels and matchExpressions); an empty selector matches all,
+    a malformed one nothing."""
+    from executor_dind.netpol_reach import selector_matches as matches
+
+    return matches(selector, labels)
+
+
+def config_map_data(scope: Scope, namespace: str, name: Any) -> dict[str, Any]:
+    config_map = scope.config_maps.get((namespace, str(name)))
+    data = config_map.obj.get("data") if config_map is not None else None
+    return data if isinstance(data, dict) else {}

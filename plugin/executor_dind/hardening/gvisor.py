@@ -30,7 +30,7 @@ from executor_dind.hardening.common import (
 )
 from executor_dind.krm_io import Item
 from executor_dind.naming import CLUSTER_OBJECT_LABELS
-from executor_dind.podspec import containers
+from executor_dind.podspec import role_containers
 from executor_dind.records import Field
 from executor_dind.results import Result
 
@@ -72,6 +72,30 @@ START_SCRIPT = "\n".join(
     )
 )
 _FLAG_KEYS = ("storage-driver", "iptables", "ip6tables")
+# Written on the Deployment when the RuntimeClass has another name than GKE Sandbox's and is not emitted: the
+# user's word that this RuntimeClass is a sandbox, for the audit.
+SANDBOX_ANNOTATION = "executor-dind.dev/sandbox-runtime-class"
+SANDBOX_HANDLERS = ("runsc", "gvisor")
+WELL_KNOWN_SANDBOX = "gvisor"
+# containerd's and Docker's default capability set: what a container gets without privileged or add.
+RUNTIME_DEFAULT_CAPABILITIES = frozenset(
+    {
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "NET_RAW",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    }
+)
 # What this control changes in the executor Deployment's checkov skips (see model.CHECKOV_SKIPS).
 CHECKOV_SKIPS = {
     "CKV_K8S_20": "dind only (the executor sets allowPrivilegeEscalation false): no_new_privs on dockerd "
@@ -138,6 +162,10 @@ def _deployment_patch(spec: Spec, obj: dict[str, Any]) -> Patch:
         op("add", f"{dind}/securityContext/capabilities", {"drop": ["ALL"], "add": list(CAPABILITIES)}),
         op("add", "/spec/template/spec/runtimeClassName", spec.hardening.gvisor.runtime_class_name),
     ]
+    gvisor = spec.hardening.gvisor
+    if gvisor.runtime_class_name != WELL_KNOWN_SANDBOX and not gvisor.create_runtime_class:
+        # The user's word that this RuntimeClass is a sandbox, for the audit (the output does not hold it).
+        ops.append(op("add", "/metadata/annotations/" + escape_pointer(SANDBOX_ANNOTATION), gvisor.runtime_class_name))
     return Patch("Deployment", obj["metadata"]["name"], tuple(ops))
 
 
@@ -157,18 +185,71 @@ def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> 
     return Applied(added=added, patches=patches)
 
 
+def sandboxed(item: Item, scope: Scope, spec: dict[str, Any]) -> bool:
+    name = spec.get("runtimeClassName")
+    if not isinstance(name, str) or not name:
+        return False
+    runtime_class = scope.runtime_classes.get(name)
+    if runtime_class is not None:
+        handler = str(runtime_class.obj.get("handler", ""))
+        return handler in SANDBOX_HANDLERS or handler.startswith("kata")
+    return name in (WELL_KNOWN_SANDBOX, item.annotation(SANDBOX_ANNOTATION))
+
+
+def _extra_capabilities(entry: dict[str, Any]) -> list[str]:
+    context = entry.get("securityContext") if isinstance(entry.get("securityContext"), dict) else {}
+    capabilities = context.get("capabilities") if isinstance(context.get("capabilities"), dict) else {}
+    added = capabilities.get("add") if isinstance(capabilities.get("add"), list) else []
+    return sorted({str(c).upper().removeprefix("CAP_") for c in added} - RUNTIME_DEFAULT_CAPABILITIES)
+
+
+def _privileged(entry: dict[str, Any]) -> bool:
+    context = entry.get("securityContext") if isinstance(entry.get("securityContext"), dict) else {}
+    return context.get("privileged") not in (None, False)
+
+
+def _runtime(spec: dict[str, Any]) -> str:
+    name = spec.get("runtimeClassName")
+    return f"RuntimeClass {name!r}, which is not a sandbox" if name else "no RuntimeClass"
+
+
 def privileged_unsandboxed(item: Item, scope: Scope) -> Iterator[Finding]:
     spec, base = executor_pod(item)
-    if spec.get("runtimeClassName"):
+    if sandboxed(item, scope, spec):
         return
-    for entry, path in containers(spec, base):
-        if entry.get("name") == "dind" and (entry.get("securityContext") or {}).get("privileged"):
+    for entry, path in role_containers(spec, base, "dind"):
+        if _privileged(entry):
             yield Finding(
                 item,
                 f"{path}.securityContext.privileged",
-                "privileged dind runs untrusted jobs on the host kernel: enable hardening.gvisor "
-                "(or keep these pods on a dedicated, disposable node pool)",
+                f"privileged dind runs untrusted jobs on the host kernel ({_runtime(spec)}): enable "
+                "hardening.gvisor (or keep these pods on a dedicated, disposable node pool)",
             )
+        elif _extra_capabilities(entry):
+            yield Finding(
+                item,
+                f"{path}.securityContext.capabilities",
+                f"dind holds {', '.join(_extra_capabilities(entry))} on the host kernel ({_runtime(spec)}): "
+                "as much as privileged dind; run the pod under a gVisor RuntimeClass",
+            )
+
+
+def sandbox_missing(item: Item, scope: Scope) -> Iterator[Finding]:
+    spec, base = executor_pod(item)
+    if sandboxed(item, scope, spec):
+        return
+    declared = item.annotation(SANDBOX_ANNOTATION)
+    for entry, _ in role_containers(spec, base, "dind"):
+        extra = _extra_capabilities(entry)
+        if (extra and not _privileged(entry)) or declared:
+            reason = f"declares the sandbox {declared!r}" if declared else f"gives dind {', '.join(extra)}"
+            yield Finding(
+                item,
+                f"{base}.runtimeClassName",
+                f"the pod is laid out for gVisor (it {reason}) but runs with {_runtime(spec)}: the sandbox is "
+                "gone and jobs reach the node's kernel; set runtimeClassName to the gVisor RuntimeClass",
+            )
+            return
 
 
 CONTROL = Control(
@@ -183,6 +264,20 @@ CONTROL = Control(
     check=check,
     apply=apply,
     rules=(
-        Rule("EXD201", "privileged-unsandboxed", "warning", "privileged dind without gVisor", privileged_unsandboxed),
+        Rule(
+            "EXD201",
+            "privileged-unsandboxed",
+            "warning",
+            "dind, privileged or with capabilities beyond the runtime default, without a sandbox RuntimeClass",
+            privileged_unsandboxed,
+        ),
+        Rule(
+            "EXD202",
+            "sandbox-missing",
+            "error",
+            "a pod laid out for gVisor (dind's capability set, or a declared sandbox) runs without one "
+            "(`runtimeClassName` removed, `runc`, a RuntimeClass whose handler is no sandbox)",
+            sandbox_missing,
+        ),
     ),
 )

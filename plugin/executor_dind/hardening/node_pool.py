@@ -62,9 +62,13 @@ def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> 
     return Applied(patches=tuple(patches))
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def shared_nodes(item: Item, scope: Scope) -> Iterator[Finding]:
     spec, base = executor_pod(item)
-    affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+    affinity = _mapping(_mapping(spec.get("affinity")).get("nodeAffinity")).get(
         "requiredDuringSchedulingIgnoredDuringExecution"
     )
     if not spec.get("nodeSelector") and not affinity:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 from executor_dind.hardening.common import Applied, Control, Finding, Rule, Scope
 from executor_dind.krm_io import Item
 from executor_dind.naming import CLUSTER_OBJECT_LABELS
-from executor_dind.podspec import REGISTRY_NAMES, is_executor_workload, pod_spec
+from executor_dind.podspec import is_executor_workload, is_registry_workload, pod_spec
 from executor_dind.records import Field
 from executor_dind.results import Result
 
@@ -69,9 +69,9 @@ def shared_namespace(item: Item, scope: Scope) -> Iterator[Finding]:
         and other.namespace == item.namespace
         and pod_spec(other.obj) is not None
         and not is_executor_workload(other.obj)
-        and other.name not in REGISTRY_NAMES
-        and ((other.obj.get("metadata") or {}).get("labels") or {}).get("deploy") == "sourcegraph"
-        and ((other.obj.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/part-of") != "executor-dind"
+        and not is_registry_workload(other.obj)
+        and other.label("deploy") == "sourcegraph"
+        and other.label("app.kubernetes.io/part-of") != "executor-dind"
     ]
     if others:
         yield Finding(

@@ -1,0 +1,606 @@
+"""The attack corpus: mutations of a clean render of the real upstream base that reopen what the hardening
+closes. Each must fail the audit with exactly the expected error rules, and the findings must name what opens
+the hole (the policy, the field). The clean renders they start from pass."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from checkers.conftest import PROFILES
+from checkers.tools import dump, find
+from conftest import run
+from executor_dind.audit import audit
+from executor_dind.krm_io import Item, read_stream
+
+EXECUTOR = "Deployment/{ns}/executor-all"
+Objects = list[dict[str, Any]]
+
+
+def policy(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def egress_policy(name: str, namespace: str, *rules: dict[str, Any], selector: Any = None) -> dict[str, Any]:
+    pod_selector = selector if selector is not None else {"matchLabels": {"app.kubernetes.io/name": "executor"}}
+    return policy(name, namespace, {"podSelector": pod_selector, "policyTypes": ["Egress"], "egress": list(rules)})
+
+
+def deployment(objects: Objects) -> dict[str, Any]:
+    return find(objects, "Deployment", "executor-all")
+
+
+def pod(objects: Objects) -> dict[str, Any]:
+    return deployment(objects)["spec"]["template"]["spec"]
+
+
+def container(objects: Objects, name: str) -> dict[str, Any]:
+    spec = pod(objects)
+    return next(c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == name)
+
+
+def namespace_of(objects: Objects) -> str:
+    return deployment(objects)["metadata"]["namespace"]
+
+
+def add(*extra: Callable[[str], dict[str, Any]]) -> Callable[[Objects], Objects]:
+    return lambda objects: [*objects, *(make(namespace_of(objects)) for make in extra)]
+
+
+def edit(change: Callable[[Objects], None]) -> Callable[[Objects], Objects]:
+    def mutate(objects: Objects) -> Objects:
+        change(objects)
+        return objects
+
+    return mutate
+
+
+def set_pod(**fields: Any) -> Callable[[Objects], Objects]:
+    return edit(lambda objects: pod(objects).update(fields))
+
+
+def set_container(name: str, **fields: Any) -> Callable[[Objects], Objects]:
+    return edit(lambda objects: container(objects, name).update(fields))
+
+
+def add_volume(volume: dict[str, Any], mount_in: str = "dind") -> Callable[[Objects], Objects]:
+    def change(objects: Objects) -> None:
+        pod(objects)["volumes"].append(volume)
+        container(objects, mount_in)["volumeMounts"].append({"name": volume["name"], "mountPath": "/mnt/x"})
+
+    return edit(change)
+
+
+def parent_overlay_labels(objects: Objects) -> Objects:
+    """A parent overlay's `labels: {deploy: sourcegraph}` with includeTemplates, and upstream's
+    components/network/network-policy: Sourcegraph's allow-all-in-namespace policy now selects executor pods."""
+    namespace = namespace_of(objects)
+    deployment(objects)["spec"]["template"]["metadata"]["labels"]["deploy"] = "sourcegraph"
+    for obj in objects:
+        if obj.get("kind") in ("Deployment", "StatefulSet", "DaemonSet"):
+            obj["spec"]["template"]["metadata"].setdefault("labels", {})["deploy"] = "sourcegraph"
+    marked = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    marked["metadata"]["labels"] = {"deploy": "sourcegraph", "name": "sourcegraph-prod"}
+    prod = policy(
+        "sourcegraph-prod",
+        namespace,
+        {
+            "podSelector": {"matchLabels": {"deploy": "sourcegraph"}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"name": "sourcegraph-prod"}}}]}],
+            "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"name": "sourcegraph-prod"}}}]}],
+        },
+    )
+    return [*[o for o in objects if (o["kind"], o["metadata"]["name"]) != ("Namespace", namespace)], marked, prod]
+
+
+def drop_metadata_except(objects: Objects) -> Objects:
+    ours = find(objects, "NetworkPolicy", "executor-dind-executors")
+    for rule in ours["spec"]["egress"]:
+        for peer in rule.get("to", []):
+            block = peer.get("ipBlock") or {}
+            if "except" in block:
+                block["except"] = [c for c in block["except"] if c not in ("169.254.0.0/16", "10.0.0.0/8")]
+    return objects
+
+
+def runtime_class(handler: str) -> Callable[[str], dict[str, Any]]:
+    return lambda _ns: {
+        "apiVersion": "node.k8s.io/v1",
+        "kind": "RuntimeClass",
+        "metadata": {"name": "gvisor"},
+        "handler": handler,
+    }
+
+
+def daemon_json_hosts(objects: Objects) -> Objects:
+    config_map = find(objects, "ConfigMap", "executor-dind-docker")
+    config = json.loads(config_map["data"]["daemon.json"])
+    config["hosts"] = ["tcp://127.0.0.1:2375", "tcp://0.0.0.0:2375"]
+    config_map["data"]["daemon.json"] = json.dumps(config)
+    return objects
+
+
+def renamed(objects: Objects, exposed: bool) -> Objects:
+    """The dind and executor containers renamed; dind optionally listening beyond loopback."""
+    for name, new in (("dind", "docker-daemon"), ("executor", "worker")):
+        container(objects, name)["name"] = new
+    if exposed:
+        spec = pod(objects)
+        dind = next(c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == "docker-daemon")
+        dind["command"] = ["dockerd", "-H", "tcp://0.0.0.0:2375"]
+    return objects
+
+
+def prometheus_elsewhere(objects: Objects) -> Objects:
+    """A pod labelled app=prometheus in a tenant's namespace, let in by a policy that trusts the label anywhere."""
+    impostor = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "prometheus", "namespace": "tenant"},
+        "spec": {"template": {"metadata": {"labels": {"app": "prometheus"}}, "spec": {"containers": [{"name": "p"}]}}},
+    }
+    trusting = policy(
+        "prometheus-anywhere",
+        namespace_of(objects),
+        {
+            "podSelector": EXECUTOR_SELECTOR,
+            "ingress": [
+                {
+                    "from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "prometheus"}}}],
+                    "ports": [{"port": 6060}],
+                }
+            ],
+        },
+    )
+    return [*objects, impostor, trusting]
+
+
+ALL_PEERS = [{"namespaceSelector": {}}]
+EXECUTOR_SELECTOR = {"matchLabels": {"app.kubernetes.io/name": "executor"}}
+
+# name -> (profile, mutation, the exact set of error rules, a text some error finding must contain)
+CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
+    # --- extra allow policies ---
+    "namespace-selector-everything": (
+        "recommended",
+        add(lambda ns: egress_policy("open-namespaces", ns, {"to": ALL_PEERS})),
+        {"EXD305"},
+        "NetworkPolicy open-namespaces (egress[0])",
+    ),
+    "namespace-selector-everything-strict": (
+        "strict",
+        add(lambda ns: egress_policy("open-namespaces", ns, {"to": ALL_PEERS})),
+        {"EXD305"},
+        "any pod in any other namespace (every port)",
+    ),
+    "pod-selector-everything-in-namespace": (
+        "recommended",
+        add(lambda ns: egress_policy("open-pods", ns, {"to": [{"podSelector": {}}]})),
+        {"EXD305"},
+        "any other pod in namespace sourcegraph (every port)",
+    ),
+    "namespace-not-in-expression": (
+        "strict",
+        add(
+            lambda ns: egress_policy(
+                "not-kube-system",
+                ns,
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchExpressions": [
+                                    {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["x"]}
+                                ]
+                            }
+                        }
+                    ]
+                },
+            )
+        ),
+        {"EXD305"},
+        "any pod in any other namespace",
+    ),
+    "private-block-10-20": (
+        "recommended",
+        add(lambda ns: egress_policy("to-vpc", ns, {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]})),
+        {"EXD303"},
+        "private range 10.0.0.0/8 (10.20.0.0/16 on every port): allowed by NetworkPolicy to-vpc (egress[0])",
+    ),
+    "private-block-172-16-5": (
+        "strict",
+        add(lambda ns: egress_policy("to-db", ns, {"to": [{"ipBlock": {"cidr": "172.16.5.0/24"}}]})),
+        {"EXD303"},
+        "private range 172.16.0.0/12 (172.16.5.0/24 on every port): allowed by NetworkPolicy to-db",
+    ),
+    "private-block-192-168-single-port": (
+        "recommended",
+        add(
+            lambda ns: egress_policy(
+                "to-ssh", ns, {"to": [{"ipBlock": {"cidr": "192.168.1.7/32"}}], "ports": [{"port": 22}]}
+            )
+        ),
+        {"EXD303"},
+        "192.168.1.7/32 on TCP 22",
+    ),
+    "cgnat-block-with-end-port": (
+        "recommended",
+        add(
+            lambda ns: egress_policy(
+                "to-cgnat",
+                ns,
+                {"to": [{"ipBlock": {"cidr": "100.64.0.0/10"}}], "ports": [{"port": 8000, "endPort": 9000}]},
+            )
+        ),
+        {"EXD302", "EXD303"},  # Alibaba's 100.100.100.200 is in CGNAT
+        "100.64.0.0/10 on TCP 8000-9000",
+    ),
+    "metadata-address-only": (
+        "strict",
+        add(lambda ns: egress_policy("imds", ns, {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}]})),
+        {"EXD302"},
+        "169.254.169.254 (AWS, GCP, Azure, Oracle, DigitalOcean, OpenStack instance metadata) on every port: "
+        "allowed by NetworkPolicy imds (egress[0])",
+    ),
+    "ecs-task-metadata": (
+        "recommended",
+        add(lambda ns: egress_policy("ecs", ns, {"to": [{"ipBlock": {"cidr": "169.254.170.0/24"}}]})),
+        {"EXD302", "EXD303"},
+        "169.254.170.2 (AWS ECS task metadata and credentials)",
+    ),
+    "azure-wireserver": (
+        "recommended",
+        add(lambda ns: egress_policy("azure", ns, {"to": [{"ipBlock": {"cidr": "168.63.0.0/16"}}]})),
+        {"EXD302"},
+        "168.63.129.16 (Azure WireServer)",
+    ),
+    "ipv6-everything-without-except": (
+        "strict",
+        add(lambda ns: egress_policy("v6", ns, {"to": [{"ipBlock": {"cidr": "::/0"}}]})),
+        {"EXD302", "EXD303"},
+        "fd00:ec2::254 (AWS instance metadata over IPv6)",
+    ),
+    "allow-all-egress": (
+        "recommended",
+        add(lambda ns: egress_policy("allow-all", ns, {}, selector={})),
+        {"EXD302", "EXD303", "EXD305"},
+        "allowed by NetworkPolicy allow-all (egress[0])",
+    ),
+    "ports-only-rule": (
+        "strict",
+        add(lambda ns: egress_policy("https-anywhere", ns, {"ports": [{"port": 443}]})),
+        {"EXD302", "EXD303", "EXD305"},
+        "10.0.0.0/8 on TCP 443",
+    ),
+    "dns-port-everywhere": (
+        "recommended",
+        add(lambda ns: egress_policy("dns-any", ns, {"ports": [{"port": 53, "protocol": "UDP"}]})),
+        {"EXD302", "EXD303", "EXD305"},
+        "on UDP 53",
+    ),
+    "frontend-internal-api-port": (
+        "recommended",
+        add(
+            lambda ns: egress_policy(
+                "frontend-internal",
+                ns,
+                {"to": [{"podSelector": {"matchLabels": {"app": "sourcegraph-frontend"}}}], "ports": [{"port": 3090}]},
+            )
+        ),
+        {"EXD305"},
+        "Deployment/sourcegraph/sourcegraph-frontend (TCP 3090)",
+    ),
+    "dns-pods-every-port": (
+        "strict",
+        add(
+            lambda ns: egress_policy(
+                "dns-all-ports",
+                ns,
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ]
+                },
+            )
+        ),
+        {"EXD305"},
+        "the DNS pods in kube-system (TCP 1-52",
+    ),
+    "named-port-to-internal-service": (
+        "recommended",
+        add(
+            lambda ns: egress_policy(
+                "named", ns, {"to": [{"podSelector": {"matchLabels": {"app": "pgsql"}}}], "ports": [{"port": "pgsql"}]}
+            )
+        ),
+        {"EXD305"},
+        "StatefulSet/sourcegraph/pgsql (TCP 5432)",
+    ),
+    "metadata-and-private-except-dropped": (
+        "recommended",
+        drop_metadata_except,
+        {"EXD302", "EXD303"},
+        "allowed by NetworkPolicy executor-dind-executors (egress[3])",
+    ),
+    "parent-overlay-labels-select-executors": (
+        "recommended",
+        parent_overlay_labels,
+        {"EXD305", "EXD306"},
+        "allowed by NetworkPolicy sourcegraph-prod (egress[0])",
+    ),
+    # --- ingress ---
+    "allow-all-ingress": (
+        "recommended",
+        add(lambda ns: policy("allow-all-in", ns, {"podSelector": {}, "ingress": [{}]})),
+        {"EXD306"},
+        "allowed by NetworkPolicy allow-all-in (ingress[0])",
+    ),
+    "ingress-from-every-namespace-strict": (
+        "strict",
+        add(lambda ns: policy("in-ns", ns, {"podSelector": {}, "ingress": [{"from": ALL_PEERS}]})),
+        {"EXD306"},
+        "any other pod in namespace sourcegraph (every port)",
+    ),
+    "metrics-open-to-an-ip-block": (
+        "strict",
+        add(
+            lambda ns: policy(
+                "metrics-lb",
+                ns,
+                {
+                    "podSelector": EXECUTOR_SELECTOR,
+                    "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 6060}]}],
+                },
+            )
+        ),
+        {"EXD306"},
+        "0.0.0.0/0 (TCP 6060) can connect: allowed by NetworkPolicy metrics-lb (ingress[0])",
+    ),
+    "prometheus-label-in-another-namespace": (
+        "strict",
+        prometheus_elsewhere,
+        {"EXD306"},
+        "Deployment/tenant/prometheus (TCP 6060) can connect: allowed by NetworkPolicy prometheus-anywhere",
+    ),
+    # --- the node ---
+    "host-network": ("recommended", set_pod(hostNetwork=True), {"EXD009"}, "spec.template.spec.hostNetwork"),
+    "host-pid": ("strict", set_pod(hostPID=True), {"EXD009"}, "hostPID: true"),
+    "host-ipc": ("strict", set_pod(hostIPC=True), {"EXD009"}, "hostIPC: true"),
+    "host-port": (
+        "strict",
+        set_container("executor", ports=[{"name": "debug", "containerPort": 6060, "hostPort": 6060}]),
+        {"EXD009"},
+        "hostPort 6060",
+    ),
+    "host-path-docker-socket": (
+        "strict",
+        add_volume({"name": "sock", "hostPath": {"path": "/var/run/docker.sock"}}),
+        {"EXD010"},
+        "the node's container runtime socket (/var/run/docker.sock)",
+    ),
+    "host-path-containerd-directory": (
+        "recommended",
+        add_volume({"name": "run", "hostPath": {"path": "/run/containerd"}}),
+        {"EXD010"},
+        "(/run/containerd/containerd.sock)",
+    ),
+    "host-path-anything": (
+        "recommended",
+        add_volume({"name": "etc", "hostPath": {"path": "/etc"}}),
+        {"EXD010"},
+        "the node's /etc",
+    ),
+    "projected-service-account-token": (
+        "strict",
+        add_volume(
+            {"name": "token", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}, "executor"
+        ),
+        {"EXD002"},
+        "a projected service-account token",
+    ),
+    "automounted-token": ("recommended", set_pod(automountServiceAccountToken=True), {"EXD002"}, "executor-dind"),
+    # --- privilege ---
+    "privileged-executor": (
+        "strict",
+        edit(lambda o: container(o, "executor")["securityContext"].update(privileged=True)),
+        {"EXD007"},
+        "privileged",
+    ),
+    "escalating-executor": (
+        "recommended",
+        edit(lambda o: container(o, "executor")["securityContext"].update(allowPrivilegeEscalation=True)),
+        {"EXD007"},
+        "allowPrivilegeEscalation not false",
+    ),
+    "executor-with-capabilities": (
+        "strict",
+        edit(lambda o: container(o, "executor")["securityContext"]["capabilities"].update(add=["NET_ADMIN"])),
+        {"EXD007"},
+        "capabilities added (NET_ADMIN)",
+    ),
+    "executor-writable-root": (
+        "recommended",
+        edit(lambda o: container(o, "executor")["securityContext"].pop("readOnlyRootFilesystem")),
+        {"EXD007"},
+        "root filesystem writable",
+    ),
+    "strict-without-runtime-class": (
+        "strict",
+        edit(lambda o: pod(o).pop("runtimeClassName")),
+        {"EXD202"},
+        "runs with no RuntimeClass",
+    ),
+    "strict-with-runc": (
+        "strict",
+        set_pod(runtimeClassName="runc"),
+        {"EXD202"},
+        "RuntimeClass 'runc', which is not a sandbox",
+    ),
+    "strict-runtime-class-handler-runc": (
+        "strict",
+        add(runtime_class("runc")),
+        {"EXD202"},
+        "RuntimeClass 'gvisor', which is not a sandbox",
+    ),
+    # --- dockerd's listen address ---
+    "dockerd-glued-short-flag": (
+        "recommended",
+        set_container("dind", command=["dockerd", "-Htcp://0.0.0.0:2375"]),
+        {"EXD001"},
+        "listens on tcp://0.0.0.0:2375",
+    ),
+    "dockerd-long-flag-separate": (
+        "recommended",
+        set_container("dind", command=["dockerd"], args=["--host", "tcp://0.0.0.0:2375"]),
+        {"EXD001"},
+        "listens on tcp://0.0.0.0:2375",
+    ),
+    "dockerd-in-sh-c": (
+        "strict",
+        set_container("dind", command=["/bin/sh", "-c", 'exec dockerd --host=tcp://0.0.0.0:2375 "$@"']),
+        {"EXD001"},
+        "listens on tcp://0.0.0.0:2375",
+    ),
+    "dockerd-in-sh-c-after-the-gvisor-script": (
+        "strict",
+        edit(
+            lambda o: container(o, "dind")["command"].__setitem__(
+                2, container(o, "dind")["command"][2].replace("exec dockerd", "exec dockerd -H tcp://:2375")
+            )
+        ),
+        {"EXD001"},
+        "listens on tcp://:2375",
+    ),
+    "dockerd-docker-host-env": (
+        "recommended",
+        set_container("dind", env=[{"name": "DOCKER_HOST", "value": "tcp://0.0.0.0:2375"}]),
+        {"EXD001"},
+        "listens on tcp://0.0.0.0:2375",
+    ),
+    "dockerd-daemon-json-hosts": (
+        "recommended",
+        daemon_json_hosts,
+        {"EXD001"},
+        "data.daemon.json: dockerd of Deployment/sourcegraph/executor-all listens on tcp://0.0.0.0:2375",
+    ),
+    "dind-image-entrypoint": (
+        "recommended",
+        edit(lambda o: container(o, "dind").pop("command")),
+        {"EXD001"},
+        "listens on tcp://0.0.0.0:2376",
+    ),
+    "renamed-containers-exposed": (
+        "recommended",
+        lambda o: renamed(o, exposed=True),
+        {"EXD001"},
+        "listens on tcp://0.0.0.0:2375",
+    ),
+}
+
+
+def errors(items: list[Item]) -> tuple[set[str], list[str]]:
+    results = [r for r in audit(items) if r.severity == "error"]
+    return {r.rule for r in results}, [f"{r.field_path}: {r.message}" for r in results]
+
+
+def items_of(objects: Objects) -> list[Item]:
+    return [Item.new(obj) for obj in objects]
+
+
+@pytest.mark.parametrize("case", CORPUS)
+def test_attack_fails_the_audit(renders, case):
+    profile, mutate, expected, named = CORPUS[case]
+    objects = mutate(copy.deepcopy(renders[profile].objects))
+    rules, messages = errors(items_of(objects))
+    assert rules == expected, messages
+    assert any(named in message for message in messages), messages
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CORPUS) >= 40
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_clean_renders_of_every_profile_pass(renders, profile):
+    assert errors(items_of(renders[profile].objects)) == (set(), [])
+
+
+def test_renamed_containers_are_still_executors(renders):
+    clean = renders["strict"].objects
+    findings = {(r.rule, r.severity) for r in audit(items_of(clean))}
+    assert findings == {(r.rule, r.severity) for r in audit(items_of(renamed(copy.deepcopy(clean), exposed=False)))}
+
+
+def test_a_policy_in_a_namespace_without_executors_does_not_select_them(renders):
+    objects = [*renders["strict"].objects, egress_policy("allow-all", "sourcegraph", {}, selector={})]
+    assert errors(items_of(objects)) == (set(), [])
+
+
+def test_egress_rules_of_an_ingress_only_policy_do_not_count(renders):
+    ingress_only = policy("odd", "sourcegraph", {"podSelector": {}, "policyTypes": ["Ingress"], "egress": [{}]})
+    ingress_only["spec"]["ingress"] = [{"from": [{"podSelector": {"matchLabels": {"app": "prometheus"}}}]}]
+    objects = [*renders["recommended"].objects, ingress_only]
+    assert "EXD302" not in errors(items_of(objects))[0]
+
+
+def test_garbage_workload_fields_are_findings_not_tracebacks(renders):
+    objects = copy.deepcopy(renders["strict"].objects)
+    spec = pod(objects)
+    spec["volumes"].append("not-a-volume")
+    spec["securityContext"] = "root please"
+    container(objects, "executor").update(env=7, ports="many", securityContext=["x"], volumeMounts=5)
+    container(objects, "dind")["command"] = ["sh", "-c", 'dockerd -H tcp://0.0.0.0:2375 "unterminated']
+    objects.append({"kind": "NetworkPolicy", "metadata": {"name": "bad", "namespace": namespace_of(objects)}})
+    objects.append(egress_policy("worse", namespace_of(objects), {"to": [{"ipBlock": {"cidr": "nonsense"}}]}))
+    # Shapes a fuzzer found: kinds, names, metadata and port lists that are not what they should be.
+    spec["initContainers"][0]["ports"] = [{"containerPort": 1, "name": ["x"]}, True]
+    spec["volumes"][0]["name"] = ["x"]
+    objects.append({"kind": {"a": 1}, "metadata": {"name": "x"}})
+    objects.append({"kind": "Namespace", "metadata": "sourcegraph"})
+    objects.append({"kind": "StatefulSet", "metadata": {"name": {"x": 1}}, "spec": {"template": {"spec": 5}}})
+    rules, _ = errors(items_of(objects))
+    assert rules == {"EXD001", "EXD007"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "---\n", "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: 5\n", "{{{\n"],
+    ids=["empty", "empty-documents", "items-5", "unparsable"],
+)
+def test_no_usable_input_exits_1(executor_dind, text):
+    assert run([executor_dind, "audit"], input=text).returncode == 1
+
+
+def test_the_function_dropped_exits_1_unless_allowed(executor_dind, base_stream):
+    """What kustomize without --enable-exec leaves: the base alone."""
+    assert run([executor_dind, "audit", str(base_stream)]).returncode == 1
+    assert run([executor_dind, "audit", "--allow-none", str(base_stream)]).returncode == 0
+
+
+def test_the_audit_of_the_full_upstream_render_is_fast(renders):
+    text = renders["strict"].path.read_text()
+    started = time.perf_counter()
+    findings = audit(read_stream(text))
+    elapsed = time.perf_counter() - started
+    assert findings and elapsed < 0.5, elapsed
+
+
+def test_a_mutated_render_fails_the_command_line_too(executor_dind, renders, tmp_path):
+    """The same verdict through the console script users put in CI: exit code 1."""
+    path = tmp_path / "render.yaml"
+    path.write_text(dump(CORPUS["host-network"][1](copy.deepcopy(renders["recommended"].objects))))
+    assert run([executor_dind, "audit", str(path)]).returncode == 1
