@@ -362,7 +362,7 @@ def test_arbitrary_configs_are_accepted_or_rejected_with_located_errors(spec, as
 def _main(stdin: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     saved = sys.stdin
-    sys.stdin = io.StringIO(stdin)
+    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8", "surrogatepass")))
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = cli.main([])

@@ -34,19 +34,21 @@ def _results_stderr(results: list[Any]) -> None:
         _err(result.line())
 
 
-def krm_main(stdin_text: str) -> int:
+def krm_main(stdin: bytes) -> int:
     """KRM function: one ResourceList in, one out; results in it, a one-line summary on stderr."""
     from executor_dind import function, krm_io
     from executor_dind.results import Result, has_errors, sort_results, summary
 
     try:
-        resource_list = krm_io.read_resource_list(stdin_text)
+        resource_list = krm_io.read_resource_list(krm_io.decode(stdin))
     except krm_io.InputError as error:
-        resource_list = krm_io.ResourceList("config.kubernetes.io/v1", [])
-        results = [Result(str(error))]
+        resource_list = error.resource_list or krm_io.ResourceList("config.kubernetes.io/v1", [])
+        results = [Result(message) for message in error.messages]
     else:
         try:
             outcome = function.run(resource_list.items, resource_list.function_config, file_paths=True)
+        except krm_io.InputError as error:  # an item the function had to read cannot be built
+            outcome = function.Outcome(resource_list.items, [Result(message) for message in error.messages])
         except Exception as error:  # a bug, or items of a shape nobody expected: still answer with a result
             if os.environ.get("EXECUTOR_DIND_DEBUG"):
                 raise
@@ -55,8 +57,18 @@ def krm_main(stdin_text: str) -> int:
         results = outcome.results
         if not outcome.failed:
             resource_list.items = outcome.items
-    resource_list.results = [result.to_krm() for result in sort_results(results)]
-    sys.stdout.write(krm_io.write_resource_list(resource_list))
+    output = None
+    if not has_errors(results):
+        resource_list.results = [result.to_krm() for result in sort_results(results)]
+        try:
+            output = krm_io.write_resource_list(resource_list)
+        except krm_io.InputError as error:  # a kept item that must be dumped cannot be
+            results = [*results, *(Result(message) for message in error.messages)]
+    if output is None:
+        # The input as it came, with the results: never fewer or other items than were sent.
+        resource_list.results = [result.to_krm() for result in sort_results(results)]
+        output = krm_io.write_failure(resource_list)
+    sys.stdout.write(output)
     if has_errors(results):
         _err(summary(results))
         return 1
@@ -64,30 +76,35 @@ def krm_main(stdin_text: str) -> int:
 
 
 def _load_config_file(path: Path) -> Any:
-    import yaml
-
-    from executor_dind.krm_io import InputError
+    from executor_dind import krm_io
 
     try:
-        return yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
-    except (OSError, yaml.YAMLError) as error:
-        raise InputError(f"{path}: cannot read the config: {str(error).splitlines()[0]}") from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise krm_io.InputError(f"{path}: cannot read the config: {error}") from None
+    return krm_io.read_config(krm_io.decode(data, str(path)), str(path))
 
 
 def _run_stream(config: Any, items: list[Any]) -> int:
     from executor_dind import function, krm_io
     from executor_dind.results import summary
 
-    outcome = function.run(items, config)
-    if outcome.failed:
+    try:
+        outcome = function.run(items, config)
+        output = None if outcome.failed else krm_io.write_stream(outcome.items)
+    except krm_io.InputError as error:  # an item that had to be read or written out cannot be
+        for message in error.messages:
+            _err(f"executor-dind: error: {message}")
+        return 1
+    if output is None:
         _results_stderr(outcome.results)
         _err(summary(outcome.results))
         return 1
-    sys.stdout.write(krm_io.write_stream(outcome.items))
+    sys.stdout.write(output)
     return 0
 
 
-def legacy_main(config_path: str, stdin_text: str) -> int:
+def legacy_main(config_path: str, stdin: bytes) -> int:
     """Legacy exec plugin: kustomize passes the plugin config file and a YAML stream of its resources."""
     from pathlib import Path
 
@@ -95,9 +112,10 @@ def legacy_main(config_path: str, stdin_text: str) -> int:
 
     try:
         config = _load_config_file(Path(config_path))
-        items = krm_io.read_stream(stdin_text)
+        items = krm_io.read_stream(krm_io.decode(stdin))
     except krm_io.InputError as error:
-        _err(f"executor-dind: {error}")
+        for message in error.messages:
+            _err(f"executor-dind: {message}")
         return 1
     return _run_stream(config, items)
 
@@ -105,16 +123,18 @@ def legacy_main(config_path: str, stdin_text: str) -> int:
 def _manifest_texts(paths: list[str]) -> list[tuple[str, str]]:
     from pathlib import Path
 
+    from executor_dind.krm_io import decode
+
     texts = []
     for raw in paths:
         if raw == "-":
-            texts.append(("stdin", sys.stdin.read()))
+            texts.append(("stdin", decode(sys.stdin.buffer.read())))
             continue
         path = Path(raw)
         files = sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES) if path.is_dir() else [path]
         for file in files:
             if file.name not in NOT_RESOURCES:
-                texts.append((str(file), file.read_text()))
+                texts.append((str(file), decode(file.read_bytes(), str(file))))
     return texts
 
 
@@ -135,7 +155,11 @@ def _config_and_items(config_path: str, paths: list[str]) -> tuple[Any, list[Any
 
     try:
         return _load_config_file(Path(config_path)), _read_items(paths)
-    except (krm_io.InputError, OSError) as error:
+    except krm_io.InputError as error:
+        for message in error.messages:
+            _err(f"executor-dind: {message}")
+        return None
+    except OSError as error:
         _err(f"executor-dind: {error}")
         return None
 
@@ -152,7 +176,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     paths = args.paths or ["-"]
     if paths == ["-"]:
-        text = sys.stdin.read()
+        try:
+            text = krm_io.decode(sys.stdin.buffer.read())
+        except krm_io.InputError as error:
+            _err(f"executor-dind: {error}")
+            return 1
         if "ResourceList" in text[:4096]:
             try:
                 resource_list = krm_io.read_resource_list(text)
@@ -164,7 +192,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     else:
         try:
             sources = _manifest_texts(paths)
-        except OSError as error:
+        except (OSError, krm_io.InputError) as error:
             _err(f"executor-dind: {error}")
             return 1
     try:
@@ -335,12 +363,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-") and os.path.isfile(argv[0]):
-            return legacy_main(argv[0], sys.stdin.read())
+            return legacy_main(argv[0], sys.stdin.buffer.read())
         if not argv:
-            return krm_main(sys.stdin.read())
+            return krm_main(sys.stdin.buffer.read())
         args = parser().parse_args(argv)
         if args.command is None:
-            return krm_main(sys.stdin.read())
+            return krm_main(sys.stdin.buffer.read())
         return args.handler(args)
     except KeyboardInterrupt:
         return 130

@@ -164,15 +164,14 @@ def test_flow_style_items_fall_back_to_block_dumps_with_the_same_content():
     assert yaml.safe_load(out)["items"] == yaml.safe_load(text)["items"]
 
 
-def test_anchors_anywhere_make_every_item_a_dump_without_anchors():
-    text = HEADER + (
-        "items:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: &meta\n    name: a\n"
-        "- apiVersion: v1\n  kind: Secret\n  metadata: *meta\n"
-    )
+def test_only_an_item_aliasing_another_items_anchor_is_dumped():
+    anchored = "- apiVersion: v1\n  kind: ConfigMap\n  metadata: &meta\n    name: a\n"
+    own = "- kind: B\n  a: &x {k: 'v'}\n  b: *x\n"
+    text = HEADER + "items:\n" + anchored + "- apiVersion: v1\n  kind: Secret\n  metadata: *meta\n" + own
     resource_list = krm_io.read_resource_list(text)
-    assert [item.text for item in resource_list.items] == [None, None]
+    assert [item.text for item in resource_list.items] == [anchored, None, own]
     out = krm_io.write_resource_list(resource_list)
-    assert "&" not in out and "*" not in out
+    assert out == HEADER + "items:\n" + anchored + "- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: a\n" + own
     assert yaml.safe_load(out)["items"] == yaml.safe_load(text)["items"]
 
 
@@ -259,6 +258,16 @@ def test_orchestrator_annotations(key, owned):
     assert krm_io.is_orchestrator_annotation(key) is owned
 
 
+STREAM_ON_STDIN = (
+    "stdin: expected one ResourceList document (kind: ResourceList), got a YAML stream of {count} ({first}): "
+    "with no arguments executor-dind is a KRM function (kpt and kustomize send it a ResourceList); to inject "
+    "executors into manifests run `executor-dind render --config CFG -`"
+)
+NOT_AN_OBJECT = (
+    "stdin: ResourceList.items[{index}] is not an object (got {got}): each item must be a Kubernetes object (a mapping)"
+)
+CONFIG_NOT_AN_OBJECT = "stdin: ResourceList.functionConfig must be an object (an ExecutorDind or a ConfigMap), got "
+
 # --- malformed input --------------------------------------------------------------------------------------------
 
 
@@ -266,25 +275,34 @@ def test_orchestrator_annotations(key, owned):
     ("text", "message"),
     [
         ("", "stdin: expected one ResourceList document (kind: ResourceList)"),
-        ("apiVersion: v1\nkind: ConfigMap\n", "stdin: expected one ResourceList document (kind: ResourceList)"),
+        ("apiVersion: v1\nkind: ConfigMap\n", STREAM_ON_STDIN.format(count="1 document", first="ConfigMap/(no name)")),
+        (
+            "kind: A\nmetadata: {name: a}\n---\nkind: B\n",
+            STREAM_ON_STDIN.format(count="2 documents", first="A/a, ..."),
+        ),
         ("- a\n- b\n", "stdin: expected one ResourceList document (kind: ResourceList)"),
-        (HEADER + "---\n" + HEADER, "stdin: expected one ResourceList document (kind: ResourceList)"),
+        (
+            HEADER + "---\n" + HEADER,
+            "stdin: expected one ResourceList document (kind: ResourceList), got 2 documents",
+        ),
+        (HEADER + "items: []\nitems: []\n", "stdin: the ResourceList has the key 'items' 2 times"),
         ("items: [\n", "stdin: not valid YAML at line 2, column 1: did not find expected node content"),
         (
             "kind: ResourceList\n  bad: indent\n",
             "stdin: not valid YAML at line 2, column 6: mapping values are not allowed in this context",
         ),
         ("\x00", "stdin: not valid YAML: unacceptable character #x0000: control characters are not allowed"),
-        (HEADER + "items: 5\n", "stdin: ResourceList.items must be a list of objects"),
-        (HEADER + "items: {a: 1}\n", "stdin: ResourceList.items must be a list of objects"),
-        (HEADER + "items: not-a-list\n", "stdin: ResourceList.items must be a list of objects"),
-        (HEADER + "items:\n- 1\n", "stdin: ResourceList.items[0] is not an object"),
-        (HEADER + "items:\n- kind: A\n- [x]\n", "stdin: ResourceList.items[1] is not an object"),
-        (HEADER + "items: []\nfunctionConfig: 5\n", "stdin: ResourceList.functionConfig must be an object"),
-        (HEADER + "items: []\nfunctionConfig: [a]\n", "stdin: ResourceList.functionConfig must be an object"),
+        (HEADER + "items: 5\n", "stdin: ResourceList.items must be a list of objects, got the scalar '5'"),
+        (HEADER + "items: {a: 1}\n", "stdin: ResourceList.items must be a list of objects, got an object"),
+        (HEADER + "items: x\n", "stdin: ResourceList.items must be a list of objects, got the scalar 'x'"),
+        (HEADER + "items:\n- 1\n", NOT_AN_OBJECT.format(index=0, got="the scalar '1'")),
+        (HEADER + "items:\n- kind: A\n- [x]\n", NOT_AN_OBJECT.format(index=1, got="a list")),
+        (HEADER + "items: []\nfunctionConfig: 5\n", CONFIG_NOT_AN_OBJECT + "the scalar '5'"),
+        (HEADER + "items: []\nfunctionConfig: [a]\n", CONFIG_NOT_AN_OBJECT + "a list"),
     ],
 )
 def test_malformed_resource_lists_are_input_errors(text, message):
+    assert "\n" not in message
     with pytest.raises(InputError) as caught:
         krm_io.read_resource_list(text)
     assert str(caught.value) == message
@@ -343,5 +361,6 @@ def test_stream_mixes_kept_text_and_dumps():
 
 
 def test_stream_documents_must_be_objects():
-    with pytest.raises(InputError, match=r"^stdin: document 2 is not an object$"):
+    message = r"^stdin: document 2 is not an object \(got a list\): each document must be a Kubernetes object$"
+    with pytest.raises(InputError, match=message):
         krm_io.read_stream("kind: A\n---\n- 1\n")
