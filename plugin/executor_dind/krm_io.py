@@ -572,7 +572,7 @@ def read_config(text: str, source: str) -> Any:
         raise InputError(f"{source}: cannot read the config: expected one YAML document, got {len(documents)}")
     if not documents:
         return None
-    _Aliases(f"{source}: cannot read the config", _marks(text)).foreign(documents, "the config")
+    _Aliases(source, _marks(text)).foreign(documents, "cannot read the config")
     return construct(documents[0], f"{source}: the config")
 
 
