@@ -51,7 +51,9 @@ def _frontend_service(items: list[Item]) -> Item | None:
 
 def _http_port(service: dict[str, Any]) -> tuple[int, int | str]:
     """(Service port, target port) of the frontend's `http` port, else of its first port."""
-    ports = [p for p in ((service.get("spec") or {}).get("ports") or []) if isinstance(p, dict)]
+    spec = service.get("spec") if isinstance(service, dict) else None
+    ports = spec.get("ports") if isinstance(spec, dict) else None
+    ports = [p for p in ports if isinstance(p, dict)] if isinstance(ports, list) else []
     chosen = next((p for p in ports if p.get("name") == "http"), ports[0] if ports else {})
     port = chosen.get("port", DEFAULT_FRONTEND_PORT)
     return port, chosen.get("targetPort", port)
@@ -85,7 +87,8 @@ def discover(spec: Spec, items: list[Item]) -> Discovery:
         sourcegraph_namespace = in_cluster[1]  # the URL names the frontend Service's namespace
     if service is not None:
         port, target_port = _http_port(service.obj)
-        selector = (service.obj.get("spec") or {}).get("selector")
+        service_spec = service.obj.get("spec") if isinstance(service.obj, dict) else None
+        selector = service_spec.get("selector") if isinstance(service_spec, dict) else None
         if isinstance(selector, dict) and selector:
             context_args["frontend_pod_labels"] = dict(selector)
         context_args["frontend_pod_port"] = target_port

@@ -13,6 +13,7 @@ and a failure echoes the input ResourceList as it came, with the results added.
 from __future__ import annotations
 
 import codecs
+import difflib
 import json
 import re
 from bisect import bisect_left
@@ -453,7 +454,19 @@ def read_resource_list(text: str, source: str = "stdin") -> ResourceList:
     keys = [key.value for key, _ in root.value if isinstance(key, ScalarNode)]
     twice = [key for key in _ROOT_KEYS if keys.count(key) > 1]
     if twice:
-        raise InputError(f"{source}: the ResourceList has the key {twice[0]!r} {keys.count(twice[0])} times")
+        raise InputError(
+            f"{source}: the ResourceList has the key {twice[0]!r} {keys.count(twice[0])} times: keep one",
+            resource_list=ResourceList(api_version, [], document=Document(text, root)),
+        )
+    unknown = [key for key in keys if key not in _ROOT_KEYS]
+    if unknown or len(keys) < len(root.value):
+        close = difflib.get_close_matches(unknown[0], _ROOT_KEYS, 1) if unknown else []
+        field = f"field {unknown[0]!r}" if unknown else "field (a key that is not a string)"
+        raise InputError(
+            f"{source}: unknown ResourceList {field}{f' (did you mean {close[0]!r}?)' if close else ''}: "
+            "a ResourceList holds apiVersion, kind, items, functionConfig and results",
+            resource_list=ResourceList(api_version, [], document=Document(text, root)),
+        )
     items_node = _child(root, "items")
     if items_node is not None and not isinstance(items_node, SequenceNode):
         if not (isinstance(items_node, ScalarNode) and items_node.tag.endswith(":null")):

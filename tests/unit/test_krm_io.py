@@ -285,7 +285,7 @@ CONFIG_NOT_AN_OBJECT = "stdin: ResourceList.functionConfig must be an object (an
             HEADER + "---\n" + HEADER,
             "stdin: expected one ResourceList document (kind: ResourceList), got 2 documents",
         ),
-        (HEADER + "items: []\nitems: []\n", "stdin: the ResourceList has the key 'items' 2 times"),
+        (HEADER + "items: []\nitems: []\n", "stdin: the ResourceList has the key 'items' 2 times: keep one"),
         ("items: [\n", "stdin: not valid YAML at line 2, column 1: did not find expected node content"),
         (
             "kind: ResourceList\n  bad: indent\n",
