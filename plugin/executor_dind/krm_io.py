@@ -180,16 +180,28 @@ def _scalar(node: Node | None, *path: str) -> str:
 class Item:
     """One KRM object: its source text (None when created or changed here) and its parsed form.
 
-    Compared by identity: two items with the same content are still two items. `where` names it in errors.
+    Compared by identity: two items with the same content are still two items. `where` names it in errors
+    (a format and the item's index, formatted only when an error needs it).
     """
 
-    __slots__ = ("_obj", "node", "text", "where")
+    __slots__ = ("_obj", "_where", "node", "text")
 
-    def __init__(self, text: str | None = None, node: Node | None = None, _obj: Any = None, where: str = "") -> None:
+    def __init__(
+        self,
+        text: str | None = None,
+        node: Node | None = None,
+        _obj: Any = None,
+        where: str | tuple[str, int] = "",
+    ) -> None:
         self.text = text
         self.node = node
         self._obj = _obj
-        self.where = where
+        self._where = where
+
+    @property
+    def where(self) -> str:
+        where = self._where
+        return where if isinstance(where, str) else where[0].format(where[1])
 
     def __repr__(self) -> str:
         return f"Item({self.describe()})"
@@ -402,7 +414,7 @@ def _entry_text(text: str, node: Node) -> str | None:
         return None
     start = node.start_mark.index - node.start_mark.column
     prefix = text[start : node.start_mark.index]
-    if _ENTRY_PREFIX.fullmatch(prefix):
+    if prefix == "- " or _ENTRY_PREFIX.fullmatch(prefix):
         return _slice(text, start, node)
     if prefix.strip(" "):
         return None
@@ -500,12 +512,14 @@ def read_resource_list(text: str, source: str = "stdin") -> ResourceList:
     try:
         for key_node, value_node in root.value:
             if value_node is items_node:
+                where = f"{source}: ResourceList.items[{{}}]"
                 for index, node in enumerate(entries):
-                    where = f"{source}: ResourceList.items[{index}]"
-                    own = not aliases.foreign((node,), f"ResourceList.items[{index}] ({Item(node=node).describe()})")
+                    own = not aliases.marks or not aliases.foreign(
+                        (node,), f"ResourceList.items[{index}] ({Item(node=node).describe()})"
+                    )
                     item_text = _entry_text(text, node) if keep_text and own else None
-                    items.append(Item(text=item_text, node=node, where=where))
-            else:
+                    items.append(Item(text=item_text, node=node, where=(where, index)))
+            elif aliases.marks:
                 name = key_node.value if isinstance(key_node, ScalarNode) else "a key"
                 foreign = aliases.foreign((key_node, value_node), f"ResourceList.{name}")
                 config_foreign = config_foreign or (value_node is config_node and foreign)
@@ -560,13 +574,15 @@ def read_stream(text: str, source: str = "stdin") -> list[Item]:
             for key_node, value_node in node.value:
                 if value_node is nested:
                     for position, child in enumerate(nested.value):
-                        describe = Item(node=child).describe()
-                        aliases.foreign((child,), f"document {index + 1} ({kind}) items[{position}] ({describe})")
+                        if marks:
+                            describe = Item(node=child).describe()
+                            aliases.foreign((child,), f"document {index + 1} ({kind}) items[{position}] ({describe})")
                         items.append(Item(node=child, where=f"{where} ({kind}) items[{position}]"))
-                else:
+                elif marks:
                     aliases.foreign((key_node, value_node), f"document {index + 1} ({kind})")
             continue
-        aliases.foreign((node,), f"document {index + 1} ({Item(node=node).describe()})")
+        if marks:
+            aliases.foreign((node,), f"document {index + 1} ({Item(node=node).describe()})")
         if keep_text and node.start_mark.column == 0 and _sliceable(text, node):
             items.append(Item(text=_slice(text, node.start_mark.index, node), node=node, where=where))
         else:
