@@ -13,8 +13,6 @@ and a failure echoes the input ResourceList as it came, with the results added.
 from __future__ import annotations
 
 import codecs
-import difflib
-import json
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
@@ -472,6 +470,8 @@ def read_resource_list(text: str, source: str = "stdin") -> ResourceList:
         )
     unknown = [key for key in keys if key not in _ROOT_KEYS]
     if unknown or len(keys) < len(root.value):
+        import difflib
+
         close = difflib.get_close_matches(unknown[0], _ROOT_KEYS, 1) if unknown else []
         field = f"field {unknown[0]!r}" if unknown else "field (a key that is not a string)"
         raise InputError(
@@ -674,6 +674,8 @@ def _splice_results(text: str, root: Node, results: list[dict[str, Any]]) -> str
     if root.flow_style:
         if old or text[root.start_mark.index : root.start_mark.index + 1] != "{":
             return None
+        import json
+
         at = root.start_mark.index + 1
         return f"{text[:at]}results: {json.dumps(results, ensure_ascii=False)}, {text[at:]}"
     column = root.value[0][0].start_mark.column

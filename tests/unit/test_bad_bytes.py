@@ -44,6 +44,16 @@ data:
   script: |
     a && b
 """
+# The executors' password Secret, so that a success says nothing on stderr (no warning about a missing Secret).
+SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: executor-secret
+  namespace: sourcegraph
+stringData:
+  password: 5f0e2c1d9a8b7c6e
+"""
 CONFIG = """\
 apiVersion: executor-dind.dev/v1alpha1
 kind: ExecutorDind
@@ -267,11 +277,12 @@ def run(executable: str, mode: str, case: Case, tmp_path: Path) -> tuple[subproc
     """(the process, the text given, the source name in messages)."""
     config = tmp_path / "executor-dind.yaml"
     config.write_text(case.config)
+    documents = (*case.documents, SECRET)
     if mode == "krm":
-        text = resource_list(*case.documents, config=case.config if case.krm_config else None)
+        text = resource_list(*documents, config=case.config if case.krm_config else None)
         argv, source = [executable], "stdin"
     else:
-        text = stream(*case.documents)
+        text = stream(*documents)
         argv = [executable, str(config)] if mode == "legacy" else [executable, "render", "--config", str(config)]
         source = "stdin"
         if mode == "render-file":
@@ -332,7 +343,8 @@ def test_bad_bytes(executor_dind, tmp_path, case, mode):
         for index, document in enumerate(documents):
             if index not in case.changed:
                 assert entry(document) in stdout, f"item {index} was not kept byte for byte"
-        assert items[: len(documents)] == composed_items(given)
+        expected_items = composed_items(given)
+        assert items[: len(expected_items)] == expected_items
     else:
         out = [doc for doc in yaml.compose_all(stdout, Loader=yaml.CSafeLoader) if doc is not None]
         assert len(out) > len(documents)
@@ -343,7 +355,7 @@ def test_bad_bytes(executor_dind, tmp_path, case, mode):
 
 def test_a_leading_bom_no_longer_shifts_the_items(executor_dind):
     """Before: exit 0 and every kept item one column off (invalid YAML)."""
-    given = resource_list(FRONTEND, CONFIG_MAP)
+    given = resource_list(FRONTEND, CONFIG_MAP, SECRET)
     proc = subprocess.run([executor_dind], input=b"\xef\xbb\xbf" + given.encode(), capture_output=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.decode().startswith(given)
@@ -373,10 +385,10 @@ def test_an_alias_bomb_is_refused_fast_in_bounded_memory(executor_dind, tmp_path
     config = tmp_path / "executor-dind.yaml"
     config.write_text(CONFIG)
     if mode == "krm":
-        argv, data = [executor_dind], resource_list(FRONTEND, BOMB_ITEM).encode()
+        argv, data = [executor_dind], resource_list(FRONTEND, BOMB_ITEM, SECRET).encode()
     else:
         argv = [executor_dind, str(config)] if mode == "legacy" else [executor_dind, "render", "--config", str(config)]
-        data = stream(FRONTEND, BOMB_ITEM).encode()
+        data = stream(FRONTEND, BOMB_ITEM, SECRET).encode()
     code, seconds, peak_kib, stderr = _peak(argv, data)
     assert code == 1
     assert "alias bomb" in stderr and stderr.count("\n") == 1, stderr
