@@ -16,7 +16,7 @@ import codecs
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -33,13 +33,14 @@ MAX_ALIAS_EXPANSION = 100_000
 # Where an anchor (&a) or alias (*a) may start: libyaml's anchor names are [0-9A-Za-z_-]+, and the token follows
 # whitespace, a line break, a skipped BOM, a flow indicator, or (in flow context) a ':' or '?'. A superset: a
 # match in a string or comment only costs a walk over the nodes of the item it is in.
-_MARK = re.compile(r"[&*][0-9A-Za-z_-]")
+# Patterns are compiled on first use (re caches them): compiling at import costs every run, marks or not.
+_MARK = r"[&*][0-9A-Za-z_-]"
 _BEFORE_MARK = frozenset(" \t\n\r\x85\u2028\u2029\ufeff[{,:?")
 # Line breaks for YAML that are not line breaks for str.rfind("\n"): with them, columns cannot be trusted.
 _OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
 # What precedes a sequence entry's node on its line when the entry can be re-emitted as it is.
-_ENTRY_PREFIX = re.compile(r" *-[ \t]+")
-_DASH_LINE = re.compile(r" *-(?:[ \t]+#.*|[ \t]*)")
+_ENTRY_PREFIX = r" *-[ \t]+"
+_DASH_LINE = r" *-(?:[ \t]+#.*|[ \t]*)"
 
 
 class InputError(Exception):
@@ -269,11 +270,14 @@ class Item:
         return f"{self.kind or '(no kind)'}/{namespace}{self.name or '(no name)'}"
 
 
-class Document(NamedTuple):
+class Document:
     """A composed input document and the text it was composed from."""
 
-    text: str
-    root: Node
+    __slots__ = ("root", "text")
+
+    def __init__(self, text: str, root: Node) -> None:
+        self.text = text
+        self.root = root
 
 
 class ResourceList:
@@ -311,7 +315,9 @@ def _compose(text: str, source: str) -> Iterator[Node]:
 
 def _marks(text: str) -> list[int]:
     """Sorted positions where an anchor or alias may start (never misses one)."""
-    return [m for m in (found.start() for found in _MARK.finditer(text)) if not m or text[m - 1] in _BEFORE_MARK]
+    if "&" not in text and "*" not in text:
+        return []
+    return [m for m in (found.start() for found in re.finditer(_MARK, text)) if not m or text[m - 1] in _BEFORE_MARK]
 
 
 def _keeps_text(text: str) -> bool:
@@ -412,7 +418,7 @@ def _entry_text(text: str, node: Node) -> str | None:
         return None
     start = node.start_mark.index - node.start_mark.column
     prefix = text[start : node.start_mark.index]
-    if prefix == "- " or _ENTRY_PREFIX.fullmatch(prefix):
+    if prefix == "- " or re.fullmatch(_ENTRY_PREFIX, prefix):
         return _slice(text, start, node)
     if prefix.strip(" "):
         return None
@@ -421,7 +427,7 @@ def _entry_text(text: str, node: Node) -> str | None:
     while start:
         line_start = text.rfind("\n", 0, start - 1) + 1
         line = text[line_start : start - 1]
-        if _DASH_LINE.fullmatch(line):
+        if re.fullmatch(_DASH_LINE, line):
             return _slice(text, line_start, node)
         if line.strip(" \t") and not line.lstrip(" \t").startswith("#"):
             return None
@@ -647,7 +653,8 @@ def write_failure(resource_list: ResourceList) -> str:
     and anchors byte for byte), with its results replaced by resource_list.results. Falls back to
     write_resource_list for the shapes that cannot be spliced."""
     if resource_list.document is not None:
-        spliced = _splice_results(*resource_list.document, resource_list.results)
+        document = resource_list.document
+        spliced = _splice_results(document.text, document.root, resource_list.results)
         if spliced is not None:
             return spliced
     try:
