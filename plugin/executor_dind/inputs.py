@@ -22,7 +22,7 @@ class Input(NamedTuple):
 
 
 def _stdin_text() -> str:
-    return sys.stdin.buffer.read().decode("utf-8")
+    return krm_io.decode(sys.stdin.buffer.read())
 
 
 def _directory_files(root: Path, exclude: frozenset[Path]) -> list[Path]:
@@ -49,7 +49,7 @@ def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str
     exclude: files a directory scan leaves out (the config file). Documents in a directory's files that are not
     Kubernetes objects (no apiVersion or kind: a JSON Schema, a CI workflow) are skipped, and said.
 
-    Raises krm_io.InputError (or OSError, UnicodeDecodeError) with what is wrong and where.
+    Raises krm_io.InputError (or OSError) with what is wrong and where.
     """
     paths = paths or ["-"]
     if resource_list and paths == ["-"]:
@@ -67,10 +67,10 @@ def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str
             continue
         path = Path(raw)
         if not path.is_dir():
-            items.extend(krm_io.read_stream(path.read_text(), str(path)))
+            items.extend(krm_io.read_stream(krm_io.decode(path.read_bytes(), str(path)), str(path)))
             continue
         for file in _directory_files(path, excluded):
-            found = krm_io.read_stream(file.read_text(), str(file))
+            found = krm_io.read_stream(krm_io.decode(file.read_bytes(), str(file)), str(file))
             objects = [item for item in found if item.api_version and item.kind]
             if len(objects) < len(found):
                 skipped.append(
@@ -83,9 +83,8 @@ def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str
 
 def read_config(path: str) -> Any:
     """The config file given to render, explain or the legacy plugin, parsed (not yet validated)."""
-    import yaml
-
     try:
-        return krm_io.load(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise krm_io.InputError(f"{path}: cannot read the config: {str(error).splitlines()[0]}") from None
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise krm_io.InputError(f"{path}: cannot read the config: {error}") from None
+    return krm_io.read_config(krm_io.decode(data, path), path)

@@ -26,10 +26,6 @@ def warnings(results: Any) -> tuple[str, ...]:
     return tuple(f"executor-dind: {result.line()}" for result in sort_results(results) if result.severity == "warning")
 
 
-def _decoded(data: bytes) -> str:
-    return data.decode("utf-8")
-
-
 def _internal_error(error: Exception) -> Result:
     if os.environ.get("EXECUTOR_DIND_DEBUG"):
         raise error
@@ -43,21 +39,32 @@ def krm(text: str) -> Processed:
     try:
         resource_list = krm_io.read_resource_list(text)
     except krm_io.InputError as error:
-        resource_list = krm_io.ResourceList("config.kubernetes.io/v1", [])
-        results = [Result(str(error))]
+        resource_list = error.resource_list or krm_io.ResourceList("config.kubernetes.io/v1", [])
+        results = [Result(message) for message in error.messages]
     else:
         try:
             outcome = function.run(resource_list.items, resource_list.function_config, file_paths=True)
+        except krm_io.InputError as error:  # an item the function had to read cannot be built
+            outcome = function.Outcome(resource_list.items, [Result(message) for message in error.messages])
         except Exception as error:  # a bug, or items of a shape nobody expected: still answer with a result
             outcome = function.Outcome(resource_list.items, [_internal_error(error)])
         results = outcome.results
         if not outcome.failed:
             resource_list.items = outcome.items
-    resource_list.results = [result.to_krm() for result in sort_results(results)]
-    output = krm_io.write_resource_list(resource_list).encode()
+    output = None
+    if not has_errors(results):
+        resource_list.results = [result.to_krm() for result in sort_results(results)]
+        try:
+            output = krm_io.write_resource_list(resource_list)
+        except krm_io.InputError as error:  # a kept item that must be dumped cannot be
+            results = [*results, *(Result(message) for message in error.messages)]
+    if output is None:
+        # The input as it came, with the results: never fewer or other items than were sent.
+        resource_list.results = [result.to_krm() for result in sort_results(results)]
+        output = krm_io.write_failure(resource_list)
     if has_errors(results):
-        return Processed(output, (*warnings(results), summary(results)), 1)
-    return Processed(output, warnings(results), 0)
+        return Processed(krm_io.encode(output), (*warnings(results), summary(results)), 1)
+    return Processed(krm_io.encode(output), warnings(results), 0)
 
 
 def stream_outcome(outcome: Any) -> Processed:
@@ -65,7 +72,11 @@ def stream_outcome(outcome: Any) -> Processed:
     if outcome.failed:
         lines = (*(result.line() for result in sort_results(outcome.results)), summary(outcome.results))
         return Processed(b"", lines, 1)
-    return Processed(krm_io.write_stream(outcome.items).encode(), warnings(outcome.results), 0)
+    try:
+        output = krm_io.write_stream(outcome.items)
+    except krm_io.InputError as error:  # an item that must be written out cannot be
+        return Processed(b"", tuple(f"executor-dind: error: {message}" for message in error.messages), 1)
+    return Processed(krm_io.encode(output), warnings(outcome.results), 0)
 
 
 def stream(text: str, config: Any) -> Processed:
@@ -73,10 +84,9 @@ def stream(text: str, config: Any) -> Processed:
     from executor_dind import function
 
     try:
-        items = krm_io.read_stream(text)
-    except krm_io.InputError as error:
-        return Processed(b"", (f"executor-dind: {error}",), 1)
-    return stream_outcome(function.run(items, config))
+        return stream_outcome(function.run(krm_io.read_stream(text), config))
+    except krm_io.InputError as error:  # the stream, or an item the function had to read
+        return Processed(b"", tuple(f"executor-dind: {message}" for message in error.messages), 1)
 
 
 def validated(resource_list: krm_io.ResourceList, allow_none: bool = False) -> Processed:
@@ -99,11 +109,21 @@ def validate(text: str) -> Processed:
     return validated(resource_list)
 
 
+def krm_failure(error: krm_io.InputError) -> Processed:
+    """No ResourceList could be read: the results in an empty one (exit 1: kpt and kustomize write nothing)."""
+    resource_list = krm_io.ResourceList("config.kubernetes.io/v1", [])
+    results = [Result(message) for message in error.messages]
+    resource_list.results = [result.to_krm() for result in results]
+    return Processed(krm_io.encode(krm_io.write_resource_list(resource_list)), (summary(results),), 1)
+
+
 def process(data: bytes, mode: str = "krm", config: Any = None) -> Processed:
     try:
-        text = _decoded(data)
-    except UnicodeDecodeError as error:
-        return Processed(b"", (f"executor-dind: error: the input is not valid UTF-8 ({error.reason})",), 1)
+        text = krm_io.decode(data)
+    except krm_io.InputError as error:
+        if mode == "krm":
+            return krm_failure(error)
+        return Processed(b"", tuple(f"executor-dind: {message}" for message in error.messages), 1)
     if mode == "krm":
         return krm(text)
     if mode == "stream":

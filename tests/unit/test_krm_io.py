@@ -164,15 +164,14 @@ def test_flow_style_items_fall_back_to_block_dumps_with_the_same_content():
     assert yaml.safe_load(out)["items"] == yaml.safe_load(text)["items"]
 
 
-def test_anchors_anywhere_make_every_item_a_dump_without_anchors():
-    text = HEADER + (
-        "items:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: &meta\n    name: a\n"
-        "- apiVersion: v1\n  kind: Secret\n  metadata: *meta\n"
-    )
+def test_only_an_item_aliasing_another_items_anchor_is_dumped():
+    anchored = "- apiVersion: v1\n  kind: ConfigMap\n  metadata: &meta\n    name: a\n"
+    own = "- kind: B\n  a: &x {k: 'v'}\n  b: *x\n"
+    text = HEADER + "items:\n" + anchored + "- apiVersion: v1\n  kind: Secret\n  metadata: *meta\n" + own
     resource_list = krm_io.read_resource_list(text)
-    assert [item.text for item in resource_list.items] == [None, None]
+    assert [item.text for item in resource_list.items] == [anchored, None, own]
     out = krm_io.write_resource_list(resource_list)
-    assert "&" not in out and "*" not in out
+    assert out == HEADER + "items:\n" + anchored + "- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: a\n" + own
     assert yaml.safe_load(out)["items"] == yaml.safe_load(text)["items"]
 
 
@@ -259,6 +258,16 @@ def test_orchestrator_annotations(key, owned):
     assert krm_io.is_orchestrator_annotation(key) is owned
 
 
+STREAM_ON_STDIN = (
+    "stdin: expected one ResourceList document (kind: ResourceList), got a YAML stream of {count} ({first}): "
+    "with no arguments executor-dind is a KRM function (kpt and kustomize send it a ResourceList); to inject "
+    "executors into manifests run `executor-dind render --config CFG -`"
+)
+NOT_AN_OBJECT = (
+    "stdin: ResourceList.items[{index}] is not an object (got {got}): each item must be a Kubernetes object (a mapping)"
+)
+CONFIG_NOT_AN_OBJECT = "stdin: ResourceList.functionConfig must be an object (an ExecutorDind or a ConfigMap), got "
+
 # --- malformed input --------------------------------------------------------------------------------------------
 
 
@@ -266,25 +275,34 @@ def test_orchestrator_annotations(key, owned):
     ("text", "message"),
     [
         ("", "stdin: expected one ResourceList document (kind: ResourceList)"),
-        ("apiVersion: v1\nkind: ConfigMap\n", "stdin: expected one ResourceList document (kind: ResourceList)"),
+        ("apiVersion: v1\nkind: ConfigMap\n", STREAM_ON_STDIN.format(count="1 document", first="ConfigMap/(no name)")),
+        (
+            "kind: A\nmetadata: {name: a}\n---\nkind: B\n",
+            STREAM_ON_STDIN.format(count="2 documents", first="A/a, ..."),
+        ),
         ("- a\n- b\n", "stdin: expected one ResourceList document (kind: ResourceList)"),
-        (HEADER + "---\n" + HEADER, "stdin: expected one ResourceList document (kind: ResourceList)"),
+        (
+            HEADER + "---\n" + HEADER,
+            "stdin: expected one ResourceList document (kind: ResourceList), got 2 documents",
+        ),
+        (HEADER + "items: []\nitems: []\n", "stdin: the ResourceList has the key 'items' 2 times: keep one"),
         ("items: [\n", "stdin: not valid YAML at line 2, column 1: did not find expected node content"),
         (
             "kind: ResourceList\n  bad: indent\n",
             "stdin: not valid YAML at line 2, column 6: mapping values are not allowed in this context",
         ),
         ("\x00", "stdin: not valid YAML: unacceptable character #x0000: control characters are not allowed"),
-        (HEADER + "items: 5\n", "stdin: ResourceList.items must be a list of objects"),
-        (HEADER + "items: {a: 1}\n", "stdin: ResourceList.items must be a list of objects"),
-        (HEADER + "items: not-a-list\n", "stdin: ResourceList.items must be a list of objects"),
-        (HEADER + "items:\n- 1\n", "stdin: ResourceList.items[0] is not an object"),
-        (HEADER + "items:\n- kind: A\n- [x]\n", "stdin: ResourceList.items[1] is not an object"),
-        (HEADER + "items: []\nfunctionConfig: 5\n", "stdin: ResourceList.functionConfig must be an object"),
-        (HEADER + "items: []\nfunctionConfig: [a]\n", "stdin: ResourceList.functionConfig must be an object"),
+        (HEADER + "items: 5\n", "stdin: ResourceList.items must be a list of objects, got the scalar '5'"),
+        (HEADER + "items: {a: 1}\n", "stdin: ResourceList.items must be a list of objects, got an object"),
+        (HEADER + "items: x\n", "stdin: ResourceList.items must be a list of objects, got the scalar 'x'"),
+        (HEADER + "items:\n- 1\n", NOT_AN_OBJECT.format(index=0, got="the scalar '1'")),
+        (HEADER + "items:\n- kind: A\n- [x]\n", NOT_AN_OBJECT.format(index=1, got="a list")),
+        (HEADER + "items: []\nfunctionConfig: 5\n", CONFIG_NOT_AN_OBJECT + "the scalar '5'"),
+        (HEADER + "items: []\nfunctionConfig: [a]\n", CONFIG_NOT_AN_OBJECT + "a list"),
     ],
 )
 def test_malformed_resource_lists_are_input_errors(text, message):
+    assert "\n" not in message
     with pytest.raises(InputError) as caught:
         krm_io.read_resource_list(text)
     assert str(caught.value) == message
@@ -343,5 +361,309 @@ def test_stream_mixes_kept_text_and_dumps():
 
 
 def test_stream_documents_must_be_objects():
-    with pytest.raises(InputError, match=r"^stdin: document 2 is not an object$"):
+    message = r"^stdin: document 2 is not an object \(got a list\): each document must be a Kubernetes object$"
+    with pytest.raises(InputError, match=message):
         krm_io.read_stream("kind: A\n---\n- 1\n")
+
+
+# --- bytes: BOM, line breaks, encodings -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        (b"\xef\xbb\xbfkind: A\n", "kind: A\n"),
+        (b"kind: A\r\nx: 1\r\n", "kind: A\nx: 1\n"),
+        (b"kind: A\rx: 1\r", "kind: A\nx: 1\n"),
+        (b"\xef\xbb\xbfa: |\r\n  one\r\n\r\n  two\r\n", "a: |\n  one\n\n  two\n"),
+        ("kind: é\u2028\n".encode(), "kind: é\u2028\n"),  # a YAML line break, but kept: columns then do not count
+    ],
+    ids=["bom", "crlf", "cr", "bom-crlf-block", "line-separator"],
+)
+def test_decode_reads_what_yaml_reads(data, text):
+    assert krm_io.decode(data) == text
+    assert yaml.safe_load(krm_io.decode(data)) == yaml.safe_load(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("kind: A\n".encode("utf-16"), "x.yaml: the input is UTF-16 (it starts with a UTF-16 byte order mark): "),
+        ("kind: A\n".encode("utf-32"), "x.yaml: the input is UTF-32 (it starts with a UTF-32 byte order mark): "),
+        (b"a: 1\nb: \xc3(\n", "x.yaml: not valid UTF-8 at line 2, column 4 (byte 0xc3): "),
+        (b"a: \xed\xa0\x80\n", "x.yaml: not valid UTF-8 at line 1, column 4 (byte 0xed): "),  # a surrogate
+    ],
+    ids=["utf-16", "utf-32", "truncated", "surrogate"],
+)
+def test_decode_refuses_what_is_not_utf8_and_says_where(data, message):
+    with pytest.raises(InputError) as caught:
+        krm_io.decode(data, "x.yaml")
+    assert str(caught.value) == message + "save it as UTF-8"
+
+
+def test_a_leading_bom_does_not_shift_the_slices():
+    text = "\ufeff" + COMPACT
+    assert roundtrip(text) == COMPACT
+    assert [item.text for item in krm_io.read_resource_list(text).items] == [
+        item.text for item in krm_io.read_resource_list(COMPACT).items
+    ]
+
+
+def test_a_bom_at_a_later_document_only_costs_that_document_its_text():
+    items = krm_io.read_stream("kind: A\n---\n\ufeff{kind: 'B'}\n")
+    assert [(item.kind, item.text) for item in items] == [("A", "kind: A\n"), ("B", None)]
+    assert krm_io.write_stream(items) == "kind: A\n---\nkind: B\n"
+
+
+@pytest.mark.parametrize(
+    "text", ["%TAG !e! tag:yaml.org,2002:\n---\nkind: A\nx: !e!str 1\n", "kind: A\nx: 'a\u2028b'\n"]
+)
+def test_text_that_cannot_be_sliced_safely_is_dumped(text):
+    [item] = krm_io.read_stream(text)
+    assert item.text is None
+    assert yaml.safe_load(krm_io.write_stream([item])) == yaml.safe_load(text)
+
+
+# --- anchors and aliases ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x 1\nb: *x\n",
+        "- &x a\n- *x\n",
+        "a:\t&x 1\nb:\t*x\n",
+        "[&x a, *x]\n",
+        "{a: &x 1, b: *x}\n",
+        '{"a":&x 1, "b":*x}\n',
+        "? &x a\n: *x\n",
+        "[? &x a : 1, *x]\n",
+        "--- &x\na: 1\n",
+        "a: !!str &x 1\nb: *x\n",
+        "a: &x-y_1 1\nb: *x-y_1\n",
+        "a:\n  &x b: 1\nc: *x\n",
+        "a: &x [1,\n  &y 2]\nb: *y\n",
+    ],
+)
+def test_the_anchor_pre_scan_never_misses_an_anchor_or_alias(text):
+    positions = []
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            positions.append(event.start_mark.index)
+        elif getattr(event, "anchor", None):
+            positions.append(text.index("&" + event.anchor, event.start_mark.index))
+    assert positions
+    assert set(positions) <= set(krm_io._marks(text))
+
+
+def test_marks_skip_shell_text():
+    assert krm_io._marks("script: |\n  a && b || c\n  ls *.txt\n  x=&& y\n") == []
+
+
+def test_an_item_with_its_own_anchors_keeps_its_text_and_the_alias_resolves():
+    own = "- kind: A\n  base: &b {x: 1}\n  copy: *b\n  merged:\n    <<: *b\n    y: 2\n"
+    resource_list = krm_io.read_resource_list(HEADER + "items:\n" + own)
+    [item] = resource_list.items
+    assert item.text == own
+    assert item.obj == {"kind": "A", "base": {"x": 1}, "copy": {"x": 1}, "merged": {"x": 1, "y": 2}}
+
+
+def test_an_anchor_in_the_header_makes_only_the_items_aliasing_it_dumps():
+    text = "apiVersion: &v config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- kind: A\n  v: *v\n- kind: B\n"
+    resource_list = krm_io.read_resource_list(text)
+    assert [item.text for item in resource_list.items] == [None, "- kind: B\n"]
+    assert krm_io.write_resource_list(resource_list).endswith(
+        "items:\n- kind: A\n  v: config.kubernetes.io/v1\n- kind: B\n"
+    )
+
+
+def test_a_function_config_aliasing_an_item_is_dumped_and_the_item_kept():
+    text = HEADER + "items:\n- kind: A\n  x: &x 5\nfunctionConfig:\n  kind: C\n  n: *x\n"
+    resource_list = krm_io.read_resource_list(text)
+    assert resource_list.items[0].text == "- kind: A\n  x: &x 5\n"
+    assert resource_list.function_config_text is None
+    assert resource_list.function_config == {"kind": "C", "n": 5}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            HEADER
+            + "items:\n- kind: A\n  a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
+            + "".join(f"  {c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcd", "bcde", strict=True)),
+            "stdin: ResourceList.items[0] (A/(no name)): its YAML aliases expand to 123,463 nodes, more than the "
+            "100,000 allowed (an alias bomb?): write the values out instead of aliasing them",
+        ),
+        (
+            HEADER + "items:\n- kind: A\n  a: &a {b: [*a]}\n",
+            "stdin: ResourceList.items[0] (A/(no name)): a YAML alias refers to a node that contains it (a recursive "
+            "alias): no object can be written out from it; replace the alias with the values",
+        ),
+        (
+            "&r {apiVersion: v1, kind: ResourceList, items: [{kind: A, r: *r}]}\n",
+            "stdin: ResourceList.items[0] (A/(no name)): a YAML alias refers to a node that contains it (a recursive "
+            "alias): no object can be written out from it; replace the alias with the values",
+        ),
+    ],
+    ids=["bomb", "recursive", "recursive-root"],
+)
+def test_alias_bombs_and_recursion_are_refused_before_anything_expands(text, message):
+    with pytest.raises(InputError) as caught:
+        krm_io.read_resource_list(text)
+    assert str(caught.value) == message
+    assert caught.value.resource_list is not None  # a failure still echoes the input
+
+
+def test_aliases_that_add_a_little_are_fine():
+    text = (
+        HEADER
+        + "items:\n- kind: A\n  a: &a ["
+        + ", ".join(["x"] * 1000)
+        + "]\n"
+        + "".join(f"  b{i}: *a\n" for i in range(90))
+    )
+    [item] = krm_io.read_resource_list(text).items
+    assert item.text is not None and len(item.obj["b89"]) == 1000
+
+
+# --- the forms kpt and people write -----------------------------------------------------------------------------
+
+
+def test_an_item_under_a_head_comment_on_its_dash_keeps_its_text():
+    """kpt writes `- # comment` with the item on the next line."""
+    first = "- # the head comment\n  kind: A\n  x: 'q'\n"
+    second = "-\n\n  # another\n  kind: B\n"
+    resource_list = krm_io.read_resource_list(HEADER + "items:\n" + first + second)
+    assert [item.text for item in resource_list.items] == [first, second]
+    assert krm_io.write_resource_list(resource_list) == HEADER + "items:\n" + first + second
+
+
+def test_entries_with_more_space_after_the_dash_keep_their_columns():
+    text = HEADER + "items:\n-   kind: A\n    x: 1\n-  kind: B\n"
+    resource_list = krm_io.read_resource_list(text)
+    assert [item.text for item in resource_list.items] == ["-   kind: A\n    x: 1\n", "-  kind: B\n"]
+    assert roundtrip(text) == text
+
+
+def test_a_date_that_is_no_date_reads_as_its_text():
+    [item] = krm_io.read_stream("kind: A\nwhen: 2024-02-30\nok: 2024-02-28\n")
+    assert item.obj["when"] == "2024-02-30"
+    assert str(item.obj["ok"]) == "2024-02-28"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            "kind: A\nx: !custom 1\n",
+            "cannot read the value at line 2, column 4: could not determine a constructor for the tag '!custom'",
+        ),
+        ("kind: A\n? [a]\n: 1\n", "cannot read the value at line 2, column 3: found unhashable key"),
+    ],
+    ids=["unknown-tag", "unhashable-key"],
+)
+def test_values_python_cannot_build_are_input_errors_naming_the_item(document, message):
+    [item] = krm_io.read_stream(document, "m.yaml")
+    assert item.text == document  # passed through untouched as long as nobody reads it
+    with pytest.raises(InputError) as caught:
+        item.obj  # noqa: B018
+    assert str(caught.value) == f"m.yaml: document 1 (A/(no name)): {message}"
+
+
+@pytest.mark.parametrize("digits", ["9" * 65, "9" * 5000, "-1_000" + "0" * 4400])
+def test_an_integer_of_more_than_64_digits_says_its_length_and_is_written_out_as_read(digits):
+    """Never converted (Python refuses 4300 digits, and converting is quadratic): larger than any field allows,
+    and dumped as the digits it came as."""
+    [item] = krm_io.read_stream(f"kind: A\nx: {digits}\n")
+    value = item.obj["x"]
+    assert isinstance(value, krm_io.HugeInt) and value > 2**64
+    assert repr(value) == f"an integer of {len(digits.replace('_', '').lstrip('-'))} digits"
+    item.text = None
+    assert krm_io.write_stream([item]) == f"kind: A\nx: {digits}\n"
+
+
+def test_an_item_too_deep_to_dump_is_an_input_error():
+    [item] = krm_io.read_stream("kind: A\nx: " + "[" * 400 + "]" * 400 + "\n")
+    item.text = None
+    with pytest.raises(InputError, match=r"^stdin: document 1 \(A/\(no name\)\): nested too deeply to write out$"):
+        krm_io.write_stream([item])
+
+
+# --- config files -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: 1\n---\nb: 2\n", "c.yaml: cannot read the config: expected one YAML document, got 2"),
+        (
+            "a: [\n",
+            "c.yaml: cannot read the config: not valid YAML at line 2, column 1: did not find expected node content",
+        ),
+        (
+            "a: &a {b: *a}\n",
+            "c.yaml: cannot read the config: a YAML alias refers to a node that contains it (a "
+            "recursive alias): no object can be written out from it; replace the alias with the values",
+        ),
+    ],
+)
+def test_config_files(text, message):
+    with pytest.raises(InputError) as caught:
+        krm_io.read_config(text, "c.yaml")
+    assert str(caught.value) == message
+    assert krm_io.read_config("\ufeffspec: &s {a: 1}\nother: *s\n", "c.yaml") == {"spec": {"a": 1}, "other": {"a": 1}}
+    assert krm_io.read_config("", "c.yaml") is None
+
+
+# --- failures echo the input ------------------------------------------------------------------------------------
+
+RESULTS = [{"message": "bad", "severity": "error"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (COMPACT, "results:\n- message: bad\n  severity: error\n" + COMPACT),
+        (
+            "# head\n" + HEADER + "results:\n- message: old\n  severity: info\nitems:\n- kind: A  # c\n",
+            "# head\nresults:\n- message: bad\n  severity: error\n" + HEADER + "items:\n- kind: A  # c\n",
+        ),
+        (
+            HEADER + "items:\n- kind: A\nresults: [{message: old}]  # trailing\n",
+            "results:\n- message: bad\n  severity: error\n" + HEADER + "items:\n- kind: A\n  # trailing\n",
+        ),
+        (
+            "---\n  apiVersion: v1\n  kind: ResourceList\n  items:\n  - kind: A\n",
+            "---\n  results:\n  - message: bad\n    severity: error\n  apiVersion: v1\n  kind: ResourceList\n  items:\n"
+            "  - kind: A\n",
+        ),
+        (
+            '{"apiVersion": "v1", "kind": "ResourceList", "items": [{"kind": "A"}]}\n',
+            '{results: [{"message": "bad", "severity": "error"}], "apiVersion": "v1", "kind": "ResourceList", '
+            '"items": [{"kind": "A"}]}\n',
+        ),
+        (
+            HEADER + "items:\n- kind: A\n  x: |\n    no newline at the end",
+            "results:\n- message: bad\n  severity: error\n" + HEADER + "items:\n- kind: A\n  x: |\n    no newline at "
+            "the end",
+        ),
+    ],
+    ids=["plain", "old-results-first", "old-results-last", "indented", "flow", "no-final-newline"],
+)
+def test_a_failure_writes_the_input_back_with_the_results(text, expected):
+    resource_list = krm_io.read_resource_list(text)
+    resource_list.results = RESULTS
+    out = krm_io.write_failure(resource_list)
+    assert out == expected
+    assert yaml.safe_load(out)["results"] == RESULTS
+    assert yaml.safe_load(out)["items"] == yaml.safe_load(text)["items"]
+
+
+def test_a_failure_that_cannot_be_spliced_falls_back_to_the_items():
+    text = "? apiVersion\n: v1\nkind: ResourceList\nitems:\n- kind: A  # c\n"
+    resource_list = krm_io.read_resource_list(text)
+    resource_list.results = RESULTS
+    assert krm_io.write_failure(resource_list) == (
+        "apiVersion: v1\nkind: ResourceList\nitems:\n- kind: A  # c\nresults:\n- message: bad\n  severity: error\n"
+    )

@@ -62,8 +62,17 @@ def test_validate_mode_audits_and_passes_the_items_through():
 
 
 def test_bytes_that_are_not_utf8_are_one_clear_error():
-    processed = process(b"\xff\xfe")
-    assert processed == (b"", ("executor-dind: error: the input is not valid UTF-8 (invalid start byte)",), 1)
+    message = "stdin: not valid UTF-8 at line 2, column 4 (byte 0xff): save it as UTF-8"
+    processed = process(b"kind: ResourceList\nx: \xff\n")
+    # KRM: the error as a result of an empty ResourceList (no item could be read), and the summary line.
+    assert yaml.safe_load(processed.output) == {
+        "apiVersion": "config.kubernetes.io/v1",
+        "kind": "ResourceList",
+        "items": [],
+        "results": [{"message": message, "severity": "error"}],
+    }
+    assert processed[1:] == ((f"executor-dind: error: {message}",), 1)
+    assert process(b"kind: A\nx: \xff\n", "stream") == (b"", (f"executor-dind: {message}",), 1)
 
 
 def test_an_unknown_mode_is_a_programming_error():
