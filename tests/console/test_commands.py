@@ -262,3 +262,18 @@ def test_render_of_a_directory_skips_the_config_dot_directories_and_non_objects_
         f"executor-dind: warning {directory / 'executor-dind.schema.json'}: skipped 1 document(s) that are not "
         "Kubernetes objects (no apiVersion or kind)"
     )
+
+
+@pytest.mark.parametrize("command", ["render", "explain", "audit"])
+def test_every_problem_of_unreadable_manifests_is_one_stderr_line(executor_dind, config, tmp_path, command):
+    manifests = tmp_path / "list.yaml"
+    manifests.write_text("apiVersion: v1\nkind: List\nitems:\n- just a string\n- {kind: A}\n- [1]\n")
+    argv = [command, str(manifests)] if command == "audit" else [command, "--config", str(config()), str(manifests)]
+    result = run([executor_dind, *argv])
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"executor-dind: {manifests}: document 1 (List): items[0] is not an object (got the scalar 'just a string'): "
+        "each item must be a Kubernetes object\n"
+        f"executor-dind: {manifests}: document 1 (List): items[2] is not an object (got a list): each item must be a "
+        "Kubernetes object\n"
+    )

@@ -15,11 +15,12 @@ from executor_dind.results import has_errors
 def run(args: argparse.Namespace) -> int:
     try:
         found = read_input(args.paths, resource_list=True)
-    except (krm_io.InputError, OSError) as error:
-        err(f"executor-dind: {error}")
+    except krm_io.InputError as error:
+        for message in error.messages:
+            err(f"executor-dind: {message}")
         return 1
-    except UnicodeDecodeError as error:
-        err(f"executor-dind: error: the input is not valid UTF-8 ({error.reason})")
+    except OSError as error:
+        err(f"executor-dind: {error}")
         return 1
     if found.resource_list is not None:
         from executor_dind.process import validated

@@ -21,11 +21,12 @@ def config_and_items(config_path: str, paths: list[str]) -> tuple[Any, list[Any]
         for note in found.skipped:
             err(f"executor-dind: warning {note}")
         return config, found.items
-    except (InputError, OSError) as error:
-        err(f"executor-dind: {error}")
+    except InputError as error:
+        for message in error.messages:
+            err(f"executor-dind: {message}")
         return None
-    except UnicodeDecodeError as error:
-        err(f"executor-dind: error: the input is not valid UTF-8 ({error.reason})")
+    except OSError as error:
+        err(f"executor-dind: {error}")
         return None
 
 
