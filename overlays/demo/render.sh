@@ -49,7 +49,7 @@ fi
 # generators and transformers).
 set --
 for manifest in "$here"/base/*.yaml; do
-    [ "$(basename "$manifest")" = kustomization.yaml ] || set -- "$@" "$manifest"
+    [ "${manifest##*/}" = kustomization.yaml ] || set -- "$@" "$manifest"
 done
 out=$(executor-dind render --config "$here/executor-dind.yaml" "$@")
 printf '%s\n' "$out"

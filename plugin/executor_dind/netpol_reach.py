@@ -8,6 +8,9 @@ pod templates of the workloads in the output, in namespaces labelled as the outp
 other pod" per known namespace and one in "any other namespace", so `{}`, `NotIn` and `DoesNotExist` selectors
 reach them and an exact selector does not. Ports: all, a number, a range (endPort), or a name resolved against
 the destination pod's container ports (a name never matches an address: Kubernetes resolves names on pods only).
+
+Longer than most modules on purpose: one algorithm (selector resolution, address sets, port sets, grants),
+whose parts only make sense together.
 """
 
 from __future__ import annotations

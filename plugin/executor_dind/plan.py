@@ -37,6 +37,14 @@ class Plan(NamedTuple):
         return has_errors(self.results)
 
 
+# Cluster-scoped objects the namespaced ones need: emitted first, so one `kubectl apply` of the stream succeeds.
+PREREQUISITE_KINDS = ("Namespace", "RuntimeClass")
+
+
+def prerequisites_first(objects: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+    return tuple(sorted(objects, key=lambda obj: obj["kind"] not in PREREQUISITE_KINDS))
+
+
 def check(spec: Spec, context: Context, controls: tuple[Control, ...]) -> list[Result]:
     return [result for control in controls for result in control.check(spec, context)]
 
@@ -77,4 +85,4 @@ def plan_for(spec: Spec, context: Context) -> Plan:
         objects = with_applied(objects, applied)
         results.extend(applied.results)
         steps.append(Step(control, applied))
-    return Plan(context, objects, controls, tuple(results), tuple(steps))
+    return Plan(context, prerequisites_first(objects), controls, tuple(results), tuple(steps))

@@ -28,12 +28,12 @@ import pytest
 from checkers.tools import DNS_NS, SOURCEGRAPH_NS, Connectivity, _ranges, analysed_dir, connectivity, find
 from executor_dind import netpol_reach as reach
 from executor_dind.audit import audit
-from executor_dind.hardening import network_policy
+from executor_dind.hardening import network_policy_audit
 from executor_dind.hardening.common import Scope
 from executor_dind.krm_io import Item
 
-METADATA_V4 = [a for a in network_policy.METADATA_ADDRESSES if ":" not in a]
-PRIVATE_V4 = [c for c in network_policy.PRIVATE_RANGES if ":" not in c]
+METADATA_V4 = [a for a in network_policy_audit.METADATA_ADDRESSES if ":" not in a]
+PRIVATE_V4 = [c for c in network_policy_audit.PRIVATE_RANGES if ":" not in c]
 INTERNET = ("8.8.8.8/32", "1.1.1.1/32", "140.82.112.0/24")
 FRONTEND = f"{SOURCEGRAPH_NS}/sourcegraph-frontend[Deployment]"
 DNS = f"{DNS_NS}/coredns[Deployment]"
@@ -298,7 +298,7 @@ def audit_verdicts(objects: list[dict[str, Any]]) -> tuple[dict[str, bool], dict
     # The classes executors need: the reachability model the error rules are computed from.
     scope = Scope.of(items)
     executor = next(item for item in items if item.kind == "Deployment" and item.name == "executor-all")
-    seen = network_policy.analysis(executor, scope)
+    seen = network_policy_audit.analysis(executor, scope)
     grants = seen.grants["Egress"]
     if not seen.isolated["Egress"]:
         grants = [reach.Grant("(none)", "unisolated", None, None)]

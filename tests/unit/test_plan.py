@@ -9,7 +9,7 @@ import pytest
 
 from executor_dind import hardening
 from executor_dind.hardening.common import Applied, Patch, op
-from executor_dind.plan import plan, plan_for, with_applied
+from executor_dind.plan import plan, plan_for, prerequisites_first, with_applied
 from executor_dind.spec import Spec
 
 from .helpers import context, frontend_service, items, spec
@@ -107,7 +107,16 @@ def test_the_objects_are_what_the_steps_return_in_order():
     objects: tuple[dict[str, Any], ...] = ()
     for step in planned.steps:
         objects = with_applied(objects, step.applied)
-    assert objects == planned.objects
+    assert prerequisites_first(objects) == planned.objects
+
+
+def test_cluster_scoped_prerequisites_come_first():
+    raw = {"namespace": "executors", "hardening": {"profile": "strict", "gvisor": {"createRuntimeClass": True}}}
+    planned = plan_for(spec(**raw), context("executors"))
+    kinds = [obj["kind"] for obj in planned.objects]
+    assert kinds[:2] == ["RuntimeClass", "Namespace"]
+    assert "Namespace" not in kinds[2:] and "RuntimeClass" not in kinds[2:]
+    assert kinds[2:5] == ["ServiceAccount", "ConfigMap", "Service"]  # the rest keeps its order
 
 
 def test_with_applied_never_mutates_its_input():

@@ -16,22 +16,28 @@ part-of executor-dind only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from executor_dind import values
-from executor_dind.hardening.common import Applied, Control, Finding, Rule, Scope, executor_pod
-from executor_dind.krm_io import Item
+from executor_dind.hardening.common import Applied, Control
+from executor_dind.hardening.network_policy_audit import (
+    ALLOWED_CIDRS_ANNOTATION,
+    DNS_ANNOTATION,
+    DNS_NAMESPACE,
+    DNS_POD_LABELS,
+    NODE_LOCAL_DNS_ANNOTATION,
+    PROMETHEUS_POD_LABELS,
+    RULES,
+)
 from executor_dind.naming import (
     EXECUTOR_POD_SELECTOR,
     METRICS_PORT,
-    PART_OF,
     REGISTRY_POD_SELECTOR,
     REGISTRY_PORT,
     object_metadata,
 )
-from executor_dind.podspec import is_executor_workload, is_registry_workload, pod_labels, pod_spec
 from executor_dind.records import Field
 
 if TYPE_CHECKING:
@@ -40,40 +46,6 @@ if TYPE_CHECKING:
 
 POLICY_NAME = "executor-dind-executors"
 REGISTRY_POLICY_NAME = "executor-dind-registry"
-# Cloud metadata and credential endpoints, each an error to reach whatever allowedCIDRs say.
-METADATA_ADDRESSES = {
-    "169.254.169.254": "AWS, GCP, Azure, Oracle, DigitalOcean, OpenStack instance metadata",
-    "fd00:ec2::254": "AWS instance metadata over IPv6",
-    "169.254.170.2": "AWS ECS task metadata and credentials",
-    "169.254.170.23": "EKS Pod Identity credentials",
-    "fd00:ec2::23": "EKS Pod Identity credentials over IPv6",
-    "100.100.100.200": "Alibaba Cloud instance metadata",
-    "169.254.0.23": "Tencent Cloud instance metadata",
-    "168.63.129.16": "Azure WireServer",
-}
-# Errors to reach outside the declared allowedCIDRs (DNS on the declared NodeLocal DNSCache address aside).
-PRIVATE_RANGES = {
-    "10.0.0.0/8": "private",
-    "172.16.0.0/12": "private",
-    "192.168.0.0/16": "private",
-    "100.64.0.0/10": "CGNAT",
-    "169.254.0.0/16": "link-local",
-    "127.0.0.0/8": "loopback",
-    "0.0.0.0/8": "this-network",
-    "fc00::/7": "IPv6 unique-local",
-    "fe80::/10": "IPv6 link-local",
-    "::1/128": "IPv6 loopback",
-}
-PROMETHEUS_POD_LABELS = {"app": "prometheus"}
-METRICS_PORT_NAME = "debug"
-LABELS_PATH = "spec.template.metadata.labels"
-DNS_NAMESPACE = "kube-system"
-DNS_POD_LABELS = {"k8s-app": "kube-dns"}
-DNS_POD_PORTS = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP"))
-# How the audit learns what the render declares executors may reach (written only when not the default).
-ALLOWED_CIDRS_ANNOTATION = "executor-dind.dev/allowed-cidrs"
-DNS_ANNOTATION = "executor-dind.dev/dns-pods"
-NODE_LOCAL_DNS_ANNOTATION = "executor-dind.dev/node-local-dns"
 
 
 DENIED_CIDRS = (
@@ -217,322 +189,6 @@ def registry_policy(context: Context) -> dict[str, Any]:
 
 def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> Applied:
     return Applied(added=(policy(spec, context), registry_policy(context)))
-
-
-class Analysis(NamedTuple):
-    """One workload's pods as NetworkPolicies see them: isolated or not per direction, and every grant."""
-
-    pod: Any  # reach.Pod
-    isolated: dict[str, list[Item]]  # direction -> the policies that select the pod for it
-    grants: dict[str, list[Any]]  # direction -> reach.Grant of those policies
-    world: Any  # reach.World
-    declared: Any  # Declared
-
-
-class Declared(NamedTuple):
-    """What the render says executors may reach: the annotations the function writes on its own policy."""
-
-    allowed_cidrs: tuple[Any, ...]
-    dns: tuple[str, dict[str, str]]
-    node_local_dns: Any  # an ip network, or None
-
-
-def _declared(policies: list[Item]) -> Declared:
-    from executor_dind import netpol_reach as reach
-
-    cidrs: list[Any] = []
-    dns = (DNS_NAMESPACE, dict(DNS_POD_LABELS))
-    node_local = None
-    for policy in policies:
-        if policy.label("app.kubernetes.io/part-of") != PART_OF:
-            continue
-        for text in policy.annotation(ALLOWED_CIDRS_ANNOTATION).split(","):
-            network = reach.parse_network(text.strip()) if text.strip() else None
-            if network is not None:
-                cidrs.append(network)
-        if "/" in policy.annotation(DNS_ANNOTATION):
-            namespace, _, labels = policy.annotation(DNS_ANNOTATION).partition("/")
-            pairs = (pair.partition("=") for pair in labels.split(",") if "=" in pair)
-            dns = (namespace, {key: value for key, _, value in pairs})
-        if policy.annotation(NODE_LOCAL_DNS_ANNOTATION):
-            node_local = reach.parse_network(policy.annotation(NODE_LOCAL_DNS_ANNOTATION))
-    return Declared(tuple(cidrs), dns, node_local)
-
-
-def _pod(item: Item) -> Any:
-    from executor_dind import netpol_reach as reach
-
-    spec, _ = executor_pod(item)
-    return reach.Pod(item.namespace, pod_labels(item.obj), item.describe(), reach.container_ports(spec))
-
-
-def analysis(item: Item, scope: Scope) -> Analysis:
-    """Computed once per workload per audit (every network rule reads it)."""
-    memo_key = ("network", id(item))
-    if memo_key in scope.memo:
-        return scope.memo[memo_key]
-    from executor_dind import netpol_reach as reach
-
-    pod = _pod(item)
-    isolated = {
-        direction: [p for p in scope.network_policies if reach.selects(p.obj, item.namespace, pod, direction)]
-        for direction in ("Egress", "Ingress")
-    }
-    declared = _declared(isolated["Egress"])
-    dns_namespace, dns_labels = declared.dns
-    dns_pod = reach.Pod(dns_namespace, dns_labels, f"the DNS pods in {dns_namespace}", DNS_POD_PORTS)
-    pods = [_pod(other) for other in scope.items if other.is_mapping and pod_spec(other.obj) is not None]
-    namespaces = {}
-    for name, namespace in scope.namespaces.items():
-        meta = namespace.obj.get("metadata") if isinstance(namespace.obj.get("metadata"), dict) else {}
-        labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
-        namespaces[name] = {str(key): str(value) for key, value in labels.items()}
-    world = reach.world(namespaces, pods, [dns_pod])
-    result = Analysis(
-        pod,
-        isolated,
-        {direction: reach.grants([p.obj for p in policies], direction) for direction, policies in isolated.items()},
-        world,
-        declared,
-    )
-    scope.memo[memo_key] = result
-    return result
-
-
-def _frontend(scope: Scope) -> tuple[str | None, dict[str, str], Any]:
-    """The frontend pods (namespace or None for any, labels) and the HTTP target port of its Service."""
-    service = next((i for i in scope.items if i.kind == "Service" and i.name == "sourcegraph-frontend"), None)
-    if service is None:
-        return None, {"app": "sourcegraph-frontend"}, "http"
-    spec = service.obj.get("spec") if isinstance(service.obj.get("spec"), dict) else {}
-    selector = spec.get("selector") if isinstance(spec.get("selector"), dict) else {}
-    ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)] if isinstance(spec.get("ports"), list) else []
-    chosen = next((p for p in ports if p.get("name") == "http"), ports[0] if ports else {})
-    target = chosen.get("targetPort", chosen.get("port", "http"))
-    return service.namespace, {str(k): str(v) for k, v in selector.items()}, target
-
-
-def _pod_port(pod: Any, port: Any) -> Any:
-    from executor_dind import netpol_reach as reach
-
-    if isinstance(port, int):
-        return reach.ports_of(("TCP", port))
-    numbers = [number for name, number, protocol in pod.ports if name == port and protocol == "TCP"]
-    return reach.ports_of(*(("TCP", n) for n in numbers))
-
-
-def _allowed_egress(scope: Scope, declared: Declared) -> Any:
-    """pod -> the ports executors may reach on it: the frontend's HTTP port, DNS, the registry."""
-    from executor_dind import netpol_reach as reach
-
-    registries = {(i.namespace, i.describe()) for i in scope.items if i.is_mapping and is_registry_workload(i.obj)}
-    frontend_namespace, frontend_labels, frontend_port = _frontend(scope)
-    dns_namespace, dns_labels = declared.dns
-    dns_ports = reach.ports_of(("UDP", 53), ("TCP", 53))
-
-    def allowed(pod: Any) -> Any:
-        if pod.witness:
-            return reach.NO_PORT
-        dns = pod.namespace == dns_namespace and reach.selector_matches({"matchLabels": dns_labels}, pod.labels)
-        if dns and dns_labels:
-            return dns_ports
-        if (pod.namespace, pod.name) in registries:
-            return reach.ports_of(*((protocol, number) for _, number, protocol in pod.ports)) or reach.ports_of(
-                ("TCP", REGISTRY_PORT)
-            )
-        frontend = frontend_labels and reach.selector_matches({"matchLabels": frontend_labels}, pod.labels)
-        if frontend and frontend_namespace in (None, pod.namespace):
-            return _pod_port(pod, frontend_port)
-        return reach.NO_PORT
-
-    return allowed
-
-
-def _where(grants: list[Any]) -> str:
-    seen = list(dict.fromkeys(grant.where for grant in grants))
-    return f"NetworkPolicy {', '.join(seen)}"
-
-
-def egress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
-    if not analysis(item, scope).isolated["Egress"]:
-        yield Finding(
-            item,
-            LABELS_PATH,
-            "no NetworkPolicy restricts egress of these executor pods: jobs can reach the cloud metadata "
-            "service and private networks; enable hardening.networkPolicy",
-        )
-
-
-def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
-    from executor_dind import netpol_reach as reach
-
-    seen = analysis(item, scope)
-    for address, clouds in METADATA_ADDRESSES.items():
-        holes = reach.address_holes(seen.grants["Egress"], reach.ipset(address))
-        if holes:
-            yield Finding(
-                item,
-                LABELS_PATH,
-                f"jobs can reach the cloud metadata service {address} ({clouds}) on "
-                f"{holes[0].ports.describe()}: allowed by {_where([h.grant for h in holes])} "
-                "(policies add up: one broad allow rule defeats every deny-by-omission)",
-            )
-
-
-def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
-    from executor_dind import netpol_reach as reach
-
-    seen = analysis(item, scope)
-    metadata = reach.ipset(*METADATA_ADDRESSES)
-    allowed = [(reach.ipset(*seen.declared.allowed_cidrs), reach.EVERY_PORT)]
-    if seen.declared.node_local_dns is not None:
-        allowed.append((reach.ipset(seen.declared.node_local_dns), reach.ports_of(("UDP", 53), ("TCP", 53))))
-    for cidr, what in PRIVATE_RANGES.items():
-        forbidden = reach.ipset(cidr) - metadata
-        holes = reach.address_holes(seen.grants["Egress"], forbidden, allowed)
-        if holes:
-            reached = reach.NOTHING
-            for hole in holes:
-                reached = reached | (reach.grant_networks(hole.grant) & reach.ipset(cidr))
-            declared = " outside the declared allowedCIDRs" if seen.declared.allowed_cidrs else ""
-            yield Finding(
-                item,
-                LABELS_PATH,
-                f"jobs can reach the {what} range {cidr}{declared} ({reach.describe_networks(reached)} on "
-                f"{holes[0].ports.describe()}): allowed by {_where([h.grant for h in holes])}",
-            )
-
-
-def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
-    from executor_dind import netpol_reach as reach
-
-    seen = analysis(item, scope)
-    if not seen.isolated["Egress"]:
-        return
-    holes = reach.pod_holes(seen.grants["Egress"], item.namespace, seen.world, _allowed_egress(scope, seen.declared))
-    by_rule: dict[str, list[Any]] = {}
-    for hole in holes:
-        by_rule.setdefault(hole.grant.where, []).append(hole)
-    for where, found in by_rule.items():
-        # Witnesses first: "any pod in any other namespace" says more than the first five pods.
-        ordered = sorted(found, key=lambda h: not h.pod.witness)
-        pods = list(dict.fromkeys(f"{h.pod.name} ({h.ports.describe()})" for h in ordered))
-        listed = ", ".join(pods[:5]) + (f" and {len(pods) - 5} more" if len(pods) > 5 else "")
-        yield Finding(
-            item,
-            LABELS_PATH,
-            f"jobs can reach pods beyond the frontend's HTTP port, DNS and the registry: {listed}: allowed by "
-            f"NetworkPolicy {where}",
-        )
-
-
-def _allowed_ingress(item: Item, scope: Scope) -> Any:
-    """source pod -> the ports of this workload's pods it may reach."""
-    from executor_dind import netpol_reach as reach
-
-    pod = _pod(item)
-    if is_registry_workload(item.obj):
-        executors = {i.describe() for i in scope.items if i.is_mapping and is_executor_workload(i.obj)}
-        ports = reach.ports_of(*((p, n) for _, n, p in pod.ports)) or reach.ports_of(("TCP", REGISTRY_PORT))
-        return lambda source: ports if source.name in executors else reach.NO_PORT
-    metrics = _pod_port(pod, METRICS_PORT_NAME) or reach.ports_of(("TCP", METRICS_PORT))
-    # Sourcegraph's Prometheus: in the frontend's namespace when the output shows it.
-    sourcegraph_namespace = _frontend(scope)[0]
-    return lambda source: (
-        metrics
-        if not source.witness
-        and sourcegraph_namespace in (None, source.namespace)
-        and reach.selector_matches({"matchLabels": PROMETHEUS_POD_LABELS}, source.labels)
-        else reach.NO_PORT
-    )
-
-
-def ingress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
-    if not analysis(item, scope).isolated["Ingress"]:
-        whom = "registry" if is_registry_workload(item.obj) else "executor"
-        yield Finding(
-            item,
-            LABELS_PATH,
-            f"no NetworkPolicy restricts ingress to these {whom} pods; enable hardening.networkPolicy",
-        )
-
-
-def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
-    """Ingress grants beyond Prometheus -> metrics (executor pods) and executors -> registry (registry pods).
-    Named ports resolve against this workload's own pods."""
-    from executor_dind import netpol_reach as reach
-
-    seen = analysis(item, scope)
-    if not seen.isolated["Ingress"]:
-        return
-    allowed = _allowed_ingress(item, scope)
-    by_rule: dict[str, list[tuple[bool, str]]] = {}
-    for grant in seen.grants["Ingress"]:
-        ports = reach.grant_ports(grant, seen.pod)
-        if not ports:
-            continue
-        networks = reach.grant_networks(grant)
-        if networks:
-            text = f"{reach.describe_networks(networks)} ({ports.describe()})"
-            by_rule.setdefault(grant.where, []).append((False, text))
-        for source in reach.grant_pods(grant, item.namespace, seen.world):
-            beyond = ports.minus(allowed(source))
-            if beyond:
-                by_rule.setdefault(grant.where, []).append((not source.witness, f"{source.name} ({beyond.describe()})"))
-    expected = "executors to the registry port" if is_registry_workload(item.obj) else "Prometheus to metrics"
-    for where, found in by_rule.items():
-        sources = list(dict.fromkeys(text for _, text in sorted(found, key=lambda entry: entry[0])))
-        listed = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
-        yield Finding(
-            item,
-            LABELS_PATH,
-            f"ingress beyond {expected}: {listed} can connect: allowed by NetworkPolicy {where}",
-        )
-
-
-RULES = (
-    Rule("EXD301", "egress-unrestricted", "warning", "no NetworkPolicy restricts executor egress", egress_unrestricted),
-    Rule(
-        "EXD302",
-        "metadata-reachable",
-        "error",
-        "executors reach a cloud metadata or credentials address: 169.254.169.254, fd00:ec2::254, ECS's 169.254.170.2, "
-        "EKS Pod Identity's 169.254.170.23 / fd00:ec2::23, Alibaba's 100.100.100.200, Tencent's 169.254.0.23, Azure's "
-        "WireServer 168.63.129.16",
-        metadata_reachable,
-    ),
-    Rule(
-        "EXD303",
-        "private-reachable",
-        "error",
-        "executors reach a private, CGNAT, link-local, loopback, this-network or IPv6 ULA/link-local/loopback range "
-        "outside the declared `allowedCIDRs`",
-        private_reachable,
-    ),
-    Rule(
-        "EXD304",
-        "ingress-unrestricted",
-        "warning",
-        "no NetworkPolicy restricts ingress to executor or registry pods",
-        ingress_unrestricted,
-        True,
-    ),
-    Rule(
-        "EXD305",
-        "internal-reachable",
-        "error",
-        "executors reach pods other than the frontend's HTTP port, DNS (port 53) and the registry",
-        internal_reachable,
-    ),
-    Rule(
-        "EXD306",
-        "ingress-beyond",
-        "error",
-        "ingress beyond Prometheus → metrics (executor pods) and executors → the registry port (registry pods)",
-        ingress_beyond,
-        True,
-    ),
-)
 
 
 CONTROL = Control(
