@@ -544,3 +544,12 @@ def test_declared_dns_pods_and_node_local_dns_are_not_holes():
         "jobs can reach the link-local range 169.254.0.0/16 (169.254.20.10/32 on TCP 53, UDP 53): allowed by "
         "NetworkPolicy executor-dind-executors (egress[1]) (private-reachable)"
     ]
+
+
+def test_items_of_other_kinds_are_never_constructed():
+    """The audit picks workloads by the kind in the node: a ConfigMap with a tag nobody can build stays unread
+    (and the self-audit builds no object it does not judge)."""
+    untouched = krm_io.read_stream("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {a: !custom x}\n")
+    items = [*baseline(), *untouched]
+    assert findings(items) == findings(baseline())
+    assert untouched[0]._obj is None

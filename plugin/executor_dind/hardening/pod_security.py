@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 from executor_dind.hardening.common import Applied, Control, Finding, Rule, Scope
 from executor_dind.krm_io import Item
 from executor_dind.naming import CLUSTER_OBJECT_LABELS
-from executor_dind.podspec import is_executor_workload, is_registry_workload, pod_spec
+from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_spec
 from executor_dind.records import Field
 from executor_dind.results import Result
 
@@ -66,6 +66,7 @@ def shared_namespace(item: Item, scope: Scope) -> Iterator[Finding]:
         other.describe()
         for other in scope.items
         if other is not item
+        and other.kind in POD_SPEC_PATHS
         and other.namespace == item.namespace
         and pod_spec(other.obj) is not None
         and not is_executor_workload(other.obj)
