@@ -75,18 +75,32 @@ def stream_outcome(outcome: Any) -> Processed:
     try:
         output = krm_io.write_stream(outcome.items)
     except krm_io.InputError as error:  # an item that must be written out cannot be
-        return Processed(b"", tuple(f"executor-dind: error: {message}" for message in error.messages), 1)
+        return input_failure(error)
     return Processed(krm_io.encode(output), warnings(outcome.results), 0)
+
+
+def input_failure(error: krm_io.InputError) -> Processed:
+    """Stream modes: nothing on stdout, one stderr line per problem."""
+    return Processed(b"", tuple(f"executor-dind: {message}" for message in error.messages), 1)
+
+
+def rendered(items: list[krm_io.Item], config: Any) -> Processed:
+    """The function over items read from a stream (legacy plugin, render), as a stream."""
+    from executor_dind import function
+
+    try:
+        return stream_outcome(function.run(items, config))
+    except krm_io.InputError as error:  # an item the function had to read cannot be built
+        return input_failure(error)
 
 
 def stream(text: str, config: Any) -> Processed:
     """Legacy exec plugin: the plugin config, and a YAML stream of the resources on stdin."""
-    from executor_dind import function
-
     try:
-        return stream_outcome(function.run(krm_io.read_stream(text), config))
-    except krm_io.InputError as error:  # the stream, or an item the function had to read
-        return Processed(b"", tuple(f"executor-dind: {message}" for message in error.messages), 1)
+        items = krm_io.read_stream(text)
+    except krm_io.InputError as error:
+        return input_failure(error)
+    return rendered(items, config)
 
 
 def validated(resource_list: krm_io.ResourceList, allow_none: bool = False) -> Processed:
@@ -95,7 +109,7 @@ def validated(resource_list: krm_io.ResourceList, allow_none: bool = False) -> P
 
     findings = audit(resource_list.items, allow_none)
     resource_list.results = [finding.to_krm() for finding in findings]
-    output = krm_io.write_resource_list(resource_list).encode()
+    output = krm_io.encode(krm_io.write_resource_list(resource_list))
     if has_errors(findings):
         return Processed(output, (summary(findings),), 1)
     return Processed(output, (), 0)
@@ -105,7 +119,7 @@ def validate(text: str) -> Processed:
     try:
         resource_list = krm_io.read_resource_list(text)
     except krm_io.InputError as error:
-        return Processed(b"", (f"executor-dind: {error}",), 1)
+        return input_failure(error)
     return validated(resource_list)
 
 
@@ -121,9 +135,7 @@ def process(data: bytes, mode: str = "krm", config: Any = None) -> Processed:
     try:
         text = krm_io.decode(data)
     except krm_io.InputError as error:
-        if mode == "krm":
-            return krm_failure(error)
-        return Processed(b"", tuple(f"executor-dind: {message}" for message in error.messages), 1)
+        return krm_failure(error) if mode == "krm" else input_failure(error)
     if mode == "krm":
         return krm(text)
     if mode == "stream":

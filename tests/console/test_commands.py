@@ -277,3 +277,17 @@ def test_every_problem_of_unreadable_manifests_is_one_stderr_line(executor_dind,
         f"executor-dind: {manifests}: document 1 (List): items[2] is not an object (got a list): each item must be a "
         "Kubernetes object\n"
     )
+
+
+@pytest.mark.parametrize("command", ["render", "explain"])
+def test_a_workload_nobody_can_build_is_one_stderr_line(executor_dind, config, tmp_path, command):
+    manifests = tmp_path / "deployment.yaml"
+    manifests.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: !x {a: 1}\n")
+    argv = [command, str(manifests)] if command == "audit" else [command, "--config", str(config()), str(manifests)]
+    result = run([executor_dind, *argv])
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"executor-dind: {manifests}: document 1 (Deployment/d): cannot read the value at line 4, column 7: could "
+        "not determine a constructor for the tag '!x'\n"
+    )
+

@@ -223,7 +223,7 @@ CASES = [
                 "line 12, column 13: could not determine a constructor for the tag '!port'"
             ],
             "stream": [
-                "error: {source}: document 1 (Service/sourcegraph/sourcegraph-frontend): cannot read the value at "
+                "{source}: document 1 (Service/sourcegraph/sourcegraph-frontend): cannot read the value at "
                 "line 9, column 11: could not determine a constructor for the tag '!port'"
             ],
         },

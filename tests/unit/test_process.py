@@ -78,3 +78,11 @@ def test_bytes_that_are_not_utf8_are_one_clear_error():
 def test_an_unknown_mode_is_a_programming_error():
     with pytest.raises(ValueError, match="no such mode"):
         process(b"", "nope")
+
+
+def test_stream_mode_an_item_that_cannot_be_written_out_is_one_line_and_no_output():
+    deep = "apiVersion: v1\nkind: List\nitems:\n- {kind: A, x: " + "[" * 400 + "]" * 400 + "}\n"
+    stream = (krm_io.dump(frontend_service()) + "---\n" + krm_io.dump(secret()) + "---\n" + deep).encode()
+    processed = process(stream, "stream", config())
+    message = "stdin: document 3 (List) items[0] (A/(no name)): nested too deeply to write out"
+    assert processed == (b"", (f"executor-dind: {message}",), 1)

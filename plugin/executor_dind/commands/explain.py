@@ -6,11 +6,12 @@ import argparse
 import sys
 
 from executor_dind import function
-from executor_dind.commands import err
+from executor_dind.commands import emit, err
 from executor_dind.commands.render import config_and_items
 from executor_dind.explain import explain
 from executor_dind.function_config import parse_function_config
-from executor_dind.process import warnings
+from executor_dind.krm_io import InputError
+from executor_dind.process import input_failure, warnings
 from executor_dind.results import sort_results
 
 
@@ -20,7 +21,10 @@ def run(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     config, items = loaded
-    outcome = function.run(items, config)
+    try:
+        outcome = function.run(items, config)
+    except InputError as error:  # an item the function had to read cannot be built
+        return emit(input_failure(error))
     if outcome.failed or outcome.plan is None:
         for result in sort_results(outcome.results):
             err(result.line())

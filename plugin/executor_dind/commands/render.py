@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from executor_dind import function
 from executor_dind.commands import emit, err
 from executor_dind.inputs import read_config, read_input
 from executor_dind.krm_io import InputError
-from executor_dind.process import stream_outcome
+from executor_dind.process import rendered
 
 
 def config_and_items(config_path: str, paths: list[str]) -> tuple[Any, list[Any]] | None:
@@ -35,4 +34,4 @@ def run(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     config, items = loaded
-    return emit(stream_outcome(function.run(items, config)))
+    return emit(rendered(items, config))
