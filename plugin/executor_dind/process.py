@@ -107,7 +107,12 @@ def validated(resource_list: krm_io.ResourceList, allow_none: bool = False) -> P
     """The audit as a kpt validator: items unchanged, findings as results."""
     from executor_dind.audit import audit
 
-    findings = audit(resource_list.items, allow_none)
+    try:
+        findings = audit(resource_list.items, allow_none)
+    except krm_io.InputError as error:  # a workload the audit must read cannot be built
+        findings = [Result(message) for message in error.messages]
+        resource_list.results = [finding.to_krm() for finding in findings]
+        return Processed(krm_io.encode(krm_io.write_failure(resource_list)), (summary(findings),), 1)
     resource_list.results = [finding.to_krm() for finding in findings]
     output = krm_io.encode(krm_io.write_resource_list(resource_list))
     if has_errors(findings):

@@ -279,7 +279,7 @@ def test_every_problem_of_unreadable_manifests_is_one_stderr_line(executor_dind,
     )
 
 
-@pytest.mark.parametrize("command", ["render", "explain"])
+@pytest.mark.parametrize("command", ["render", "explain", "audit"])
 def test_a_workload_nobody_can_build_is_one_stderr_line(executor_dind, config, tmp_path, command):
     manifests = tmp_path / "deployment.yaml"
     manifests.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: !x {a: 1}\n")
@@ -291,3 +291,15 @@ def test_a_workload_nobody_can_build_is_one_stderr_line(executor_dind, config, t
         "not determine a constructor for the tag '!x'\n"
     )
 
+
+def test_the_validator_echoes_a_workload_nobody_can_build_with_the_result(executor_dind):
+    given = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- kind: Deployment\n  spec: !x {}\n"
+    result = run([executor_dind, "audit"], input=given)
+    message = (
+        "stdin: ResourceList.items[0] (Deployment/(no name)): cannot read the value at line 5, column 9: could not "
+        "determine a constructor for the tag '!x'"
+    )
+    assert result.returncode == 1
+    quoted = message.replace("'", "''")
+    assert result.stdout == f"results:\n- message: '{quoted}'\n  severity: error\n{given}"
+    assert result.stderr == f"executor-dind: error: {message}\n"

@@ -26,7 +26,12 @@ def run(args: argparse.Namespace) -> int:
         from executor_dind.process import validated
 
         return emit(validated(found.resource_list, args.allow_none))
-    findings = audit(found.items, args.allow_none)
+    try:
+        findings = audit(found.items, args.allow_none)
+    except krm_io.InputError as error:  # a workload the audit must read cannot be built
+        for message in error.messages:
+            err(f"executor-dind: {message}")
+        return 1
     if args.format == "results":
         sys.stdout.write(krm_io.dump({"results": [f.to_krm() for f in findings]}))
     else:
