@@ -20,17 +20,19 @@ def in_scope(item: Item) -> bool:
     return is_executor_workload(item.obj) or is_registry_workload(item.obj)
 
 
-def audit(items: list[Item], allow_none: bool = False, targets: list[Item] | None = None) -> list[Result]:
+def audit(
+    items: list[Item], allow_none: bool = False, targets: list[Item] | None = None, errors_only: bool = False
+) -> list[Result]:
     """Findings over the workloads of items (or only over targets, judged with everything in items around them);
     no executor workload is an error (the function was dropped, or the input is not the render) unless
-    `allow_none`, and no object at all always is."""
+    `allow_none`, and no object at all always is. errors_only: run only the error rules (the self-audit)."""
     scope = Scope.of(items)
     findings = []
     workloads = [item for item in (items if targets is None else targets) if in_scope(item)]
     for item in workloads:
         executor = is_executor_workload(item.obj)
         for rule in RULES.values():
-            if not executor and not rule.any_workload:
+            if (not executor and not rule.any_workload) or (errors_only and rule.severity != "error"):
                 continue
             for finding in rule.check(item, scope):
                 findings.append(

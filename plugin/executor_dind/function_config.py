@@ -3,7 +3,6 @@
 from typing import Any
 
 from executor_dind import records
-from executor_dind.configmap import dotted_tree
 from executor_dind.records import ConfigError, shown
 from executor_dind.results import ResourceRef, Result
 from executor_dind.spec import API_VERSION, KIND, Spec, parse_spec
@@ -29,6 +28,8 @@ def parse_function_config(config: dict[str, Any] | None) -> Spec:
         data = config.get("data") or {}
         if not isinstance(data, dict):
             raise ConfigError([("data", "must be an object of dotted keys, e.g. frontend.url")])
+        from executor_dind.configmap import dotted_tree
+
         return parse_spec(dotted_tree(data, Spec, "data"), "data")
     raise ConfigError(
         [

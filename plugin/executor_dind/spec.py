@@ -205,7 +205,7 @@ def spec_problems(spec: Spec, path: str) -> list[tuple[str, str]]:
                 problems.append(
                     (f"{where}.env.{name}", "is set by executor-dind; use the structured spec field instead")
                 )
-            elif not isinstance(name, str) or not values.ENV_NAME.fullmatch(name):
+            elif not isinstance(name, str) or not values.env_name(name):
                 problems.append((f"{where}.env.{name}", "is not a valid environment variable name"))
             elif not isinstance(value, str) and not _is_value_from(value):
                 sources = ", ".join(sorted(values.ENV_SOURCES))

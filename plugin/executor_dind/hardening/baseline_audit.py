@@ -22,7 +22,7 @@ from executor_dind.podspec import command_words, containers, image_name, role_co
 from executor_dind.values import duration_seconds
 
 DEFAULT_RUNTIME = "30m"
-_LOOPBACK_HOST = re.compile(r"^(tcp://)?(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/?$|^(unix|fd)://")
+_LOOPBACK_HOST = r"^(tcp://)?(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/?$|^(unix|fd)://"
 DAEMON_JSON = "/etc/docker/daemon.json"
 # The dind image's entrypoint (dockerd-entrypoint.sh) run with no arguments or only flags adds these.
 ENTRYPOINT_HOSTS = {"": "tcp://0.0.0.0:2375", "tls": "tcp://0.0.0.0:2376"}
@@ -164,7 +164,7 @@ def _dockerd_hosts(item: Item, scope: Scope) -> Iterator[tuple[str, Item, str]]:
 
 def dockerd_exposed(item: Item, scope: Scope) -> Iterator[Finding]:
     for host, source, path in _dockerd_hosts(item, scope):
-        if not _LOOPBACK_HOST.match(host):
+        if not re.match(_LOOPBACK_HOST, host):
             yield Finding(
                 source,
                 path,
