@@ -279,15 +279,25 @@ def test_every_problem_of_unreadable_manifests_is_one_stderr_line(executor_dind,
     )
 
 
-@pytest.mark.parametrize("command", ["render", "explain", "audit"])
-def test_a_workload_nobody_can_build_is_one_stderr_line(executor_dind, config, tmp_path, command):
-    manifests = tmp_path / "deployment.yaml"
-    manifests.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: !x {a: 1}\n")
+@pytest.mark.parametrize(
+    ("command", "kind", "name"),
+    [
+        ("render", "Service", "sourcegraph-frontend"),
+        ("explain", "Service", "sourcegraph-frontend"),
+        ("audit", "Deployment", "d"),
+    ],
+)
+def test_an_object_that_must_be_read_but_cannot_be_built_is_one_stderr_line(
+    executor_dind, config, tmp_path, command, kind, name
+):
+    """The frontend Service for render and explain (discovery reads it), a workload for the audit."""
+    manifests = tmp_path / "manifests.yaml"
+    manifests.write_text(f"apiVersion: v1\nkind: {kind}\nmetadata: {{name: {name}}}\nspec: !x {{a: 1}}\n")
     argv = [command, str(manifests)] if command == "audit" else [command, "--config", str(config()), str(manifests)]
     result = run([executor_dind, *argv])
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
-        f"executor-dind: {manifests}: document 1 (Deployment/d): cannot read the value at line 4, column 7: could "
+        f"executor-dind: {manifests}: document 1 ({kind}/{name}): cannot read the value at line 4, column 7: could "
         "not determine a constructor for the tag '!x'\n"
     )
 
