@@ -164,7 +164,11 @@ def _allowed_egress(scope: Scope, declared: Declared) -> Any:
     """pod -> the ports executors may reach on it: the frontend's HTTP port, DNS, the registry."""
     from executor_dind import netpol_reach as reach
 
-    registries = {(i.namespace, i.describe()) for i in scope.items if i.is_mapping and is_registry_workload(i.obj)}
+    registries = {
+        (i.namespace, i.describe())
+        for i in scope.items
+        if i.kind in POD_SPEC_PATHS and i.is_mapping and is_registry_workload(i.obj)
+    }
     frontend_namespace, frontend_labels, frontend_port = _frontend(scope)
     dns_namespace, dns_labels = declared.dns
     dns_ports = reach.ports_of(("UDP", 53), ("TCP", 53))
@@ -283,7 +287,11 @@ def _allowed_ingress(item: Item, scope: Scope) -> Any:
 
     pod = _pod(item)
     if is_registry_workload(item.obj):
-        executors = {i.describe() for i in scope.items if i.is_mapping and is_executor_workload(i.obj)}
+        executors = {
+            i.describe()
+            for i in scope.items
+            if i.kind in POD_SPEC_PATHS and i.is_mapping and is_executor_workload(i.obj)
+        }
         ports = reach.ports_of(*((p, n) for _, n, p in pod.ports)) or reach.ports_of(("TCP", REGISTRY_PORT))
         return lambda source: ports if source.name in executors else reach.NO_PORT
     metrics = _pod_port(pod, METRICS_PORT_NAME) or reach.ports_of(("TCP", METRICS_PORT))
