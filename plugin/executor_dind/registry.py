@@ -62,6 +62,10 @@ def registry_objects(spec: Spec, context: Context) -> list[dict[str, Any]]:
                             "env": [
                                 {"name": "REGISTRY_HTTP_ADDR", "value": f":{REGISTRY_PORT}"},
                                 {"name": "REGISTRY_PROXY_REMOTEURL", "value": registry.remote_url},
+                                # distribution pings the remote at start and panics when it is down (a crash
+                                # loop that also hides the cache); with an exec credential helper it defers
+                                # that to the first pull. The helper fails, so pulls stay anonymous.
+                                {"name": "REGISTRY_PROXY_EXEC_COMMAND", "value": "/bin/false"},
                             ],
                             "ports": [{"name": "http", "containerPort": REGISTRY_PORT, "protocol": "TCP"}],
                             "livenessProbe": {**_http_probe(), "initialDelaySeconds": 5},

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from executor_dind import values
 from executor_dind.hardening import Hardening
-from executor_dind.records import EMPTY, ConfigError, Field, Parser
+from executor_dind.records import EMPTY, ConfigError, Field, Parser, nearest
 
 API_VERSION = "executor-dind.dev/v1alpha1"
 KIND = "ExecutorDind"
@@ -39,7 +39,7 @@ DEFAULT_IMAGES = {
     "dind": "index.docker.io/sourcegraph/dind:6.2.1106"
     "@sha256:c64b5efff14ccd82cd6957283b116ef195d374ec911ea7fe56787b93143810fd",
     # No digest for the registry image could be verified from here: an exact tag, and the audit warns.
-    "registry": "index.docker.io/library/registry:2.8.3",
+    "registry": "index.docker.io/library/registry:3.0.0",
 }
 
 
@@ -224,6 +224,17 @@ def spec_problems(spec: Spec, path: str) -> list[tuple[str, str]]:
                 "is required with storage.type: ephemeral (each pod gets a volume of that size: it costs money)",
             )
         )
+    from executor_dind.daemon_keys import DAEMON_KEYS
+
+    for key in spec.docker.daemon_config:
+        if key not in DAEMON_KEYS:
+            problems.append(
+                (
+                    f"{path}.docker.daemonConfig.{key}",
+                    "is not a daemon.json key dockerd reads (it would be ignored, or refused at start)"
+                    + nearest(str(key), sorted(DAEMON_KEYS)),
+                )
+            )
     if "hosts" in spec.docker.daemon_config:
         problems.append(
             (

@@ -266,3 +266,16 @@ def test_audit_exceptions_name_a_known_rule_and_say_why():
         ("spec.auditExceptions[0].reason", "must say why the finding is acceptable here, in a few words")
     ]
     assert problems({"auditExceptions": [{"rule": "EXD303"}]}) == [("spec.auditExceptions[0].reason", "is required")]
+
+
+def test_daemon_config_keys_are_those_dockerd_reads():
+    """The singular `registry-mirror` (a flag name) passes `dockerd --validate` and is then ignored: refused here."""
+    assert parse_spec({"docker": {"daemonConfig": {"debug": True, "registry-mirrors": ["https://m"]}}})
+    [(path, message)] = problems({"docker": {"daemonConfig": {"registry-mirror": "https://m"}}})
+    assert path == "spec.docker.daemonConfig.registry-mirror"
+    assert message == (
+        "is not a daemon.json key dockerd reads (it would be ignored, or refused at start) "
+        "(did you mean 'registry-mirrors'?)"
+    )
+    [(path, _)] = problems({"docker": {"daemonConfig": {"no-such-key": 1}}})
+    assert path == "spec.docker.daemonConfig.no-such-key"

@@ -63,6 +63,7 @@ START_SCRIPT = "\n".join(
         "# gVisor gives dockerd no netfilter: NAT job traffic to the pod address ourselves.",
         "ip link del docker0 2>/dev/null || true",
         "dev=$(ip route show default | awk '{print $5; exit}')",
+        '[ -n "$dev" ] || { echo "no default route: no interface to NAT job traffic through" >&2; exit 1; }',
         'addr=$(ip -4 addr show dev "$dev" | awk \'/inet /{sub(/\\/.*/, "", $2); print $2; exit}\')',
         "echo 1 > /proc/sys/net/ipv4/ip_forward",
         'iptables-legacy -t nat -A POSTROUTING -o "$dev" -p tcp -j SNAT --to-source "$addr"',
