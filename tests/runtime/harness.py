@@ -1,0 +1,191 @@
+"""The runtime tier's machinery: network namespaces it creates, daemons it starts and stops by PID, renders.
+
+Every daemon runs inside a network namespace this module created (`edr-*`), so its traffic stays on that
+namespace's loopback or on veth pairs between such namespaces; nothing is routed to the machine's network.
+Everything started is registered with a `Janitor`, which stops processes by PID and deletes namespaces at the
+end, also when a test fails (pytest finalizers) or the run is interrupted (atexit and SIGTERM).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / ".tools" / "bin"
+PREFIX = f"edr{os.getpid() % 100000}"
+
+
+def sh(args: list[str], timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess:
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    return subprocess.run(args, check=False, timeout=timeout, **kwargs)
+
+
+def ok(args: list[str], timeout: float = 120, **kwargs: Any) -> str:
+    result = sh(args, timeout=timeout, **kwargs)
+    assert result.returncode == 0, f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 60, interval: float = 0.2) -> float:
+    """Poll `check` until it is true; bounded in time. Returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():
+            return time.monotonic() - start
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Proc:
+    def __init__(self, name: str, popen: subprocess.Popen, log: Path):
+        self.name, self.popen, self.log = name, popen, log
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait(self, timeout: float) -> int:
+        return self.popen.wait(timeout=timeout)
+
+
+class Janitor:
+    """Owns every process and namespace the tier starts; `cleanup` stops and deletes them all."""
+
+    def __init__(self) -> None:
+        self.procs: list[Proc] = []
+        self.namespaces: list[str] = []
+        self.mounts: list[str] = []
+        self.counter = 0
+        atexit.register(self.cleanup)
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_term(signum: int, frame: Any) -> None:
+            self.cleanup()
+            if callable(previous):
+                previous(signum, frame)
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, on_term)
+
+    def netns(self, role: str) -> str:
+        self.counter += 1
+        name = f"{PREFIX}-{role}-{self.counter}"[:40]
+        ok(["ip", "netns", "add", name])
+        self.namespaces.append(name)
+        ok(["ip", "-n", name, "link", "set", "lo", "up"])
+        return name
+
+    def start(self, name: str, args: list[str], log: Path, env: dict[str, str] | None = None) -> Proc:
+        handle = log.open("wb")
+        # A session of its own: the whole daemon (and what it forks) is signalled by its process group id.
+        popen = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        handle.close()
+        proc = Proc(name, popen, log)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: Proc, timeout: float = 20) -> None:
+        if proc.alive():
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.popen.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+        # Children that outlived the leader (dockerd's containerd shims) still carry its process group id.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def cleanup(self) -> None:
+        for proc in reversed(list(self.procs)):
+            self.stop(proc)
+        for name in reversed(self.namespaces):
+            # Processes still inside (container init processes re-parented away from dockerd) go with it.
+            pids = sh(["ip", "netns", "pids", name], timeout=10).stdout.split()
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
+            sh(["ip", "netns", "del", name], timeout=10)
+        self.namespaces.clear()
+
+
+def in_netns(netns: str, args: list[str], mounts: str = "") -> list[str]:
+    """Run in `netns` with a private mount namespace (not `ip netns exec`: it remounts /sys, which dockerd's
+    cgroup code then misses); `mounts` is a shell prelude that sets up bind mounts before exec."""
+    enter = ["nsenter", f"--net=/run/netns/{netns}"]
+    if not mounts:
+        return [*enter, *args]
+    script = mounts + ' && exec "$@"'
+    return [*enter, "unshare", "--mount", "--propagation", "private", "sh", "-ec", script, "sh", *args]
+
+
+def veth(left: str, right: str, left_addr: str, right_addr: str, prefix: int = 24) -> tuple[str, str]:
+    """A veth pair between two namespaces this tier created, addressed from TEST-NET ranges only."""
+    a, b = f"va{left[-6:]}", f"vb{right[-6:]}"
+    ok(["ip", "link", "add", a, "netns", left, "type", "veth", "peer", "name", b, "netns", right])
+    for ns, dev, addr in ((left, a, left_addr), (right, b, right_addr)):
+        ok(["ip", "-n", ns, "addr", "add", f"{addr}/{prefix}", "dev", dev])
+        ok(["ip", "-n", ns, "link", "set", dev, "up"])
+    return a, b
+
+
+def render(executor_dind: str, spec: dict[str, Any], directory: Path, name: str) -> list[dict[str, Any]]:
+    config = directory / f"{name}.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "executor-dind.dev/v1alpha1",
+                "kind": "ExecutorDind",
+                "metadata": {"name": "executors"},
+                "spec": spec,
+            }
+        )
+    )
+    out = ok([executor_dind, "render", "--config", str(config)])
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def find(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    matches = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert matches, f"no {kind} {name or ''} in the render"
+    return matches[0]
+
+
+def pod_containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*pod.get("initContainers", []), *pod.get("containers", [])]
+
+
+def dind_of(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+    """(dind container, pod spec, daemon.json text, its mount path) as the render emits them."""
+    pod = find(objects, "Deployment")["spec"]["template"]["spec"]
+    dind = next(c for c in pod_containers(pod) if c["name"] == "dind")
+    mount = next(m for m in dind["volumeMounts"] if m.get("subPath") == "daemon.json")
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    config_map = find(objects, "ConfigMap", volume["configMap"]["name"])
+    return dind, pod, config_map["data"]["daemon.json"], mount["mountPath"]
+
+
+def daemon_config(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return json.loads(dind_of(objects)[2])
