@@ -37,25 +37,6 @@ from executor_dind.results import Result
 if TYPE_CHECKING:
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
-CAPABILITIES = (
-    "AUDIT_WRITE",
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "MKNOD",
-    "NET_ADMIN",
-    "NET_BIND_SERVICE",
-    "NET_RAW",
-    "SETFCAP",
-    "SETGID",
-    "SETPCAP",
-    "SETUID",
-    "SYS_ADMIN",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-)
 DOCKERD_FLAGS = ("--storage-driver=vfs", "--iptables=false", "--ip6tables=false")
 START_SCRIPT = "\n".join(
     (
@@ -97,6 +78,8 @@ RUNTIME_DEFAULT_CAPABILITIES = frozenset(
         "SYS_CHROOT",
     }
 )
+# dind's set under gVisor: the runtime default plus what dockerd needs for job containers' mounts and network.
+CAPABILITIES = tuple(sorted(RUNTIME_DEFAULT_CAPABILITIES | {"NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"}))
 # What this control changes in the executor Deployment's checkov skips (see model.CHECKOV_SKIPS).
 CHECKOV_SKIPS = {
     "CKV_K8S_20": "dind only (the executor sets allowPrivilegeEscalation false): no_new_privs on dockerd "
