@@ -19,6 +19,7 @@ from integration.util import (
     env,
     executor_config,
     executor_deployments,
+    function_and_identity_packages,
     objects,
     owned,
     pod_spec,
@@ -168,17 +169,7 @@ def test_upstream_files_stay_byte_identical(kpt, tool_env, upstream, tmp_path):
     config = yaml.safe_load(config)
     config["metadata"]["annotations"] = {"config.kubernetes.io/local-config": "true"}
     packages = {}
-    for name, executable in (("function", "executor-dind"), ("identity", "cat")):
-        package = tmp_path / name
-        shutil.copytree(upstream / "base" / "sourcegraph", package)
-        (package / "executor-dind-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        kptfile = {
-            "apiVersion": "kpt.dev/v1",
-            "kind": "Kptfile",
-            "metadata": {"name": name, "annotations": {"config.kubernetes.io/local-config": "true"}},
-            "pipeline": {"mutators": [{"exec": executable, "configPath": "executor-dind-config.yaml"}]},
-        }
-        (package / "Kptfile").write_text(yaml.safe_dump(kptfile, sort_keys=False))
+    for name, package in function_and_identity_packages(tmp_path, upstream, config).items():
         assert_ok(render(kpt, package, tool_env))
         packages[name] = snapshot(package)
     function, identity = packages["function"], packages["identity"]

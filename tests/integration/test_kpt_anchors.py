@@ -5,14 +5,12 @@ rewrote 34 of 57 upstream files with other quotes, flow style and expanded ancho
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import run
-from integration.util import assert_executor, assert_ok, objects, snapshot
+from integration.util import assert_executor, assert_ok, function_and_identity_packages, objects, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -57,20 +55,8 @@ def render(kpt: str, package: Path, env: dict[str, str]) -> dict[str, bytes]:
 
 
 def test_anchors_leave_every_file_the_function_does_not_own_byte_identical(kpt, tool_env, upstream, tmp_path):
-    packages = {}
-    for name, executable in (("function", "executor-dind"), ("identity", "cat")):
-        package = tmp_path / name
-        shutil.copytree(upstream / "base" / "sourcegraph", package)
-        edit(package)
-        (package / "executor-dind-config.yaml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))
-        kptfile = {
-            "apiVersion": "kpt.dev/v1",
-            "kind": "Kptfile",
-            "metadata": {"name": name, "annotations": {"config.kubernetes.io/local-config": "true"}},
-            "pipeline": {"mutators": [{"exec": executable, "configPath": "executor-dind-config.yaml"}]},
-        }
-        (package / "Kptfile").write_text(yaml.safe_dump(kptfile, sort_keys=False))
-        packages[name] = render(kpt, package, tool_env)
+    built = function_and_identity_packages(tmp_path, upstream, CONFIG, edit)
+    packages = {name: render(kpt, package, tool_env) for name, package in built.items()}
     function, identity = packages["function"], packages["identity"]
     owned = {path for path in function if path.startswith("executor-dind/")}
     assert owned

@@ -179,3 +179,28 @@ def executor_config(spec: dict[str, Any], *, krm: bool, local_config: bool = Fal
         metadata["annotations"] = annotations
     doc = {"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind", "metadata": metadata, "spec": spec}
     return yaml.safe_dump(doc, sort_keys=False)
+
+
+def function_and_identity_packages(
+    root: Path, upstream: Path, config: dict[str, Any], edit: Any = None
+) -> dict[str, Path]:
+    """Two kpt packages of the upstream base (edited by `edit` if given): one whose pipeline runs executor-dind
+    with `config`, one running the identity function `cat` instead, for byte-for-byte comparisons."""
+    import shutil
+
+    packages = {}
+    for name, executable in (("function", "executor-dind"), ("identity", "cat")):
+        package = root / name
+        shutil.copytree(upstream / "base" / "sourcegraph", package)
+        if edit is not None:
+            edit(package)
+        (package / "executor-dind-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        kptfile = {
+            "apiVersion": "kpt.dev/v1",
+            "kind": "Kptfile",
+            "metadata": {"name": name, "annotations": {"config.kubernetes.io/local-config": "true"}},
+            "pipeline": {"mutators": [{"exec": executable, "configPath": "executor-dind-config.yaml"}]},
+        }
+        (package / "Kptfile").write_text(yaml.safe_dump(kptfile, sort_keys=False))
+        packages[name] = package
+    return packages
