@@ -9,10 +9,10 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from executor_dind import __version__
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 

@@ -5,10 +5,13 @@
 (`hardening.nodePool.nodeSelector: "{pool: executors}"`).
 """
 
-import typing
-from typing import Any, Literal
+from __future__ import annotations
 
-from executor_dind.records import ConfigError, Parser, fields, is_record, nearest, unwrap_optional
+from executor_dind.records import LITERAL, ConfigError, Parser, fields, is_record, nearest, origin, unwrap_optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def dotted_tree(data: dict[str, Any], record: type, path: str) -> dict[str, Any]:
@@ -49,7 +52,7 @@ def _from_string(tp: Any, key: str, text: str, where: str, parser: Parser) -> An
         return text
     if tp is int:
         return int(text) if text.strip().isdigit() else text
-    if tp is str or typing.get_origin(tp) is Literal:
+    if tp is str or origin(tp) is LITERAL:
         return text
     if key == "queues" and not text.lstrip().startswith("["):
         return [{"name": name.strip()} for name in text.split(",") if name.strip()]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import TYPE_CHECKING, Any
 
 from executor_dind import resources
 from executor_dind.checkov import CHECKOV_SKIPS, PLAIN_CONTAINER_SKIPS, skip_annotations
@@ -24,7 +23,10 @@ from executor_dind.naming import (
 )
 from executor_dind.records import thaw
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from executor_dind.discovery import Context
     from executor_dind.spec import Queue, Spec
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from executor_dind.krm_io import Item
 from executor_dind.podspec import container, pod_spec
+from executor_dind.records import Record
 from executor_dind.results import ResourceRef, Result
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from executor_dind.spec import Spec
 
 FRONTEND_SERVICE = "sourcegraph-frontend"
@@ -33,7 +36,7 @@ UPSTREAM_OBJECTS = frozenset(
 )
 
 
-class Context(NamedTuple):
+class Context(Record):
     """Where the executors go, how they reach Sourcegraph, and what else in the input concerns them.
 
     frontend_url is "" when it cannot be derived (the check step says why). config_ref is the functionConfig,
@@ -56,7 +59,7 @@ class Context(NamedTuple):
         return self.password_secret or spec.frontend.password_secret.name
 
 
-class Discovery(NamedTuple):
+class Discovery(Record):
     context: Context
     results: list[Result]
 

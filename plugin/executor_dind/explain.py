@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from executor_dind import hardening
 from executor_dind.hardening import gvisor, network_policy
 from executor_dind.krm_io import Item
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from executor_dind.discovery import Context
     from executor_dind.plan import Plan

@@ -6,14 +6,16 @@ unchanged with the results that say why, and the caller exits non-zero.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
 from executor_dind.function_config import config_ref, config_results, parse_function_config
 from executor_dind.krm_io import INDEX_ANNOTATIONS, PATH_ANNOTATIONS, Item, is_orchestrator_annotation
 from executor_dind.naming import PART_OF
 from executor_dind.plan import Plan, plan
-from executor_dind.records import ConfigError
+from executor_dind.records import ConfigError, Record
 from executor_dind.results import Result, about, has_errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 OWNER_LABEL = ("app.kubernetes.io/part-of", PART_OF)
 OUTPUT_DIR = "executor-dind"
@@ -36,7 +38,7 @@ PRODUCED_KINDS = frozenset(
 SELF_AUDITED_KINDS = frozenset({"Deployment", "StatefulSet"})
 
 
-class Outcome(NamedTuple):
+class Outcome(Record):
     items: list[Item]
     results: list[Result]
     plan: Plan | None = None  # what was planned, when the config parsed (explain shows it)

@@ -1,11 +1,15 @@
 """The functionConfig: an ExecutorDind object or a ConfigMap with dotted keys, parsed into the spec at the edge."""
 
-from typing import Any
+from __future__ import annotations
 
 from executor_dind import records
 from executor_dind.records import ConfigError, shown
 from executor_dind.results import ResourceRef, Result
 from executor_dind.spec import API_VERSION, KIND, Spec, parse_spec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def parse_function_config(config: dict[str, Any] | None) -> Spec:

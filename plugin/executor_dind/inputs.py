@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from executor_dind import krm_io
+from executor_dind.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 NOT_RESOURCES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization", "Kptfile"})
 
 
-class Input(NamedTuple):
+class Input(Record):
     """The items read; resource_list is set when stdin held one ResourceList (kpt validator mode); skipped says
     which files of a directory were left out, and why (one warning line each)."""
 

@@ -6,7 +6,6 @@ The executor Deployments are built in deployment.py, the registry in registry.py
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
 
 from executor_dind.deployment import executor_deployment
 from executor_dind.naming import (
@@ -23,7 +22,10 @@ from executor_dind.naming import (
 from executor_dind.records import thaw
 from executor_dind.registry import registry_objects
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
 

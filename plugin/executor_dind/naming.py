@@ -7,9 +7,10 @@ NetworkPolicies never select executor pods.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from executor_dind.discovery import Context
     from executor_dind.spec import Queue
 

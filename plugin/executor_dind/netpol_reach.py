@@ -17,7 +17,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
+
+from executor_dind.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -26,7 +31,7 @@ OTHER_NAMESPACE = "(any other namespace)"
 ALL_PORTS = ((1, 65535),)
 
 
-class Pod(NamedTuple):
+class Pod(Record):
     """A pod a policy may select: a workload's pod template, or a witness for pods the output does not show."""
 
     namespace: str
@@ -36,7 +41,7 @@ class Pod(NamedTuple):
     witness: bool = False
 
 
-class Ports(NamedTuple):
+class Ports(Record):
     """Per protocol, the port ranges allowed; empty when nothing is."""
 
     ranges: Mapping[str, tuple[tuple[int, int], ...]]
@@ -86,7 +91,7 @@ def _range_minus(keep: tuple[int, int], drop: tuple[int, int]) -> list[tuple[int
     return pieces
 
 
-class Grant(NamedTuple):
+class Grant(Record):
     """One peer of one rule of one policy, with that rule's ports."""
 
     policy: str
@@ -99,7 +104,7 @@ class Grant(NamedTuple):
         return f"{self.policy} ({self.rule})"
 
 
-class World(NamedTuple):
+class World(Record):
     """The objects reachability is resolved against."""
 
     namespaces: Mapping[str, Mapping[str, str]]  # namespace -> its labels
@@ -264,7 +269,7 @@ def grant_ports(grant: Grant, pod: Pod | None) -> Ports:
 # --- address sets ---------------------------------------------------------------------------------------------
 
 
-class IPSet(NamedTuple):
+class IPSet(Record):
     """Addresses as sorted, disjoint, inclusive integer intervals per IP version: ipaddress parses and prints,
     the algebra stays on integers (cheap however many holes an except list cuts)."""
 
@@ -393,13 +398,13 @@ def grant_pods(grant: Grant, policy_namespace: str, known: World) -> Iterator[Po
 # --- verdicts -------------------------------------------------------------------------------------------------
 
 
-class AddressHole(NamedTuple):
+class AddressHole(Record):
     addresses: IPSet  # within the class, beyond what is allowed
     ports: Ports
     grant: Grant
 
 
-class PodHole(NamedTuple):
+class PodHole(Record):
     pod: Pod
     ports: Ports  # beyond what is allowed to that pod
     grant: Grant

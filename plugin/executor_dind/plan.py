@@ -7,25 +7,27 @@ inputs, and no node of the spec is shared with an object.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
-
 from executor_dind import hardening
 from executor_dind.discovery import Context, discover
 from executor_dind.hardening.common import Applied, Control
+from executor_dind.records import Record
 from executor_dind.results import has_errors
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from executor_dind.krm_io import Item
     from executor_dind.results import ResourceRef, Result
     from executor_dind.spec import Spec
 
 
-class Step(NamedTuple):
+class Step(Record):
     control: Control
     applied: Applied
 
 
-class Plan(NamedTuple):
+class Plan(Record):
     context: Context
     objects: tuple[dict[str, Any], ...]
     controls: tuple[Control, ...]

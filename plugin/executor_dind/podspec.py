@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # kind -> path of its pod spec, and that path as a field path for results.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {

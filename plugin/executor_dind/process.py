@@ -9,13 +9,17 @@ validator).
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
 
 from executor_dind import krm_io
+from executor_dind.records import Record
 from executor_dind.results import Result, has_errors, sort_results, summary
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-class Processed(NamedTuple):
+
+class Processed(Record):
     output: bytes
     messages: tuple[str, ...]
     code: int

@@ -1,25 +1,131 @@
-"""Typed records (NamedTuples) as a wire format: the parser, the unknown-field suggestions and the JSON Schema.
+"""Typed records as a wire format: the Record base, the parser, the unknown-field suggestions and the JSON Schema.
 
-A record's fields are described once, by their type hints: `Annotated[type, Field(...)]` adds what the type does
+A record's fields are described once, by their annotations: `Annotated[type, Field(...)]` adds what the type does
 not say (the wire key when it is not the camelCase of the name, a doc line, a value check). Field names are
 snake_case in Python and camelCase on the wire.
 
-NamedTuples, not dataclasses: immutable and typed alike, but importing `dataclasses` and building a score of
-them costs ~15 ms per process, a third of the YAML floor the function is held to (README, Performance). Parsed
-maps are read-only (MappingProxyType) and lists tuples, all the way down, so a parsed spec is frozen; `thaw()`
-gives fresh plain dicts and lists for the objects built from it.
+A Record is an immutable tuple with named fields, like a NamedTuple, built without `typing`: importing `typing`
+and building ~30 `typing.NamedTuple` classes cost ~10 ms per process, an eighth of the YAML floor the function is
+held to (README, Performance), and `dataclasses` more. The annotations stay strings (`from __future__ import
+annotations`) until the parser or the schema needs a record's types; then they are evaluated once, with the
+module's own names and this module's stand-ins for `Annotated`, `Literal` and `Any` (type checkers see typing's).
+Parsed maps are read-only (MappingProxyType) and lists tuples, all the way down, so a parsed spec is frozen;
+`thaw()` gives fresh plain dicts and lists for the objects built from it.
 """
 
 from __future__ import annotations
 
+import sys
 import types
-import typing
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, NamedTuple, Union
 
-# Immutable, so the default shared by every record cannot be changed through one of them.
-EMPTY: Mapping[str, Any] = MappingProxyType({})
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+    from typing import NamedTuple as Record
+else:
+
+    class _RecordMeta(type):
+        """Builds a Record class: its annotated names become read-only fields in order, class values defaults."""
+
+        def __new__(mcls, name: str, bases: tuple, namespace: dict) -> type:
+            if "__annotations__" not in namespace or bases == (tuple,):
+                return super().__new__(mcls, name, bases, namespace)
+            names = tuple(namespace["__annotations__"])
+            defaults = {key: namespace.pop(key) for key in names if key in namespace}
+            for index, key in enumerate(names):
+                namespace[key] = property(itemgetter(index), doc=f"field {index}: {key}")
+            namespace["__slots__"] = ()
+            namespace["_fields"] = names
+            namespace["_field_defaults"] = MappingProxyType(defaults)
+            return super().__new__(mcls, name, bases, namespace)
+
+    class Record(tuple, metaclass=_RecordMeta):
+        """An immutable tuple with named fields: `Record(a, b=1)`, `.a`, `_replace()`, `_asdict()`, `_fields`."""
+
+        __slots__ = ()
+        _fields: tuple[str, ...] = ()
+        _field_defaults: Mapping[str, Any] = MappingProxyType({})
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            names = cls._fields
+            if len(args) == len(names) and not kwargs:
+                return tuple.__new__(cls, args)
+            if len(args) > len(names):
+                raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, {len(args)} given")
+            values = list(args)
+            for key in names[len(args) :]:
+                if key in kwargs:
+                    values.append(kwargs.pop(key))
+                elif key in cls._field_defaults:
+                    values.append(cls._field_defaults[key])
+                else:
+                    raise TypeError(f"{cls.__name__}() missing required argument: {key!r}")
+            if kwargs:
+                raise TypeError(f"{cls.__name__}() got unexpected or repeated arguments: {', '.join(kwargs)}")
+            return tuple.__new__(cls, values)
+
+        def _replace(self, **changes: Any) -> Any:
+            return type(self)(**{**self._asdict(), **changes})
+
+        def _asdict(self) -> dict[str, Any]:
+            return dict(zip(self._fields, self, strict=True))
+
+        def __repr__(self) -> str:
+            shown = ", ".join(f"{key}={value!r}" for key, value in zip(self._fields, self, strict=True))
+            return f"{type(self).__name__}({shown})"
+
+        def __getnewargs__(self) -> tuple:
+            return tuple(self)
+
+
+class _Form:
+    """What a subscripted stand-in evaluates to: `Literal["a", "b"]`, `Annotated[str, Field()]`."""
+
+    __slots__ = ("args", "origin")
+
+    def __init__(self, origin: _Special, args: tuple) -> None:
+        self.origin, self.args = origin, args
+
+    def __or__(self, other: Any) -> _Form:
+        return _Form(UNION, (self, type(None) if other is None else other))
+
+    __ror__ = __or__
+
+    def __repr__(self) -> str:
+        return f"{self.origin.name}[{', '.join(map(repr, self.args))}]"
+
+
+class _Special:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getitem__(self, args: Any) -> _Form:
+        return _Form(self, args if isinstance(args, tuple) else (args,))
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+ANNOTATED, LITERAL, UNION = _Special("Annotated"), _Special("Literal"), _Special("Union")
+_STAND_INS = {"Annotated": ANNOTATED, "Literal": LITERAL, "Any": object}
+
+
+def origin(tp: Any) -> Any:
+    """What a type is built from: LITERAL, UNION, tuple, Mapping (collections.abc), or None for a plain type."""
+    if isinstance(tp, _Form):
+        return tp.origin
+    if isinstance(tp, types.UnionType):
+        return UNION
+    return getattr(tp, "__origin__", None)
+
+
+def args(tp: Any) -> tuple:
+    return tp.args if isinstance(tp, _Form) else getattr(tp, "__args__", ())
 
 
 class ConfigError(Exception):
@@ -31,9 +137,11 @@ class ConfigError(Exception):
 
 
 INT32_MAX = 2**31 - 1
+# Immutable, so the default shared by every record cannot be changed through one of them.
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-class Field(NamedTuple):
+class Field(Record):
     """What a field's type does not say: its wire name when not camelCase, its doc, its value check, and for an
     integer its largest value (int32 unless said: what most Kubernetes integer fields are)."""
 
@@ -47,7 +155,7 @@ _NO_FIELD = Field()
 _MISSING = object()
 
 
-class FieldInfo(NamedTuple):
+class FieldInfo(Record):
     name: str
     type: Any
     meta: Field
@@ -71,21 +179,20 @@ _FIELDS_CACHE: dict[type, dict[str, FieldInfo]] = {}
 def fields(cls: type) -> dict[str, FieldInfo]:
     """Wire key -> field info, from the record's type hints (Annotated carries the Field)."""
     if cls not in _FIELDS_CACHE:
-        hints = typing.get_type_hints(cls, include_extras=True)
+        scope = {**vars(sys.modules[cls.__module__]), **_STAND_INS}
         found = {}
         for name in cls._fields:
-            hint, meta = hints[name], _NO_FIELD
-            if typing.get_origin(hint) is Annotated:
-                hint, meta = typing.get_args(hint)[0], typing.get_args(hint)[1]
+            hint, meta = eval(cls.__annotations__[name], scope), _NO_FIELD
+            if origin(hint) is ANNOTATED:
+                hint, meta = args(hint)
             found[wire_key(name, meta)] = FieldInfo(name, hint, meta, cls._field_defaults.get(name, _MISSING))
         _FIELDS_CACHE[cls] = found
     return _FIELDS_CACHE[cls]
 
 
 def unwrap_optional(tp: Any) -> tuple[bool, Any]:
-    if typing.get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return True, args[0]
+    if origin(tp) is UNION:
+        return True, next(a for a in args(tp) if a is not type(None))
     return False, tp
 
 
@@ -109,13 +216,13 @@ def thaw(value: Any) -> Any:
 
 def _type_name(tp: Any) -> str:
     optional, tp = unwrap_optional(tp)
-    origin = typing.get_origin(tp)
-    if is_record(tp) or origin is Mapping:
+    form = origin(tp)
+    if is_record(tp) or form is Mapping:
         name = "an object"
-    elif origin is tuple:
+    elif form is tuple:
         name = "a list"
-    elif origin is Literal:
-        name = "one of " + ", ".join(map(str, typing.get_args(tp)))
+    elif form is LITERAL:
+        name = "one of " + ", ".join(map(str, args(tp)))
     else:
         name = {str: "a string", int: "an integer", bool: "true or false"}[tp]
     return name + (" or null" if optional else "")
@@ -149,25 +256,25 @@ class Parser:
         optional, tp = unwrap_optional(tp)
         if raw is None and optional:
             return None
-        origin = typing.get_origin(tp)
+        form = origin(tp)
         if is_record(tp):
             return self.record(tp, raw, path)
-        if origin is tuple:
+        if form is tuple:
             if not isinstance(raw, list):
                 return self.wrong(tp, raw, path)
-            (item_type, _) = typing.get_args(tp)
+            (item_type, _) = args(tp)
             return tuple(self.value(item_type, item, f"{path}[{i}]") for i, item in enumerate(raw))
-        if origin is Mapping:
+        if form is Mapping:
             if not isinstance(raw, dict):
                 return self.wrong(tp, raw, path)
-            _, value_type = typing.get_args(tp)
+            _, value_type = args(tp)
             if value_type is str:
                 for key, value in raw.items():
                     if not isinstance(value, str):
                         self.problem(f"{path}.{key}", f"must be a string, got {shown(value)}")
             return freeze(raw)
-        if origin is Literal:
-            choices = typing.get_args(tp)
+        if form is LITERAL:
+            choices = args(tp)
             if raw not in choices:
                 hint = nearest(str(raw), [str(c) for c in choices])
                 self.problem(path, f"must be {_type_name(tp)}, got {shown(raw)}{hint}")
@@ -218,7 +325,7 @@ class Parser:
 def schema(tp: Any) -> dict[str, Any]:
     """The JSON Schema of a record type (or of a field type)."""
     optional, tp = unwrap_optional(tp)
-    origin = typing.get_origin(tp)
+    form = origin(tp)
     if is_record(tp):
         properties = {}
         required = []
@@ -236,15 +343,15 @@ def schema(tp: Any) -> dict[str, Any]:
         result: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}
         if required:
             result["required"] = required
-    elif origin is tuple:
-        result = {"type": "array", "items": schema(typing.get_args(tp)[0])}
-    elif origin is Mapping:
-        value_type = typing.get_args(tp)[1]
+    elif form is tuple:
+        result = {"type": "array", "items": schema(args(tp)[0])}
+    elif form is Mapping:
+        value_type = args(tp)[1]
         result = {"type": "object"}
         if value_type is str:
             result["additionalProperties"] = {"type": "string"}
-    elif origin is Literal:
-        result = {"enum": list(typing.get_args(tp))}
+    elif form is LITERAL:
+        result = {"enum": list(args(tp))}
     else:
         result = {"type": {str: "string", int: "integer", bool: "boolean"}[tp]}
         if tp is int:

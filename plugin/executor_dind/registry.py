@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from executor_dind import resources
 from executor_dind.naming import (
     PART_OF,
@@ -15,7 +13,10 @@ from executor_dind.naming import (
     object_metadata,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
 

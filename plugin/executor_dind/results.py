@@ -1,29 +1,35 @@
 """KRM function results: what the function tells the orchestrator and the user."""
 
+from __future__ import annotations
+
 from collections.abc import Iterable
-from typing import Any, Literal, NamedTuple
 
 from executor_dind.krm_io import PATH_ANNOTATIONS, Item
+from executor_dind.records import Record
 
-Severity = Literal["error", "warning", "info"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
-class ResourceRef(NamedTuple):
+class ResourceRef(Record):
     api_version: str
     kind: str
     name: str
     namespace: str = ""
 
     @classmethod
-    def of(cls, item: Item) -> "ResourceRef":
+    def of(cls, item: Item) -> ResourceRef:
         return cls(item.api_version, item.kind, item.name, item.namespace)
 
     def describe(self) -> str:
         return f"{self.kind}/{self.namespace or '-'}/{self.name}"
 
 
-class Result(NamedTuple):
+class Result(Record):
     message: str
     severity: Severity = "error"
     resource: ResourceRef | None = None

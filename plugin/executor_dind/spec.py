@@ -4,12 +4,17 @@ The hardening controls declare their own settings records (hardening/<control>.p
 Checks that need the input (namespaces, the frontend Service, Secrets) run later, in the plan's check step.
 """
 
+from __future__ import annotations
+
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, NamedTuple
 
 from executor_dind import values
 from executor_dind.hardening import Hardening
-from executor_dind.records import EMPTY, ConfigError, Field, Parser, nearest
+from executor_dind.records import EMPTY, ConfigError, Field, Parser, Record, nearest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Annotated, Any, Literal
 
 API_VERSION = "executor-dind.dev/v1alpha1"
 KIND = "ExecutorDind"
@@ -43,19 +48,19 @@ DEFAULT_IMAGES = {
 }
 
 
-class SecretKeyRef(NamedTuple):
+class SecretKeyRef(Record):
     name: Annotated[str, Field(check=values.dns_subdomain, doc="Secret holding the executor shared secret")] = (
         "executor-secret"
     )
     key: Annotated[str, Field(check=values.config_key, doc="key in that Secret")] = "password"
 
 
-class Frontend(NamedTuple):
+class Frontend(Record):
     url: Annotated[str, Field(check=values.url, doc="default: derived from the sourcegraph-frontend Service")] = ""
     password_secret: Annotated[SecretKeyRef, Field(doc="never a literal password")] = SecretKeyRef()
 
 
-class Queue(NamedTuple):
+class Queue(Record):
     name: Annotated[str, Field(check=values.dns_label, doc="Deployment suffix: executor-<name>")]
     queue_names: Annotated[tuple[Literal["batches", "codeintel"], ...], Field(doc="default [name]")] = ()
     replicas: int = 1
@@ -66,24 +71,24 @@ class Queue(NamedTuple):
     env: Annotated[Mapping[str, Any], Field(doc='NAME: "value" or NAME: {valueFrom: ...}')] = EMPTY
 
 
-class Log(NamedTuple):
+class Log(Record):
     level: Literal["dbug", "info", "warn", "eror", "crit"] = "warn"
     format: Literal["json", "json_gcp", "condensed", "logfmt", "console"] = "json"
 
 
-class Images(NamedTuple):
+class Images(Record):
     executor: Annotated[str, Field(check=values.image)] = DEFAULT_IMAGES["executor"]
     dind: Annotated[str, Field(check=values.image)] = DEFAULT_IMAGES["dind"]
     registry: Annotated[str, Field(check=values.image)] = DEFAULT_IMAGES["registry"]
 
 
-class Storage(NamedTuple):
+class Storage(Record):
     type: Literal["emptyDir", "ephemeral"] = "emptyDir"
     size: Annotated[str, Field(check=values.quantity, doc="default 20Gi for emptyDir; required for ephemeral")] = ""
     storage_class_name: Annotated[str, Field(check=values.optional_dns_subdomain)] = ""
 
 
-class Docker(NamedTuple):
+class Docker(Record):
     native_sidecar: Annotated[bool, Field(doc="dind as an init container with restartPolicy: Always (k8s >= 1.29)")] = (
         True
     )
@@ -97,7 +102,7 @@ class Docker(NamedTuple):
     ] = EMPTY
 
 
-class PrivateRegistry(NamedTuple):
+class PrivateRegistry(Record):
     enabled: bool = True
     storage: Annotated[str, Field(check=values.required_quantity)] = "100Gi"
     storage_class_name: Annotated[str, Field(check=values.optional_dns_subdomain)] = ""
@@ -114,12 +119,12 @@ def _reason(value: str) -> str | None:
     return None if len(value.split()) >= 3 else "must say why the finding is acceptable here, in a few words"
 
 
-class AuditException(NamedTuple):
+class AuditException(Record):
     rule: Annotated[str, Field(check=_known_rule, doc="the audit rule ID, e.g. EXD303")]
     reason: Annotated[str, Field(check=_reason, doc="why this render may break the rule (shown on every render)")]
 
 
-class Spec(NamedTuple):
+class Spec(Record):
     namespace: Annotated[str, Field(check=values.optional_dns_label, doc="default: the sourcegraph-frontend's")] = ""
     frontend: Frontend = Frontend()
     queues: Annotated[tuple[Queue, ...], Field(doc="one Deployment executor-<name> per entry")] = (

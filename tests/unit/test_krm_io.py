@@ -667,3 +667,30 @@ def test_a_failure_that_cannot_be_spliced_falls_back_to_the_items():
     assert krm_io.write_failure(resource_list) == (
         "apiVersion: v1\nkind: ResourceList\nitems:\n- kind: A  # c\nresults:\n- message: bad\n  severity: error\n"
     )
+
+
+SCALARS = """\
+- [~, null, Null, "", '', true, True, yes, No, on, OFF, y, n]
+- [0, -1, +2, 0o17, 017, 0x1F, 0b101, 1_000, 190:20:30, 1.5, -.5, 1e3, 6.8523015e+5, .inf, -.Inf, .NaN]
+- [2001-12-14, 2001-12-14t21:59:43.10-05:00, 2024-02-30, "1", '2.0', =, <<, -, plain text, '#x', a: b]
+- <<: {a: 1}
+  b: !!str 1
+  c: !!int "2"
+  d: |-
+    block
+  ? [k]
+  : v
+"""
+
+
+@pytest.mark.parametrize("text", [WIDE, SCALARS], ids=["wide", "scalars"])
+def test_the_fast_composer_resolves_every_tag_as_pyyaml_does(text):
+    def tags(node):
+        yield node.tag
+        for child in node.value if isinstance(node.value, list) else ():
+            for part in child if isinstance(child, tuple) else (child,):
+                yield from tags(part)
+
+    ours = [list(tags(node)) for node in krm_io._compose(text, "test")]
+    theirs = [list(tags(node)) for node in yaml.compose_all(text, Loader=yaml.CSafeLoader)]
+    assert ours == theirs and len(ours[0]) > 40

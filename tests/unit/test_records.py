@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from executor_dind.records import ConfigError
-from executor_dind.spec import Spec
+from executor_dind.records import LITERAL, ConfigError, Record, args, fields, origin
+from executor_dind.spec import Queue, Spec
 
 from .helpers import problems
 
@@ -120,3 +120,48 @@ def test_every_problem_is_reported_not_only_the_first():
 def test_config_error_message_joins_the_problems():
     error = ConfigError([("spec.a", "one"), ("spec.b", "two")])
     assert str(error) == "spec.a: one; spec.b: two"
+
+
+class Pair(Record):
+    left: str
+    right: int = 2
+
+
+def test_a_record_is_a_frozen_tuple_with_named_fields_and_defaults():
+    pair = Pair("a")
+    assert (pair, pair.left, pair.right, Pair._fields) == (("a", 2), "a", 2, ("left", "right"))
+    assert Pair(right=3, left="b") == ("b", 3) and Pair("c", 4) == ("c", 4)
+    assert (pair._replace(right=5), pair._asdict(), repr(pair)) == (
+        ("a", 5),
+        {"left": "a", "right": 2},
+        "Pair(left='a', right=2)",
+    )
+    with pytest.raises(AttributeError):
+        pair.left = "x"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        pair.other = 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((), {}, "Pair() missing required argument: 'left'"),
+        (("a",), {"left": "b"}, "Pair() got unexpected or repeated arguments: left"),
+        (("a",), {"middle": 1}, "Pair() got unexpected or repeated arguments: middle"),
+        (("a", 1, 2), {}, "Pair() takes 2 arguments, 3 given"),
+    ],
+)
+def test_a_record_refuses_wrong_arguments_as_a_class_would(args, kwargs, message):
+    with pytest.raises(TypeError) as raised:
+        Pair(*args, **kwargs)
+    assert str(raised.value) == message
+
+
+def test_field_types_come_from_the_annotations_evaluated_once():
+    queue = fields(Queue)
+    assert list(queue)[:3] == ["name", "queueNames", "replicas"]
+    assert (queue["name"].type, queue["name"].meta.doc) == (str, "Deployment suffix: executor-<name>")
+    assert origin(queue["queueNames"].type) is tuple
+    (choices,) = args(queue["queueNames"].type)[:1]
+    assert (origin(choices), args(choices)) == (LITERAL, ("batches", "codeintel"))
+    assert fields(Queue) is queue

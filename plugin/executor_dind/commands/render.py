@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from executor_dind.commands import emit, err
 from executor_dind.inputs import read_config, read_input
 from executor_dind.krm_io import InputError
 from executor_dind.process import rendered
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def config_and_items(config_path: str, paths: list[str]) -> tuple[Any, list[Any]] | None:

@@ -3,16 +3,18 @@ declaring one `CONTROL` record (hardening/common.py), registered in one table in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, NamedTuple
-
 from executor_dind.hardening import baseline, gvisor, network_policy, node_pool, pod_security
 from executor_dind.hardening.common import Control, Rule
 from executor_dind.hardening.gvisor import Gvisor
 from executor_dind.hardening.network_policy import NetworkPolicy
 from executor_dind.hardening.node_pool import NodePool
 from executor_dind.hardening.pod_security import PodSecurity
+from executor_dind.records import Record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Literal
+
     from executor_dind.spec import Spec
 
 CONTROLS: tuple[Control, ...] = (
@@ -26,7 +28,7 @@ BY_ID: dict[str, Control] = {control.id: control for control in CONTROLS}
 RULES: dict[str, Rule] = {rule.id: rule for control in CONTROLS for rule in control.rules}
 
 
-class Hardening(NamedTuple):
+class Hardening(Record):
     """spec.hardening: a profile, and each control's own settings (an explicit `enabled:` wins)."""
 
     profile: Literal["baseline", "recommended", "strict"] = "baseline"

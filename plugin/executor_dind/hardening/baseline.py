@@ -7,8 +7,6 @@ audit any rendered executor workload for the same protections.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from executor_dind import model, values
 from executor_dind.discovery import FRONTEND_SERVICE
 from executor_dind.hardening import pod_security
@@ -20,10 +18,14 @@ from executor_dind.hardening.common import (
 )
 from executor_dind.krm_io import Item
 from executor_dind.naming import PASSWORD_PLACEHOLDER
-from executor_dind.results import Result, Severity, about
+from executor_dind.results import Result, about
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from executor_dind.discovery import Context
+    from executor_dind.results import Severity
     from executor_dind.spec import Spec
 
 

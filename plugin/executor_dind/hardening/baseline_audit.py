@@ -13,13 +13,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from executor_dind import values
 from executor_dind.hardening.common import Finding, Rule, Scope, config_map_data, executor_pod
 from executor_dind.krm_io import Item
 from executor_dind.podspec import command_words, containers, image_name, role_containers
 from executor_dind.values import duration_seconds
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_RUNTIME = "30m"
 _LOOPBACK_HOST = r"^(tcp://)?(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/?$|^(unix|fd)://"

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from executor_dind.krm_io import Item
 from executor_dind.podspec import pod_spec
-from executor_dind.results import Result, Severity
+from executor_dind.records import Record
+from executor_dind.results import Result
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from executor_dind.discovery import Context
+    from executor_dind.results import Severity
     from executor_dind.spec import Spec
 
 PROFILES = ("baseline", "recommended", "strict")
 
 
-class Patch(NamedTuple):
+class Patch(Record):
     """RFC 6902 operations on one of the objects built so far, addressed by kind and name."""
 
     kind: str
@@ -24,7 +28,7 @@ class Patch(NamedTuple):
     ops: tuple[dict[str, Any], ...]
 
 
-class Applied(NamedTuple):
+class Applied(Record):
     """What a control changes: objects it adds, patches to objects built before it, and what it says."""
 
     added: tuple[dict[str, Any], ...] = ()
@@ -32,7 +36,7 @@ class Applied(NamedTuple):
     results: tuple[Result, ...] = ()
 
 
-class Finding(NamedTuple):
+class Finding(Record):
     item: Item
     field_path: str
     message: str
@@ -71,7 +75,7 @@ class Scope:
         return scope
 
 
-class Rule(NamedTuple):
+class Rule(Record):
     """An audit rule: a stable ID, a slug for people, a severity, the one-line summary README's table shows, and
     a check over one workload. Rules check executor workloads; `any_workload` rules also check their registries."""
 
@@ -87,7 +91,7 @@ def no_check(spec: Spec, context: Context) -> list[Result]:
     return []
 
 
-class Control(NamedTuple):
+class Control(Record):
     """One hardening control (or the baseline), as each module declares it in its CONTROL.
 
     settings: the control's own record under spec.hardening.<id> (None: the control is always on).

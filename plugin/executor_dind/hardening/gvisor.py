@@ -12,7 +12,6 @@ RuntimeClass (handler `runsc`); GKE Sandbox provides its own `gvisor` RuntimeCla
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from executor_dind import values
 from executor_dind.checkov import checkov_skip_key, skip_annotations
@@ -31,10 +30,13 @@ from executor_dind.hardening.common import (
 from executor_dind.krm_io import Item
 from executor_dind.naming import CLUSTER_OBJECT_LABELS
 from executor_dind.podspec import role_containers
-from executor_dind.records import Field
+from executor_dind.records import Field, Record
 from executor_dind.results import Result
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Annotated, Any
+
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
 DOCKERD_FLAGS = ("--storage-driver=vfs", "--iptables=false", "--ip6tables=false")
@@ -98,7 +100,7 @@ SECCOMP_SKIP = (
 )
 
 
-class Gvisor(NamedTuple):
+class Gvisor(Record):
     enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
     runtime_class_name: Annotated[str, Field(check=values.dns_label)] = "gvisor"
     create_runtime_class: Annotated[bool, Field(doc="also emit a RuntimeClass with handler runsc")] = False

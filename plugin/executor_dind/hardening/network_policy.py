@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from executor_dind import values
 from executor_dind.hardening.common import Applied, Control
@@ -38,9 +37,12 @@ from executor_dind.naming import (
     REGISTRY_PORT,
     object_metadata,
 )
-from executor_dind.records import Field
+from executor_dind.records import Field, Record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Annotated, Any
+
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
 
@@ -67,7 +69,7 @@ DENIED_CIDRS = (
 )
 
 
-class Dns(NamedTuple):
+class Dns(Record):
     namespace: Annotated[str, Field(check=values.dns_label)] = "kube-system"
     pod_labels: Annotated[Mapping[str, str], Field(check=values.labels)] = MappingProxyType({"k8s-app": "kube-dns"})
     node_local_ip: Annotated[
@@ -75,7 +77,7 @@ class Dns(NamedTuple):
     ] = ""
 
 
-class NetworkPolicy(NamedTuple):
+class NetworkPolicy(Record):
     enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
     denied_cidrs: Annotated[tuple[str, ...], Field(key="deniedCIDRs", check=values.cidrs)] = DENIED_CIDRS
     allowed_cidrs: Annotated[tuple[str, ...], Field(key="allowedCIDRs", check=values.cidrs)] = ()

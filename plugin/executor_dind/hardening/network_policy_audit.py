@@ -11,12 +11,16 @@ Longer than most modules on purpose: six rules over one shared analysis of the p
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NamedTuple
 
 from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
 from executor_dind.krm_io import Item
 from executor_dind.naming import METRICS_PORT, PART_OF, REGISTRY_PORT
 from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_labels, pod_spec
+from executor_dind.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Cloud metadata and credential endpoints, each an error to reach whatever allowedCIDRs say.
 METADATA_ADDRESSES = {
@@ -54,7 +58,7 @@ DNS_ANNOTATION = "executor-dind.dev/dns-pods"
 NODE_LOCAL_DNS_ANNOTATION = "executor-dind.dev/node-local-dns"
 
 
-class Analysis(NamedTuple):
+class Analysis(Record):
     """One workload's pods as NetworkPolicies see them: isolated or not per direction, and every grant."""
 
     pod: Any  # reach.Pod
@@ -64,7 +68,7 @@ class Analysis(NamedTuple):
     declared: Any  # Declared
 
 
-class Declared(NamedTuple):
+class Declared(Record):
     """What the render says executors may reach: the annotations the function writes on its own policy."""
 
     allowed_cidrs: tuple[Any, ...]

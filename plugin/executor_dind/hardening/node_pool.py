@@ -8,25 +8,27 @@ infrastructure and should not share a kernel with untrusted jobs.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from executor_dind import values
 from executor_dind.hardening.common import Applied, Control, Finding, Patch, Rule, Scope, executor_pod, op
 from executor_dind.krm_io import Item
-from executor_dind.records import EMPTY, Field
+from executor_dind.records import EMPTY, Field, Record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Annotated, Any, Literal
+
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
 
 
-class Taint(NamedTuple):
+class Taint(Record):
     key: Annotated[str, Field(check=values.qualified_name)] = "executor-dind.dev/untrusted"
     value: Annotated[str, Field(check=values.label_value)] = "true"
     effect: Literal["NoSchedule", "NoExecute"] = "NoSchedule"
 
 
-class NodePool(NamedTuple):
+class NodePool(Record):
     enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
     node_selector: Annotated[
         Mapping[str, str], Field(check=values.labels, doc="empty: nodes labelled <taint.key>=<taint.value>")

@@ -8,16 +8,18 @@ touched and can stay at baseline or restricted. Needs spec.namespace, different 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from executor_dind.hardening.common import Applied, Control, Finding, Rule, Scope
 from executor_dind.krm_io import Item
 from executor_dind.naming import CLUSTER_OBJECT_LABELS
 from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_spec
-from executor_dind.records import Field
+from executor_dind.records import Field, Record
 from executor_dind.results import Result
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Annotated, Any
+
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
 PSA_LABELS = {
@@ -30,7 +32,7 @@ PSA_LABELS = {
 }
 
 
-class PodSecurity(NamedTuple):
+class PodSecurity(Record):
     enabled: Annotated[bool | None, Field(doc="unset: the profile decides; needs spec.namespace")] = None
 
 
