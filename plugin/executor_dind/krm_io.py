@@ -172,7 +172,34 @@ def construct(node: Node, where: str) -> Any:
         raise InputError(f"{where}: cannot read a value: {error}") from None
 
 
-class _Dumper(yaml.CSafeDumper):
+_NO_PATH_RESOLVERS: dict[Any, Any] = {}
+
+
+class _SafeTags:
+    """The tag resolution libyaml's composer and emitter call back for every node, made cheap: with PyYAML's
+    generic resolver it is a third of composing the upstream base. Same tags: the safe schema's implicit
+    resolvers by first character, and no path resolvers or wildcard resolvers (the safe schema has none)."""
+
+    _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
+    # Called around every node to track path resolvers, of which there are none: C no-ops with the same arity.
+    descend_resolver = _NO_PATH_RESOLVERS.get
+    ascend_resolver = _NO_PATH_RESOLVERS.clear
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            if implicit[0]:
+                for tag, pattern in self._IMPLICIT.get(value[:1], ()):
+                    if pattern.match(value):
+                        return tag
+            return "tag:yaml.org,2002:str"
+        return "tag:yaml.org,2002:seq" if kind is SequenceNode else "tag:yaml.org,2002:map"
+
+
+class _ComposeLoader(_SafeTags, yaml.CSafeLoader):
+    pass
+
+
+class _Dumper(_SafeTags, yaml.CSafeDumper):
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
@@ -332,29 +359,6 @@ class ResourceList:
 
 
 # --- reading ----------------------------------------------------------------------------------------------------
-
-
-_NO_PATH_RESOLVERS: dict[Any, Any] = {}
-
-
-class _ComposeLoader(yaml.CSafeLoader):
-    """libyaml's composer with the tag resolution it calls back for every node made cheap: resolving is a third
-    of composing the upstream base with PyYAML's generic resolver. Same tags: the safe schema's implicit
-    resolvers by first character, and no path resolvers or wildcard resolvers (the safe schema has none)."""
-
-    _IMPLICIT = yaml.CSafeLoader.yaml_implicit_resolvers
-    # Called around every node to track path resolvers, of which there are none: C no-ops with the same arity.
-    descend_resolver = _NO_PATH_RESOLVERS.get
-    ascend_resolver = _NO_PATH_RESOLVERS.clear
-
-    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is ScalarNode:
-            if implicit[0]:
-                for tag, pattern in self._IMPLICIT.get(value[:1], ()):
-                    if pattern.match(value):
-                        return tag
-            return self.DEFAULT_SCALAR_TAG
-        return self.DEFAULT_SEQUENCE_TAG if kind is SequenceNode else self.DEFAULT_MAPPING_TAG
 
 
 def _compose(text: str, source: str) -> Iterator[Node]:

@@ -694,3 +694,20 @@ def test_the_fast_composer_resolves_every_tag_as_pyyaml_does(text):
     ours = [list(tags(node)) for node in krm_io._compose(text, "test")]
     theirs = [list(tags(node)) for node in yaml.compose_all(text, Loader=yaml.CSafeLoader)]
     assert ours == theirs and len(ours[0]) > 40
+
+
+def test_the_fast_dumper_quotes_every_scalar_as_pyyaml_does():
+    class Reference(yaml.CSafeDumper):
+        yaml_representers = krm_io._Dumper.yaml_representers
+
+        def ignore_aliases(self, data):
+            return True
+
+    rows = "\n".join(SCALARS.splitlines()[:3]).replace("2024-02-30, ", "").replace(" =, <<,", "")
+    values = yaml.load(rows, Loader=yaml.CSafeLoader)
+    strings = [str(value) for row in values for value in row] + ["", "~", "1e3", "0x1F", "2001-12-14", "=", "<<"]
+    for data in (values, strings, {text: text for text in strings}):
+        expected = yaml.dump(data, Dumper=Reference, sort_keys=False, allow_unicode=True, width=1 << 20)
+        assert krm_io.dump(data) == expected
+    dumped = krm_io.dump(strings).splitlines()
+    assert {"- '0x1F'", "- '2001-12-14'", "- '~'", "- ''", "- '1.5'", "- 'True'"} <= set(dumped)
