@@ -15,6 +15,7 @@ from executor_dind import __version__
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
 # Subcommand -> its module under executor_dind.commands (imported only when chosen).
 SUBCOMMANDS = {
@@ -28,21 +29,43 @@ SUBCOMMANDS = {
 }
 
 
+def _help_formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's formatter at the width shutil would give it (COLUMNS, else the terminal's, else 80): argparse
+    imports shutil for that as soon as an argument is added, and shutil imports bz2 and lzma, ~2 ms a command."""
+    import argparse
+
+    try:
+        width = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        width = 0
+    if width <= 0:
+        try:
+            width = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            width = 80
+    return argparse.HelpFormatter(prog, width=(width or 80) - 2)
+
+
 def parser() -> argparse.ArgumentParser:
     import argparse
 
     top = argparse.ArgumentParser(
+        formatter_class=_help_formatter,
         prog="executor-dind",
         description="Sourcegraph executors with a hardened Docker-in-Docker sidecar. With no subcommand: the KRM "
         "function (a ResourceList on stdin, as kustomize --enable-exec and kpt run it), or the legacy "
         "kustomize exec plugin when the first argument is a config file.",
     )
     top.add_argument("--version", action="version", version=f"executor-dind {__version__}")
-    sub = top.add_subparsers(dest="command", metavar="COMMAND")
-    render = sub.add_parser("render", help="inject executors into manifests and print the YAML stream")
+    subcommands = top.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return subcommands.add_parser(name, formatter_class=_help_formatter, **kwargs)
+
+    render = command("render", help="inject executors into manifests and print the YAML stream")
     render.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file")
     render.add_argument("paths", nargs="*", default=["-"], help="manifest files or directories, - for stdin")
-    audit = sub.add_parser("audit", help="audit executor workloads in rendered manifests (exit 1 on errors)")
+    audit = command("audit", help="audit executor workloads in rendered manifests (exit 1 on errors)")
     audit.add_argument("--format", choices=("text", "results"), default="text")
     audit.add_argument(
         "--allow-none", action="store_true", help="no executor workload in the input is fine (default: exit 1)"
@@ -50,21 +73,21 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "paths", nargs="*", help="files or directories (default: stdin; a ResourceList makes it a KRM validator)"
     )
-    explain = sub.add_parser(
+    explain = command(
         "explain", help="show what would be injected, the security posture, or a Mermaid diagram of the flows"
     )
     explain.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file")
     explain.add_argument("--format", choices=("text", "mermaid"), default="text")
     explain.add_argument("paths", nargs="*", help="manifests to derive the namespace and frontend from (optional)")
-    init = sub.add_parser(
+    init = command(
         "init", help="scaffold an overlay in a deploy-sourcegraph-k8s checkout (default: instances/executors)"
     )
     init.add_argument("dir", nargs="?", help="the overlay directory (default: <checkout>/instances/executors)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
-    install = sub.add_parser("install-plugin", help="install the legacy exec plugin for kubectl kustomize")
+    install = command("install-plugin", help="install the legacy exec plugin for kubectl kustomize")
     install.add_argument("--plugin-home", help="default: $KUSTOMIZE_PLUGIN_HOME or ~/.config/kustomize/plugin")
-    sub.add_parser("schema", help="print the JSON Schema of the ExecutorDind config")
-    components = sub.add_parser("components", help="regenerate the plain Kustomize Components")
+    command("schema", help="print the JSON Schema of the ExecutorDind config")
+    components = command("components", help="regenerate the plain Kustomize Components")
     components.add_argument("--write", required=True, metavar="DIR", help="the components/ directory")
     return top
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 
 from executor_dind import krm_io
 from executor_dind.records import Record
@@ -29,23 +29,30 @@ def _stdin_text() -> str:
     return krm_io.decode(sys.stdin.buffer.read())
 
 
-def _directory_files(root: Path, exclude: frozenset[Path]) -> list[Path]:
-    """A directory's manifests: YAML and JSON files, not under dot-directories (.github, .git), not the config."""
-    kustomization = next((root / name for name in NOT_RESOURCES if (root / name).is_file()), None)
-    if kustomization is not None and kustomization.name != "Kptfile":
+def _directory_files(root: str, exclude: frozenset[str]) -> list[str]:
+    """A directory's manifests: YAML and JSON files, not under dot-directories (.github, .git), not the config;
+    in path order. (os.walk, not pathlib: pathlib costs the render path ~2 ms of imports.)"""
+    kustomization = next((name for name in NOT_RESOURCES if os.path.isfile(os.path.join(root, name))), None)
+    if kustomization is not None and kustomization != "Kptfile":
         raise krm_io.InputError(
-            f"{root} is a kustomization ({kustomization.name}): render reads manifests, not kustomizations; "
+            f"{root} is a kustomization ({kustomization}): render reads manifests, not kustomizations; "
             f"build it first: kustomize build {root} | executor-dind render --config CFG -"
         )
     files = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts) or path.suffix not in MANIFEST_SUFFIXES:
-            continue
-        if path.name in NOT_RESOURCES or path.resolve() in exclude or not path.is_file():
-            continue
-        files.append(path)
-    return files
+    for directory, subdirectories, names in os.walk(root):
+        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        for name in names:
+            if name.startswith(".") or os.path.splitext(name)[1] not in MANIFEST_SUFFIXES or name in NOT_RESOURCES:
+                continue
+            path = os.path.join(directory, name)
+            if os.path.realpath(path) not in exclude and os.path.isfile(path):
+                files.append(path)
+    return sorted(files, key=lambda path: path.split(os.sep))
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
 
 
 def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str, ...] = ()) -> Input:
@@ -62,19 +69,19 @@ def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str
             found = krm_io.read_resource_list(text)
             return Input(found.items, found)
         return Input(krm_io.read_stream(text))
-    excluded = frozenset(Path(path).resolve() for path in exclude)
+    excluded = frozenset(os.path.realpath(path) for path in exclude)
     items: list[krm_io.Item] = []
     skipped: list[str] = []
     for raw in paths:
         if raw == "-":
             items.extend(krm_io.read_stream(_stdin_text(), "stdin"))
             continue
-        path = Path(raw)
-        if not path.is_dir():
-            items.extend(krm_io.read_stream(krm_io.decode(path.read_bytes(), str(path)), str(path)))
+        path = os.path.normpath(raw)
+        if not os.path.isdir(path):
+            items.extend(krm_io.read_stream(krm_io.decode(_read_bytes(path), path), path))
             continue
         for file in _directory_files(path, excluded):
-            found = krm_io.read_stream(krm_io.decode(file.read_bytes(), str(file)), str(file))
+            found = krm_io.read_stream(krm_io.decode(_read_bytes(file), file), file)
             objects = [item for item in found if item.api_version and item.kind]
             if len(objects) < len(found):
                 skipped.append(
@@ -88,7 +95,7 @@ def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str
 def read_config(path: str) -> Any:
     """The config file given to render, explain or the legacy plugin, parsed (not yet validated)."""
     try:
-        data = Path(path).read_bytes()
+        data = _read_bytes(path)
     except OSError as error:
         raise krm_io.InputError(f"{path}: cannot read the config: {error}") from None
     return krm_io.read_config(krm_io.decode(data, path), path)

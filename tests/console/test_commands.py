@@ -204,6 +204,12 @@ def test_the_krm_path_imports_only_what_it_uses(executor_dind, frontend):
     assert not unwanted & modules
 
 
+def test_render_imports_argparse_but_not_what_argparse_or_pathlib_would_pull_in(executor_dind, config, frontend):
+    modules = _imported(executor_dind, ["render", "--config", str(config()), str(frontend)])
+    assert {"argparse", "executor_dind.function"} <= modules
+    assert not {"shutil", "bz2", "lzma", "pathlib", "urllib.parse", "ipaddress", "typing", "dataclasses"} & modules
+
+
 AGREEMENT_CASES = {
     "clean": ("", 0),
     "upstream-component": ("upstream", 1),
