@@ -83,10 +83,17 @@ def fields(cls: type) -> dict[str, FieldInfo]:
 
 
 def unwrap_optional(tp: Any) -> tuple[bool, Any]:
+    """(whether None is allowed, the type without None): a union of several other types stays a union."""
     if typing.get_origin(tp) in (Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return True, args[0]
+        optional = len(args) < len(typing.get_args(tp))
+        return optional, args[0] if len(args) == 1 else Union[tuple(args)]
     return False, tp
+
+
+def alternatives(tp: Any) -> tuple[Any, ...]:
+    """The types of a union such as `int | Literal["auto"]` (tried in order), or () for any other type."""
+    return typing.get_args(tp) if typing.get_origin(tp) in (Union, types.UnionType) else ()
 
 
 def freeze(value: Any) -> Any:
@@ -110,10 +117,14 @@ def thaw(value: Any) -> Any:
 def _type_name(tp: Any) -> str:
     optional, tp = unwrap_optional(tp)
     origin = typing.get_origin(tp)
-    if is_record(tp) or origin is Mapping:
+    if alternatives(tp):
+        name = " or ".join(_type_name(option) for option in alternatives(tp))
+    elif is_record(tp) or origin is Mapping:
         name = "an object"
     elif origin is tuple:
         name = "a list"
+    elif origin is Literal and len(typing.get_args(tp)) == 1:
+        name = str(typing.get_args(tp)[0])
     elif origin is Literal:
         name = "one of " + ", ".join(map(str, typing.get_args(tp)))
     else:
@@ -150,6 +161,13 @@ class Parser:
         if raw is None and optional:
             return None
         origin = typing.get_origin(tp)
+        if alternatives(tp):
+            for option in alternatives(tp):
+                trial = Parser()
+                value = trial.value(option, raw, path, maximum)
+                if not trial.problems:
+                    return value
+            return self.wrong(tp, raw, path)
         if is_record(tp):
             return self.record(tp, raw, path)
         if origin is tuple:
@@ -219,7 +237,9 @@ def schema(tp: Any) -> dict[str, Any]:
     """The JSON Schema of a record type (or of a field type)."""
     optional, tp = unwrap_optional(tp)
     origin = typing.get_origin(tp)
-    if is_record(tp):
+    if alternatives(tp):
+        result = {"anyOf": [schema(option) for option in alternatives(tp)]}
+    elif is_record(tp):
         properties = {}
         required = []
         for key, field in fields(tp).items():

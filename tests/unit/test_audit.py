@@ -258,6 +258,8 @@ def test_exd005_fails_on_tags_in_executor_and_registry_workloads():
     items = render(frontend_service("sourcegraph"), images={"dind": "docker:dind"})
     assert findings(items, "EXD005") == [
         ("EXD005", DEPLOYMENT, f"{DIND}.image"),
+        # the prune sidecar runs the same dind image
+        ("EXD005", DEPLOYMENT, "spec.template.spec.initContainers[1].image"),
         REGISTRY_IMAGE,
     ]
 

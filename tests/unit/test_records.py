@@ -69,7 +69,7 @@ def test_unknown_field_without_a_near_key_has_no_suggestion():
         ),
         ({"queues": [{"name": "batches", "env": ["A=b"]}]}, "spec.queues[0].env", "must be an object, got a list"),
         ({"docker": {"nativeSidecar": "yes"}}, "spec.docker.nativeSidecar", "must be true or false, got 'yes'"),
-        ({"docker": {"mtu": 1.5}}, "spec.docker.mtu", "must be a non-negative integer, got 1.5"),
+        ({"docker": {"mtu": 1.5}}, "spec.docker.mtu", "must be an integer or auto, got 1.5"),
         (
             {"terminationGracePeriodSeconds": "60"},
             "spec.terminationGracePeriodSeconds",
@@ -109,7 +109,7 @@ def test_every_problem_is_reported_not_only_the_first():
         {"queus": [], "hardening": {"profile": "strct"}, "storage": {"type": "ephemeral"}, "docker": {"mtu": "x"}}
     ) == [
         ("spec.queus", "unknown field (did you mean 'queues'?)"),
-        ("spec.docker.mtu", "must be a non-negative integer, got 'x'"),
+        ("spec.docker.mtu", "must be an integer or auto, got 'x'"),
         (
             "spec.hardening.profile",
             "must be one of baseline, recommended, strict, got 'strct' (did you mean 'strict'?)",

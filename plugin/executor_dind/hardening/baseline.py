@@ -40,6 +40,7 @@ def check(spec: Spec, context: Context) -> list[Result]:
         ]
     return [
         *_url_results(context),
+        *_prometheus_results(spec, context),
         *_namespace_results(spec, context),
         *_secret_results(spec, context),
         *_upstream_results(spec, context),
@@ -78,6 +79,24 @@ def _url_results(context: Context) -> list[Result]:
             )
         ]
     return []
+
+
+def _prometheus_results(spec: Spec, context: Context) -> list[Result]:
+    """An autoscaled queue needs a Prometheus address KEDA can reach from its own namespace."""
+    results = []
+    for index, queue in enumerate(spec.queues):
+        if queue.autoscaling is not None and not queue.autoscaling.prometheus and not context.prometheus_url:
+            results.append(
+                _spec_result(
+                    context,
+                    f"spec.queues[{index}].autoscaling.prometheus",
+                    "cannot derive the Prometheus address: KEDA queries it from its own namespace, so it needs the "
+                    "prometheus Service's FQDN, and no namespace is known (no namespaced prometheus or "
+                    "sourcegraph-frontend Service in the input, no spec.namespace); set it, e.g. "
+                    "http://prometheus.<namespace>.svc.cluster.local:30090",
+                )
+            )
+    return results
 
 
 def _namespace_results(spec: Spec, context: Context) -> list[Result]:
