@@ -63,7 +63,7 @@ def rule(queue: Queue) -> str:
     scaling = queue.autoscaling
     assert scaling is not None
     return (
-        f"KEDA: ceil((queued + running jobs) / {jobs_per_replica(queue)}) pods, "
+        f"KEDA: ceil((queued + running jobs) / {jobs_per_replica(queue)}) pods in "
         f"{scaling.min_replicas}..{scaling.max_replicas}"
     )
 

@@ -87,7 +87,7 @@ def unwrap_optional(tp: Any) -> tuple[bool, Any]:
     if typing.get_origin(tp) in (Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         optional = len(args) < len(typing.get_args(tp))
-        return optional, args[0] if len(args) == 1 else Union[tuple(args)]
+        return optional, args[0] if len(args) == 1 else Union[tuple(args)]  # noqa: UP007 - built from a list
     return False, tp
 
 

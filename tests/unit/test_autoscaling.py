@@ -127,7 +127,7 @@ def test_the_prometheus_address_comes_from_the_context_unless_given():
 
 def test_the_rule_in_words():
     queue = spec(queues=[{"name": "batches", "autoscaling": {"maxReplicas": 10, "minReplicas": 1}}]).queues[0]
-    assert rule(queue) == "KEDA: ceil((queued + running jobs) / 4) pods, 1..10"
+    assert rule(queue) == "KEDA: ceil((queued + running jobs) / 4) pods in 1..10"
 
 
 @pytest.mark.parametrize(
