@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal, NamedTuple
+
 import pytest
 
-from executor_dind.records import ConfigError
+from executor_dind.records import ConfigError, Field, Parser, schema
 from executor_dind.spec import Spec
 
 from .helpers import problems
@@ -120,3 +122,22 @@ def test_every_problem_is_reported_not_only_the_first():
 def test_config_error_message_joins_the_problems():
     error = ConfigError([("spec.a", "one"), ("spec.b", "two")])
     assert str(error) == "spec.a: one; spec.b: two"
+
+
+class Sized(NamedTuple):
+    mtu: Annotated[int | Literal["auto"], Field(doc="d")] = 1200
+
+
+def test_a_union_is_parsed_alternative_by_alternative_and_its_schema_is_any_of():
+    parser = Parser()
+    assert [parser.record(Sized, raw, "x") for raw in ({"mtu": 1400}, {"mtu": "auto"}, {})] == [
+        Sized(1400),
+        Sized("auto"),
+        Sized(1200),
+    ]
+    assert parser.record(Sized, {"mtu": "1400"}, "x") is None
+    assert parser.problems == [("x.mtu", "must be an integer or auto, got '1400'")]
+    assert schema(Sized)["properties"]["mtu"] == {
+        "anyOf": [{"type": "integer", "minimum": 0}, {"enum": ["auto"]}],
+        "description": "d",
+    }
