@@ -182,3 +182,29 @@ def test_a_grace_period_shorter_than_a_job_is_refused_with_autoscaling():
     ]
     # without autoscaling it stays the audit's warning (EXD008), as before
     assert spec(terminationGracePeriodSeconds=600).grace_period_seconds == 600
+
+
+def test_a_queue_shared_with_another_deployment_is_a_warning():
+    raw = {
+        "queues": [
+            {"name": "batches", "autoscaling": {"maxReplicas": 2, "prometheus": PROMETHEUS}},
+            {"name": "all", "queueNames": ["batches", "codeintel"]},
+            {"name": "codeintel", "autoscaling": {"maxReplicas": 2, "prometheus": PROMETHEUS}},
+        ]
+    }
+    planned = plan_for(spec(**raw), context())
+    assert [(r.severity, r.field_path, r.message) for r in planned.results] == [
+        (
+            "warning",
+            "spec.queues[0].autoscaling",
+            "executor-batches scales on the queued jobs of batches, which executor-all also serves: each Deployment "
+            "scales up for the same jobs; serve each queue from one Deployment when it is autoscaled",
+        ),
+        (
+            "warning",
+            "spec.queues[2].autoscaling",
+            "executor-codeintel scales on the queued jobs of codeintel, which executor-all also serves: each "
+            "Deployment scales up for the same jobs; serve each queue from one Deployment when it is autoscaled",
+        ),
+    ]
+    assert planned.objects  # a warning: the render goes on

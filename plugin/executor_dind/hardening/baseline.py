@@ -96,6 +96,31 @@ def _prometheus_results(spec: Spec, context: Context) -> list[Result]:
                     "http://prometheus.<namespace>.svc.cluster.local:30090",
                 )
             )
+    return results + _shared_queue_results(spec, context)
+
+
+def _shared_queue_results(spec: Spec, context: Context) -> list[Result]:
+    """A queue served by an autoscaled Deployment and another one: KEDA counts the other's jobs too."""
+    results = []
+    for index, queue in enumerate(spec.queues):
+        if queue.autoscaling is None:
+            continue
+        others = [
+            f"executor-{other.name}"
+            for other in spec.queues
+            if other is not queue and set(other.names) & set(queue.names)
+        ]
+        if others:
+            results.append(
+                _spec_result(
+                    context,
+                    f"spec.queues[{index}].autoscaling",
+                    f"executor-{queue.name} scales on the queued jobs of {', '.join(queue.names)}, which "
+                    f"{', '.join(others)} also {'serves' if len(others) == 1 else 'serve'}: each Deployment scales "
+                    "up for the same jobs; serve each queue from one Deployment when it is autoscaled",
+                    "warning",
+                )
+            )
     return results
 
 
