@@ -58,7 +58,7 @@ class Frontend(NamedTuple):
 
 
 class Autoscaling(NamedTuple):
-    """A KEDA ScaledObject on the queue's jobs, queued plus running (model.scaled_object says how)."""
+    """A KEDA ScaledObject on the queue's jobs, queued plus running (autoscaling.scaled_object says how)."""
 
     max_replicas: Annotated[int, Field(doc="the most executor pods KEDA may run for this queue")]
     min_replicas: Annotated[int, Field(doc="0: no executor pod while the queue is empty")] = 0
