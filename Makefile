@@ -36,7 +36,14 @@ $(TOOLS)/netpolicy: tools/netpol/go.mod tools/netpol/go.sum
 	  cd tools/netpol && GOSUMDB=off go build -o $(TOOLS)/netpolicy github.com/np-guard/netpol-analyzer/cmd/netpolicy; \
 	else echo "go not found: netpol-analyzer not built"; fi
 
-tools: $(TOOLS)/kustomize $(TOOLS)/netpolicy
+# keda-decode: ScaledObjects decoded strictly by KEDA's own Go types (tools/keda, pinned in go.mod and go.sum).
+$(TOOLS)/keda-decode: tools/keda/go.mod tools/keda/go.sum tools/keda/main.go
+	@if command -v go >/dev/null 2>&1; then \
+	  echo "building keda-decode into .tools/bin"; \
+	  cd tools/keda && GOSUMDB=off go build -o $(TOOLS)/keda-decode .; \
+	else echo "go not found: keda-decode not built"; fi
+
+tools: $(TOOLS)/kustomize $(TOOLS)/netpolicy $(TOOLS)/keda-decode
 
 test: venv tools
 	$(BIN)/pytest -q -p no:cacheprovider

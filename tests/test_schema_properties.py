@@ -93,6 +93,8 @@ def test_generated_configs_fail_closed_or_render_what_the_api_server_and_the_aud
     ours = [item.obj for item in outcome.items if item.label("app.kubernetes.io/part-of") == "executor-dind"]
     assert ours
     for obj in ours:
+        if obj["kind"] == "ScaledObject":
+            continue  # KEDA's, not the API server's: tests/checkers/test_keda.py decodes it with KEDA's types
         kubernetes_validate.validate(obj, "1.37", strict=True)  # raises ValidationError with the path
     errors = [finding for finding in audit(outcome.items) if finding.severity == "error"]
     accepted = {exception["rule"] for exception in config["spec"].get("auditExceptions") or []}

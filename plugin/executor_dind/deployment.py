@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import zlib
 
-from executor_dind import resources
+from executor_dind import resources, values
 from executor_dind.checkov import CHECKOV_SKIPS, PLAIN_CONTAINER_SKIPS, skip_annotations
 from executor_dind.naming import (
     CHECKSUM_ANNOTATION,
@@ -32,6 +32,31 @@ if TYPE_CHECKING:
 
 DOCKER_PING = ("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{DOCKER_PORT}/_ping")
 EXECUTOR_RUNNING = ("/usr/bin/pgrep", "-f", "/usr/local/bin/executor")
+DOCKER_HOST = f"tcp://127.0.0.1:{DOCKER_PORT}"
+# docker.mtu: auto: the job bridge takes the MTU of the pod's interface (the one with the default route).
+MTU_LINES = (
+    "dev=$(ip route show default | awk '{print $5; exit}')",
+    'mtu=$(cat "/sys/class/net/${dev:-eth0}/mtu") || { echo "cannot read the MTU of ${dev:-eth0}" >&2; exit 1; }',
+)
+MTU_FLAG = '--mtu="$mtu"'
+PRUNE = "docker-prune"
+# The prune sidecar runs the dind image's docker CLI as a user of its own, with nothing to write.
+PRUNE_UID = 65532
+PRUNE_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "32Mi", "ephemeral-storage": "16Mi"},
+    "limits": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+}
+DOCKER_VERSION = ("docker", "version", "--format", "{{.Server.Version}}")
+
+
+def dockerd_script(spec: Spec, flags: tuple[str, ...] = (), before: tuple[str, ...] = ()) -> str | None:
+    """The `sh -c` script that starts dockerd with these flags (and docker.mtu: auto), or None when plain
+    `dockerd` does."""
+    if spec.docker.mtu == "auto":
+        before, flags = (*before, *MTU_LINES), (*flags, MTU_FLAG)
+    if not before:
+        return None
+    return "\n".join(("set -eu", *before, " ".join(("exec dockerd", *flags)), ""))
 
 
 def _exec_probe(command: tuple[str, ...], **settings: int) -> dict[str, Any]:
@@ -53,12 +78,13 @@ def _env(spec: Spec, queue: Queue, context: Context) -> list[dict[str, Any]]:
         else {"name": "EXECUTOR_QUEUE_NAMES", "value": ",".join(queue_names)},
         {"name": "EXECUTOR_MAXIMUM_NUM_JOBS", "value": str(queue.maximum_num_jobs)},
         {"name": "EXECUTOR_MAXIMUM_RUNTIME_PER_JOB", "value": spec.maximum_runtime_per_job},
+        *_recycle_env(queue),
         {"name": "EXECUTOR_USE_FIRECRACKER", "value": "false"},
         {"name": "EXECUTOR_USE_KUBERNETES", "value": "false"},
         # Jobs are bounded by the dind container's limits, not per job.
         {"name": "EXECUTOR_JOB_NUM_CPUS", "value": "0"},
         {"name": "EXECUTOR_JOB_MEMORY", "value": "0"},
-        {"name": "DOCKER_HOST", "value": f"tcp://127.0.0.1:{DOCKER_PORT}"},
+        {"name": "DOCKER_HOST", "value": DOCKER_HOST},
         {"name": "TMPDIR", "value": SCRATCH},
         {"name": "SRC_LOG_LEVEL", "value": spec.log.level},
         {"name": "SRC_LOG_FORMAT", "value": spec.log.format},
@@ -66,6 +92,16 @@ def _env(spec: Spec, queue: Queue, context: Context) -> list[dict[str, Any]]:
     for name in sorted(queue.env):
         value = queue.env[name]
         env.append({"name": name, "value": value} if isinstance(value, str) else {"name": name, **thaw(value)})
+    return env
+
+
+def _recycle_env(queue: Queue) -> list[dict[str, str]]:
+    """The executor exits after that many jobs or that long (finishing its running jobs); its container restarts."""
+    env = []
+    if queue.recycle.after_jobs:
+        env.append({"name": "EXECUTOR_NUM_TOTAL_JOBS", "value": str(queue.recycle.after_jobs)})
+    if queue.recycle.after_time:
+        env.append({"name": "EXECUTOR_MAX_ACTIVE_TIME", "value": queue.recycle.after_time})
     return env
 
 
@@ -106,6 +142,9 @@ def _dind_container(spec: Spec) -> dict[str, Any]:
         # The image's entrypoint adds its own --host flags, which conflict with `hosts` in daemon.json.
         "command": ["dockerd"],
     }
+    script = dockerd_script(spec)
+    if script is not None:
+        dind["command"] = ["/bin/sh", "-c", script]
     if spec.docker.native_sidecar:
         dind["restartPolicy"] = "Always"
     dind.update(
@@ -132,6 +171,49 @@ def _dind_container(spec: Spec) -> dict[str, Any]:
     return dind
 
 
+def prune_script(spec: Spec) -> str:
+    prune = spec.docker.prune
+    return "\n".join(
+        (
+            "set -u",
+            "# Unused job images only: dockerd removes no image that a container, running or stopped, uses.",
+            "while :; do",
+            f"  sleep {values.duration_seconds(prune.interval)}",
+            f"  docker image prune --all --force --filter until={prune.until} || echo 'image prune failed' >&2",
+            "done",
+            "",
+        )
+    )
+
+
+def _prune_container(spec: Spec) -> dict[str, Any]:
+    """An unprivileged sidecar that prunes dind's unused images through the loopback API."""
+    prune: dict[str, Any] = {"name": PRUNE, "image": spec.images.dind, "imagePullPolicy": "Always"}
+    if spec.docker.native_sidecar:
+        prune["restartPolicy"] = "Always"
+    prune.update(
+        {
+            "command": ["/bin/sh", "-c", prune_script(spec)],
+            # DOCKER_CONFIG: a directory that does not exist, so the CLI reads no config and writes nothing.
+            "env": [{"name": "DOCKER_HOST", "value": DOCKER_HOST}, {"name": "DOCKER_CONFIG", "value": "/nonexistent"}],
+            "livenessProbe": _exec_probe(DOCKER_VERSION, periodSeconds=60, timeoutSeconds=10, failureThreshold=5),
+            "readinessProbe": _exec_probe(DOCKER_VERSION, periodSeconds=30, timeoutSeconds=10),
+            "resources": resources.merged(PRUNE_RESOURCES, {}),
+            "securityContext": {
+                "runAsUser": PRUNE_UID,
+                "runAsGroup": PRUNE_UID,
+                "runAsNonRoot": True,
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+                "readOnlyRootFilesystem": True,
+            },
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+        }
+    )
+    return prune
+
+
 def _scratch_volume(spec: Spec) -> dict[str, Any]:
     if spec.storage.type == "ephemeral":
         claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"]}
@@ -155,11 +237,12 @@ def executor_deployment(spec: Spec, queue: Queue, context: Context, daemon_json:
         "terminationGracePeriodSeconds": spec.grace_period_seconds,
         "securityContext": {"fsGroup": EXECUTOR_GID, "fsGroupChangePolicy": "OnRootMismatch"},
     }
+    sidecars = [dind, _prune_container(spec)] if spec.docker.prune.enabled else [dind]
     if spec.docker.native_sidecar:
-        pod_spec["initContainers"] = [dind]
+        pod_spec["initContainers"] = sidecars
         pod_spec["containers"] = [executor]
     else:
-        pod_spec["containers"] = [executor, dind]
+        pod_spec["containers"] = [executor, *sidecars]
     pod_spec["volumes"] = [
         _scratch_volume(spec),
         {"name": "docker-storage", "emptyDir": {"sizeLimit": spec.docker.storage_size}},
@@ -181,7 +264,8 @@ def executor_deployment(spec: Spec, queue: Queue, context: Context, daemon_json:
         "kind": "Deployment",
         "metadata": deployment_metadata,
         "spec": {
-            "replicas": queue.replicas,
+            # Autoscaled: no replicas here, so a re-apply never resets the count KEDA set.
+            **({} if queue.autoscaling is not None else {"replicas": queue.replicas}),
             "minReadySeconds": 10,
             "revisionHistoryLimit": 10,
             # With the name label, no queue name can make this selector match the registry's pods.

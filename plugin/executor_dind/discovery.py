@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 FRONTEND_SERVICE = "sourcegraph-frontend"
 DEFAULT_FRONTEND_PORT = 30080
+# deploy-sourcegraph-k8s base/monitoring: the Prometheus that scrapes the worker's executor queue metrics.
+PROMETHEUS_SERVICE = "prometheus"
+DEFAULT_PROMETHEUS_PORT = 30090
 # The objects of deploy-sourcegraph-k8s components/executors/dind (and its private-docker-registry).
 UPSTREAM_OBJECTS = frozenset(
     {
@@ -53,6 +56,8 @@ class Context(Record):
     config_ref: ResourceRef | None = None
     namespaces: frozenset[str] = frozenset()
     password_secret: str = ""
+    # KEDA queries Prometheus from its own namespace: always the Service's FQDN; "" when no namespace is known.
+    prometheus_url: str = ""
 
     def secret_name(self, spec: Spec) -> str:
         """The password Secret's name as the input holds it (kustomize's hash suffix included), else the spec's."""
@@ -64,11 +69,22 @@ class Discovery(Record):
     results: list[Result]
 
 
-def _frontend_service(items: list[Item]) -> Item | None:
+def _frontend_service(items: list[Item], name: str = FRONTEND_SERVICE) -> Item | None:
     for item in items:
-        if item.kind == "Service" and item.name == FRONTEND_SERVICE and item.api_version == "v1":
+        if item.kind == "Service" and item.name == name and item.api_version == "v1":
             return item
     return None
+
+
+def _prometheus_url(items: list[Item], sourcegraph_namespace: str) -> str:
+    """http://prometheus.<ns>.svc.cluster.local:<its http port>, from the Service in the input, else in
+    Sourcegraph's namespace on the base's port; "" when no namespace is known."""
+    service = _frontend_service(items, PROMETHEUS_SERVICE)
+    namespace = service.namespace if service is not None and service.namespace else sourcegraph_namespace
+    port = _http_port(service.obj, DEFAULT_PROMETHEUS_PORT)[0] if service is not None else DEFAULT_PROMETHEUS_PORT
+    if not namespace:
+        return ""
+    return f"http://{PROMETHEUS_SERVICE}.{namespace}.svc.cluster.local:{port}"
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -79,13 +95,13 @@ def _port_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
 
 
-def _http_port(service: Any) -> tuple[int, int | str]:
+def _http_port(service: Any, default: int = DEFAULT_FRONTEND_PORT) -> tuple[int, int | str]:
     """(Service port, target port) of the frontend's `http` port, else of its first port; what is not a port in
     the input (a partial object, a typo) falls back to the defaults rather than into the objects."""
     ports = _mapping(_mapping(service).get("spec")).get("ports")
     ports = [p for p in ports if isinstance(p, dict)] if isinstance(ports, list) else []
     chosen = next((p for p in ports if p.get("name") == "http"), ports[0] if ports else {})
-    port = chosen.get("port") if _port_number(chosen.get("port")) else DEFAULT_FRONTEND_PORT
+    port = chosen.get("port") if _port_number(chosen.get("port")) else default
     target = chosen.get("targetPort", port)
     named = isinstance(target, str) and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", target) and len(target) <= 15
     return port, target if _port_number(target) or named else port
@@ -156,6 +172,9 @@ def discover(spec: Spec, items: list[Item], config_ref: ResourceRef | None = Non
         password_secret="" if not beside or spec.frontend.password_secret.name in beside else sorted(beside)[0],
         upstream=tuple(upstream_executor_objects(items)),
         config_ref=config_ref,
+        prometheus_url=_prometheus_url(items, sourcegraph_namespace or namespace)
+        if any(queue.autoscaling is not None for queue in spec.queues)
+        else "",
         **context_args,
     )
     return Discovery(context, results)

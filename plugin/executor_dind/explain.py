@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from executor_dind import hardening
+from executor_dind import autoscaling, hardening
 from executor_dind.hardening import gvisor, network_policy
 from executor_dind.krm_io import Item
 
@@ -10,7 +10,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from executor_dind.discovery import Context
     from executor_dind.plan import Plan
-    from executor_dind.spec import Spec
+    from executor_dind.spec import Queue, Spec
 
 
 def posture(spec: Spec) -> list[tuple[str, str, str, str]]:
@@ -19,6 +19,18 @@ def posture(spec: Spec) -> list[tuple[str, str, str, str]]:
         (control.id, "on" if control.enabled(spec) else "off", control.guarantees, control.requires)
         for control in hardening.CONTROLS
     ]
+
+
+def _scaling(queue: Queue, context: Context) -> str:
+    jobs = f"{queue.maximum_num_jobs} job(s)"
+    if queue.autoscaling is None:
+        return f"{queue.replicas} replica(s) x {jobs}"
+    return f"{autoscaling.rule(queue)} x {jobs} (Prometheus {autoscaling.prometheus_address(queue, context)})"
+
+
+def _recycle(queue: Queue) -> str:
+    after = [f"{queue.recycle.after_jobs} jobs" if queue.recycle.after_jobs else "", queue.recycle.after_time]
+    return f"; an executor exits after {' or '.join(a for a in after if a)}" if any(after) else ""
 
 
 def text(spec: Spec, context: Context, items: list[Item]) -> str:
@@ -30,8 +42,7 @@ def text(spec: Spec, context: Context, items: list[Item]) -> str:
         "queues:",
     ]
     for queue in spec.queues:
-        names = ", ".join(queue.queue_names or (queue.name,))
-        lines.append(f"  executor-{queue.name}: {names}; {queue.replicas} replica(s) x {queue.maximum_num_jobs} job(s)")
+        lines.append(f"  executor-{queue.name}: {', '.join(queue.names)}; {_scaling(queue, context)}{_recycle(queue)}")
     lines += ["images:", *(f"  {role}: {image}" for role, image in spec.images._asdict().items()), ""]
     rows = [("control", "state", "guarantees", "the cluster must provide"), *posture(spec)]
     widths = [max(len(row[i]) for row in rows) for i in range(2)]

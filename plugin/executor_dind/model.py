@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from executor_dind.autoscaling import scaled_object
 from executor_dind.deployment import executor_deployment
 from executor_dind.naming import (
     DOCKER_CONFIG,
@@ -29,9 +30,15 @@ if TYPE_CHECKING:
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
 
+BUILD_CACHE_KEEP = "10GB"
+
 
 def daemon_config(spec: Spec) -> dict[str, Any]:
-    config: dict[str, Any] = {"hosts": [f"tcp://127.0.0.1:{DOCKER_PORT}"], "tls": False, "mtu": spec.docker.mtu}
+    config: dict[str, Any] = {"hosts": [f"tcp://127.0.0.1:{DOCKER_PORT}"], "tls": False}
+    if spec.docker.mtu != "auto":  # auto: a flag, from the pod interface at start (deployment.dockerd_script)
+        config["mtu"] = spec.docker.mtu
+    # Build cache (jobs that `docker build`): collected past this size; images are the prune sidecar's.
+    config["builder"] = {"gc": {"enabled": True, "defaultKeepStorage": BUILD_CACHE_KEEP}}
     if spec.private_registry.enabled:
         config["registry-mirrors"] = [f"http://{REGISTRY}:{REGISTRY_PORT}"]
         config["insecure-registries"] = [f"{REGISTRY}:{REGISTRY_PORT}"]
@@ -80,7 +87,10 @@ def build(spec: Spec, context: Context) -> list[dict[str, Any]]:
     """Fresh objects (no node shared with the spec or between objects), in the order they are emitted."""
     text = daemon_json(spec)
     objects = [service_account(context), docker_config_map(context, text), metrics_service(context)]
-    objects.extend(executor_deployment(spec, queue, context, text) for queue in spec.queues)
+    for queue in spec.queues:
+        objects.append(executor_deployment(spec, queue, context, text))
+        if queue.autoscaling is not None:
+            objects.append(scaled_object(queue, context))
     if spec.private_registry.enabled:
         objects.extend(registry_objects(spec, context))
     return objects

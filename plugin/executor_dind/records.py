@@ -92,7 +92,8 @@ class _Form:
     def __or__(self, other: Any) -> _Form:
         return _Form(UNION, (self, type(None) if other is None else other))
 
-    __ror__ = __or__
+    def __ror__(self, other: Any) -> _Form:
+        return _Form(UNION, (type(None) if other is None else other, self))
 
     def __repr__(self) -> str:
         return f"{self.origin.name}[{', '.join(map(repr, self.args))}]"
@@ -191,9 +192,16 @@ def fields(cls: type) -> dict[str, FieldInfo]:
 
 
 def unwrap_optional(tp: Any) -> tuple[bool, Any]:
+    """(whether None is allowed, the type without None): a union of several other types stays a union."""
     if origin(tp) is UNION:
-        return True, next(a for a in args(tp) if a is not type(None))
+        others = tuple(a for a in args(tp) if a is not type(None))
+        return len(others) < len(args(tp)), others[0] if len(others) == 1 else _Form(UNION, others)
     return False, tp
+
+
+def alternatives(tp: Any) -> tuple[Any, ...]:
+    """The types of a union such as `int | Literal["auto"]` (tried in order), or () for any other type."""
+    return args(tp) if origin(tp) is UNION else ()
 
 
 def freeze(value: Any) -> Any:
@@ -217,10 +225,14 @@ def thaw(value: Any) -> Any:
 def _type_name(tp: Any) -> str:
     optional, tp = unwrap_optional(tp)
     form = origin(tp)
-    if is_record(tp) or form is Mapping:
+    if alternatives(tp):
+        name = " or ".join(_type_name(option) for option in alternatives(tp))
+    elif is_record(tp) or form is Mapping:
         name = "an object"
     elif form is tuple:
         name = "a list"
+    elif form is LITERAL and len(args(tp)) == 1:
+        name = str(args(tp)[0])
     elif form is LITERAL:
         name = "one of " + ", ".join(map(str, args(tp)))
     else:
@@ -257,6 +269,13 @@ class Parser:
         if raw is None and optional:
             return None
         form = origin(tp)
+        if alternatives(tp):
+            for option in alternatives(tp):
+                trial = Parser()
+                value = trial.value(option, raw, path, maximum)
+                if not trial.problems:
+                    return value
+            return self.wrong(tp, raw, path)
         if is_record(tp):
             return self.record(tp, raw, path)
         if form is tuple:
@@ -326,7 +345,9 @@ def schema(tp: Any) -> dict[str, Any]:
     """The JSON Schema of a record type (or of a field type)."""
     optional, tp = unwrap_optional(tp)
     form = origin(tp)
-    if is_record(tp):
+    if alternatives(tp):
+        result = {"anyOf": [schema(option) for option in alternatives(tp)]}
+    elif is_record(tp):
         properties = {}
         required = []
         for key, field in fields(tp).items():

@@ -34,6 +34,8 @@ MANAGED_ENV = frozenset(
         "EXECUTOR_JOB_MEMORY",
         "SRC_LOG_LEVEL",
         "SRC_LOG_FORMAT",
+        "EXECUTOR_NUM_TOTAL_JOBS",
+        "EXECUTOR_MAX_ACTIVE_TIME",
         "DOCKER_HOST",
         "TMPDIR",
     }
@@ -60,15 +62,41 @@ class Frontend(Record):
     password_secret: Annotated[SecretKeyRef, Field(doc="never a literal password")] = SecretKeyRef()
 
 
+class Autoscaling(Record):
+    """A KEDA ScaledObject on the queue's jobs, queued plus running (autoscaling.scaled_object says how)."""
+
+    max_replicas: Annotated[int, Field(doc="the most executor pods KEDA may run for this queue")]
+    min_replicas: Annotated[int, Field(doc="0: no executor pod while the queue is empty")] = 0
+    jobs_per_replica: Annotated[int | None, Field(doc="the jobs one pod takes; default: maximumNumJobs")] = None
+    prometheus: Annotated[
+        str, Field(check=values.url, doc="default: derived from the prometheus Service (its FQDN: KEDA runs elsewhere)")
+    ] = ""
+
+
+class Recycle(Record):
+    after_jobs: Annotated[
+        int, Field(doc="EXECUTOR_NUM_TOTAL_JOBS: the executor exits after this many jobs; 0: never")
+    ] = 0
+    after_time: Annotated[
+        str, Field(check=values.optional_duration, doc="EXECUTOR_MAX_ACTIVE_TIME: stop dequeuing after it; '': never")
+    ] = ""
+
+
 class Queue(Record):
     name: Annotated[str, Field(check=values.dns_label, doc="Deployment suffix: executor-<name>")]
     queue_names: Annotated[tuple[Literal["batches", "codeintel"], ...], Field(doc="default [name]")] = ()
-    replicas: int = 1
+    replicas: Annotated[int, Field(doc="ignored with autoscaling: KEDA sets the replicas")] = 1
     maximum_num_jobs: Annotated[int, Field(doc="EXECUTOR_MAXIMUM_NUM_JOBS")] = 4
     resources: Annotated[
         Mapping[str, Any], Field(check=values.resources, doc="executor container resources; defaults when empty")
     ] = EMPTY
     env: Annotated[Mapping[str, Any], Field(doc='NAME: "value" or NAME: {valueFrom: ...}')] = EMPTY
+    autoscaling: Annotated[Autoscaling | None, Field(doc="null: a fixed replica count")] = None
+    recycle: Annotated[Recycle, Field(doc="executors that exit after bounded work")] = Recycle()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.queue_names or (self.name,)
 
 
 class Log(Record):
@@ -88,11 +116,17 @@ class Storage(Record):
     storage_class_name: Annotated[str, Field(check=values.optional_dns_subdomain)] = ""
 
 
+class Prune(Record):
+    enabled: Annotated[bool, Field(doc="an unprivileged sidecar removes unused images through the loopback API")] = True
+    interval: Annotated[str, Field(check=values.duration, doc="time between two prunes")] = "1h"
+    until: Annotated[str, Field(check=values.duration, doc="docker image prune --filter until=<this>")] = "24h"
+
+
 class Docker(Record):
     native_sidecar: Annotated[bool, Field(doc="dind as an init container with restartPolicy: Always (k8s >= 1.29)")] = (
         True
     )
-    mtu: int = 1200
+    mtu: Annotated[int | Literal["auto"], Field(doc="auto: the pod interface's MTU, read when dind starts")] = 1200
     storage_size: Annotated[
         str, Field(check=values.required_quantity, doc="sizeLimit of the /var/lib/docker emptyDir")
     ] = "40Gi"
@@ -100,6 +134,7 @@ class Docker(Record):
     resources: Annotated[
         Mapping[str, Any], Field(check=values.resources, doc="dind container resources; defaults when empty")
     ] = EMPTY
+    prune: Annotated[Prune, Field(doc="periodic `docker image prune` of unused job images")] = Prune()
 
 
 class PrivateRegistry(Record):
@@ -205,6 +240,7 @@ def spec_problems(spec: Spec, path: str) -> list[tuple[str, str]]:
             problems.append((f"{where}.queueNames", "lists a queue twice"))
         if queue.replicas > 1000 or queue.maximum_num_jobs < 1:
             problems.append((where, "replicas must be at most 1000 and maximumNumJobs at least 1"))
+        problems.extend(_autoscaling_problems(spec, queue, where))
         for name, value in queue.env.items():
             if name in MANAGED_ENV:
                 problems.append(
@@ -247,6 +283,39 @@ def spec_problems(spec: Spec, path: str) -> list[tuple[str, str]]:
                 "must not be set: dockerd listens on 127.0.0.1:2375 only (an unauthenticated privileged API)",
             )
         )
-    if not 576 <= spec.docker.mtu <= 9000:
-        problems.append((f"{path}.docker.mtu", "must be between 576 and 9000"))
+    if spec.docker.mtu != "auto" and not 576 <= spec.docker.mtu <= 9000:
+        problems.append((f"{path}.docker.mtu", "must be between 576 and 9000, or auto"))
+    if spec.docker.mtu == "auto" and "mtu" in spec.docker.daemon_config:
+        problems.append(
+            (f"{path}.docker.daemonConfig.mtu", "conflicts with docker.mtu: auto (dockerd refuses it both ways)")
+        )
+    return problems
+
+
+def _autoscaling_problems(spec: Spec, queue: Queue, where: str) -> list[tuple[str, str]]:
+    scaling = queue.autoscaling
+    if scaling is None:
+        return []
+    problems = []
+    if not 1 <= scaling.max_replicas <= 1000:
+        problems.append((f"{where}.autoscaling.maxReplicas", "must be between 1 and 1000"))
+    elif scaling.min_replicas > scaling.max_replicas:
+        problems.append((f"{where}.autoscaling.minReplicas", f"must be at most maxReplicas ({scaling.max_replicas})"))
+    if scaling.jobs_per_replica is not None and not 1 <= scaling.jobs_per_replica <= queue.maximum_num_jobs:
+        problems.append(
+            (
+                f"{where}.autoscaling.jobsPerReplica",
+                f"must be between 1 and maximumNumJobs ({queue.maximum_num_jobs}): a pod takes no more jobs than that",
+            )
+        )
+    runtime = values.duration_seconds(spec.maximum_runtime_per_job)
+    if spec.grace_period_seconds < runtime:
+        problems.append(
+            (
+                f"{where}.autoscaling",
+                f"KEDA scales executors down while they run jobs: terminationGracePeriodSeconds "
+                f"({spec.grace_period_seconds}) must cover maximumRuntimePerJob ({spec.maximum_runtime_per_job} = "
+                f"{runtime}s), or every scale-down kills running jobs; raise it or leave it unset",
+            )
+        )
     return problems

@@ -123,6 +123,10 @@ def duration(value: str) -> str | None:
     return None
 
 
+def optional_duration(value: str) -> str | None:
+    return duration(value) if value else None
+
+
 def url(value: str) -> str | None:
     match = re.fullmatch(_URL, value) if value else None
     if value and (match is None or int(match["port"] or 1) > 65535):

@@ -234,7 +234,7 @@ def test_configmap_config_errors(executor_dind):
     errors = krm_failure(invoke(executor_dind, given), given)
     # the type error hides the cross-field check (queue 'precise' needs queueNames) until it is fixed
     assert error_paths(errors) == [
-        ("data.docker.mtu", "invalid functionConfig: data.docker.mtu: must be a non-negative integer, got 'lots'"),
+        ("data.docker.mtu", "invalid functionConfig: data.docker.mtu: must be an integer or auto, got 'lots'"),
     ]
     assert errors[0]["resourceRef"]["kind"] == "ConfigMap"
 

@@ -14,6 +14,8 @@ from integration.util import assert_ok, objects
 
 # Objects of the tools, not of the cluster: no schema to validate them against.
 NOT_KUBERNETES = frozenset({"Kptfile", "ExecutorDind"})
+# KEDA's, which kubernetes-validate has no schema for: decoded strictly by KEDA's own Go types instead.
+KEDA_KINDS = frozenset({"ScaledObject"})
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +46,7 @@ def legacy_env(tool_env: dict[str, str], plugin_home: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def validate(tmp_path_factory: pytest.TempPathFactory):
     """Check a rendered YAML stream with `kubernetes-validate --strict` (unknown fields are errors): every
-    Kubernetes object in it must pass, none skipped for want of a schema."""
+    Kubernetes object in it must pass, none skipped for want of a schema; KEDA's with `keda-decode`."""
     tool = find_tool("kubernetes-validate")
     directory = tmp_path_factory.mktemp("validate")
     counter = iter(range(1_000_000))
@@ -52,6 +54,16 @@ def validate(tmp_path_factory: pytest.TempPathFactory):
     def check(text: str) -> None:
         docs = [doc for doc in objects(text) if doc.get("kind") not in NOT_KUBERNETES]
         assert docs, "nothing to validate"
+        keda = [doc for doc in docs if doc.get("kind") in KEDA_KINDS]
+        docs = [doc for doc in docs if doc.get("kind") not in KEDA_KINDS]
+        if keda:
+            target = directory / f"keda-{next(counter)}.yaml"
+            target.write_text(yaml.safe_dump_all(keda, sort_keys=False))
+            result = run([find_tool("keda-decode"), str(target)])
+            assert result.returncode == 0, f"keda-decode failed on {target}:\n{result.stderr}"
+            assert [line.split()[0] for line in result.stdout.splitlines()] == ["ok"] * len(keda), result.stdout
+        if not docs:
+            return
         target = directory / f"rendered-{next(counter)}.yaml"
         target.write_text(yaml.safe_dump_all(docs, sort_keys=False))
         result = run([tool, "--strict", str(target)])

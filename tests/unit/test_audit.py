@@ -258,6 +258,8 @@ def test_exd005_fails_on_tags_in_executor_and_registry_workloads():
     items = render(frontend_service("sourcegraph"), images={"dind": "docker:dind"})
     assert findings(items, "EXD005") == [
         ("EXD005", DEPLOYMENT, f"{DIND}.image"),
+        # the prune sidecar runs the same dind image
+        ("EXD005", DEPLOYMENT, "spec.template.spec.initContainers[1].image"),
         REGISTRY_IMAGE,
     ]
 
@@ -329,6 +331,73 @@ def test_exd008_passes_when_a_job_can_finish():
 def test_exd008_fails_when_the_grace_period_is_shorter_than_a_job(edit):
     items = edit_deployment(baseline(), edit)
     assert findings(items, "EXD008") == [("EXD008", DEPLOYMENT, "spec.template.spec.terminationGracePeriodSeconds")]
+
+
+# --- EXD011 unbounded-scaling, EXD012 scale-down-kills-jobs -----------------------------------------------------
+
+SCALED = "ScaledObject/sourcegraph/executor-all"
+AUTOSCALED = {"queues": [{"name": "all", "queueNames": ["batches", "codeintel"], "autoscaling": {"maxReplicas": 5}}]}
+
+
+def autoscaled() -> list[Item]:
+    return render(frontend_service("sourcegraph"), **AUTOSCALED)
+
+
+def hpa(**spec: Any) -> dict[str, Any]:
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "executor-all"}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "executor-all", "namespace": "sourcegraph"},
+        "spec": {"scaleTargetRef": target, **spec},
+    }
+
+
+def test_exd011_exd012_pass_on_our_autoscaled_render():
+    assert findings(autoscaled(), "EXD011") == findings(autoscaled(), "EXD012") == []
+    assert [f for f in findings(autoscaled()) if f[1] == SCALED] == []
+
+
+def test_exd011_fails_on_a_scaled_object_without_a_maximum():
+    items = changed(autoscaled(), "ScaledObject", "executor-all", lambda so: so["spec"].pop("maxReplicaCount"))
+    assert findings(items, "EXD011") == [("EXD011", SCALED, "spec.maxReplicaCount")]
+    (result,) = [r for r in audit(items) if r.rule == "EXD011"]
+    assert result.message == (
+        "ScaledObject/sourcegraph/executor-all scales Deployment/sourcegraph/executor-all with no maxReplicaCount "
+        "(KEDA's default is 100): a long queue starts privileged pods without bound; set the most executors this "
+        "queue may have (unbounded-scaling)"
+    )
+
+
+def test_scalers_of_other_workloads_or_namespaces_are_not_ours():
+    other = hpa()
+    other["metadata"]["namespace"] = "elsewhere"
+    items = [
+        *baseline(),
+        Item.new(other),
+        Item.new({**hpa(), "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "executor-all"}}}),
+    ]
+    assert findings(items, "EXD011") == []
+
+
+def test_exd012_fails_when_a_scaler_meets_a_short_grace_period():
+    items = edit_deployment(autoscaled(), lambda d: pod(d).update(terminationGracePeriodSeconds=60))
+    assert findings(items, "EXD012") == [("EXD012", SCALED, "spec.scaleTargetRef")]
+    (result,) = [r for r in audit(items) if r.rule == "EXD012"]
+    assert result.message == (
+        "ScaledObject/sourcegraph/executor-all scales Deployment/sourcegraph/executor-all down while its grace "
+        "period (60s) is shorter than the maximum job runtime (30m): every scale-down kills running jobs; set "
+        "terminationGracePeriodSeconds to at least the runtime (scale-down-kills-jobs)"
+    )
+    # a hand-made HPA over a fixed Deployment is judged the same (its maxReplicas is required: no EXD011)
+    items = [
+        *edit_deployment(baseline(), lambda d: pod(d).update(terminationGracePeriodSeconds=60)),
+        Item.new(hpa(maxReplicas=3)),
+    ]
+    assert findings(items, "EXD012") == [
+        ("EXD012", "HorizontalPodAutoscaler/sourcegraph/executor-all", "spec.scaleTargetRef")
+    ]
+    assert findings(items, "EXD011") == []
 
 
 # --- EXD101 shared-nodes ----------------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ def test_configmap_string_fields_stay_strings():
     [
         ({"fronted.url": "x"}, [("data.fronted", "unknown field (did you mean 'frontend'?)")]),
         ({"frontend.ulr": "x"}, [("data.frontend.ulr", "unknown field (did you mean 'url'?)")]),
-        ({"docker.mtu": "abc"}, [("data.docker.mtu", "must be a non-negative integer, got 'abc'")]),
+        ({"docker.mtu": "abc"}, [("data.docker.mtu", "must be an integer or auto, got 'abc'")]),
         ({"docker.nativeSidecar": "maybe"}, [("data.docker.nativeSidecar", "must be true or false, got 'maybe'")]),
         (
             {"hardening.profile": "strct"},

@@ -8,7 +8,7 @@ import pytest
 
 from executor_dind import naming
 from executor_dind.hardening.common import selector_matches
-from executor_dind.podspec import pod_labels
+from executor_dind.podspec import containers, pod_labels
 
 from .built import (
     PINNED,
@@ -16,6 +16,7 @@ from .built import (
     all_containers,
     build,
     checksum,
+    daemon_json,
     workloads,
 )
 from .helpers import dind, env, executor, find, pod
@@ -75,7 +76,7 @@ def test_daemon_json_is_mounted_read_only_from_the_config_map():
 
 def test_native_sidecar_layout():
     spec_ = pod(find(build(), "Deployment", "executor-all"))
-    assert [c["name"] for c in spec_["initContainers"]] == ["dind"]
+    assert [c["name"] for c in spec_["initContainers"]] == ["dind", "docker-prune"]
     assert spec_["initContainers"][0]["restartPolicy"] == "Always"
     assert [c["name"] for c in spec_["containers"]] == ["executor"]
 
@@ -83,7 +84,7 @@ def test_native_sidecar_layout():
 def test_plain_container_layout_for_older_clusters():
     spec_ = pod(find(build(docker={"nativeSidecar": False}), "Deployment", "executor-all"))
     assert "initContainers" not in spec_
-    assert [c["name"] for c in spec_["containers"]] == ["executor", "dind"]
+    assert [c["name"] for c in spec_["containers"]] == ["executor", "dind", "docker-prune"]
     assert "restartPolicy" not in spec_["containers"][1]
 
 
@@ -223,3 +224,86 @@ def test_deployment_selectors_match_their_own_pods_only():
         for other in workloads(objects):
             matches = selector_matches(obj["spec"]["selector"], pod_labels(other))
             assert matches is (obj is other), (obj["metadata"]["name"], other["metadata"]["name"])
+
+
+# --- the job lifecycle: recycling, the image prune sidecar, the MTU ---------------------------------------------
+
+
+def test_recycle_sets_the_executors_exit_variables_only_when_asked():
+    deployment = find(
+        build(queues=[{"name": "batches", "recycle": {"afterJobs": 20, "afterTime": "2h"}}]),
+        "Deployment",
+        "executor-batches",
+    )
+    assert (env(deployment)["EXECUTOR_NUM_TOTAL_JOBS"], env(deployment)["EXECUTOR_MAX_ACTIVE_TIME"]) == ("20", "2h")
+    plain = env(find(build(), "Deployment", "executor-all"))
+    assert "EXECUTOR_NUM_TOTAL_JOBS" not in plain and "EXECUTOR_MAX_ACTIVE_TIME" not in plain
+
+
+def prune_container(deployment):
+    return next(c for c, _ in containers(pod(deployment), "") if c["name"] == "docker-prune")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_prune_sidecar_is_unprivileged_limited_and_read_only(native):
+    deployment = find(build(docker={"nativeSidecar": native}), "Deployment", "executor-all")
+    prune = prune_container(deployment)
+    assert prune["image"] == dind(deployment)["image"]
+    assert prune["securityContext"] == {
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "readOnlyRootFilesystem": True,
+    }
+    assert prune["resources"]["limits"] == {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "64Mi"}
+    assert {v["name"]: v["value"] for v in prune["env"]} == {
+        "DOCKER_HOST": "tcp://127.0.0.1:2375",
+        "DOCKER_CONFIG": "/nonexistent",
+    }
+    assert "volumeMounts" not in prune  # nothing of the pod's: it reaches dockerd over loopback only
+    assert ("restartPolicy" in prune) is native
+
+
+def test_the_prune_schedule_and_filter_come_from_the_spec():
+    deployment = find(build(docker={"prune": {"interval": "30m", "until": "72h"}}), "Deployment", "executor-all")
+    assert prune_container(deployment)["command"] == [
+        "/bin/sh",
+        "-c",
+        "set -u\n"
+        "# Unused job images only: dockerd removes no image that a container, running or stopped, uses.\n"
+        "while :; do\n"
+        "  sleep 1800\n"
+        "  docker image prune --all --force --filter until=72h || echo 'image prune failed' >&2\n"
+        "done\n",
+    ]
+    off = find(build(docker={"prune": {"enabled": False}}), "Deployment", "executor-all")
+    assert [c["name"] for c, _ in containers(pod(off), "")] == ["dind", "executor"]
+
+
+def test_mtu_auto_reads_the_pod_interface_at_start():
+    objects = build(docker={"mtu": "auto"})
+    assert dind(find(objects, "Deployment", "executor-all"))["command"] == [
+        "/bin/sh",
+        "-c",
+        "set -eu\n"
+        "dev=$(ip route show default | awk '{print $5; exit}')\n"
+        'mtu=$(cat "/sys/class/net/${dev:-eth0}/mtu") || { echo "cannot read the MTU of ${dev:-eth0}" >&2; exit 1; }\n'
+        'exec dockerd --mtu="$mtu"\n',
+    ]
+    assert "mtu" not in daemon_json(objects)  # dockerd refuses a setting given as a flag and in daemon.json
+
+
+def test_mtu_auto_under_gvisor_keeps_the_nat_script():
+    from executor_dind.hardening.gvisor import DOCKERD_FLAGS, START_SCRIPT
+
+    script = dind(
+        find(build(docker={"mtu": "auto"}, hardening={"gvisor": {"enabled": True}}), "Deployment", "executor-all")
+    )["command"][2]
+    assert script.startswith(START_SCRIPT.rsplit("exec dockerd", 1)[0])
+    assert script.endswith(
+        'mtu=$(cat "/sys/class/net/${dev:-eth0}/mtu") || { echo "cannot read the MTU of ${dev:-eth0}" >&2; exit 1; }\n'
+        f'exec dockerd {" ".join(DOCKERD_FLAGS)} --mtu="$mtu"\n'
+    )

@@ -107,3 +107,40 @@ def test_upstream_names_in_another_namespace_are_left_alone(upstream_component):
     detected = upstream_executor_objects([*stream, *items(stranger)])
     assert {item.namespace for item in detected} == {"sourcegraph"}
     assert len(detected) == len(UPSTREAM_NAMES)
+
+
+# --- the Prometheus KEDA queries (autoscaled queues only) -------------------------------------------------------
+
+AUTOSCALED = {"queues": [{"name": "batches", "autoscaling": {"maxReplicas": 2}}]}
+
+
+def prometheus_service(namespace: str | None, port: int = 30090) -> dict:
+    service = frontend_service(namespace, port)
+    service["metadata"]["name"] = "prometheus"
+    return service
+
+
+def test_the_prometheus_address_is_the_services_fqdn_and_http_port():
+    _, found = where(frontend_service("sourcegraph"), prometheus_service("monitoring", 9090), **AUTOSCALED)
+    assert found.context.prometheus_url == "http://prometheus.monitoring.svc.cluster.local:9090"
+
+
+def test_without_a_prometheus_service_sourcegraphs_namespace_and_the_bases_port_are_assumed():
+    _, found = where(frontend_service("sourcegraph"), **AUTOSCALED)
+    assert found.context.prometheus_url == "http://prometheus.sourcegraph.svc.cluster.local:30090"
+    # a namespace-less Service in a namespaced Sourcegraph: that namespace
+    _, found = where(frontend_service("sourcegraph"), prometheus_service(None, 9090), **AUTOSCALED)
+    assert found.context.prometheus_url == "http://prometheus.sourcegraph.svc.cluster.local:9090"
+
+
+def test_no_namespace_anywhere_gives_no_prometheus_address():
+    _, found = where(frontend_service(None), prometheus_service(None), **AUTOSCALED)
+    assert found.context.prometheus_url == ""
+    # the executors' own namespace is where Sourcegraph's is assumed when nothing says otherwise
+    _, found = where(namespace="executors", **AUTOSCALED)
+    assert found.context.prometheus_url == "http://prometheus.executors.svc.cluster.local:30090"
+
+
+def test_no_autoscaled_queue_no_prometheus_address():
+    _, found = where(frontend_service("sourcegraph"), prometheus_service("sourcegraph"))
+    assert found.context.prometheus_url == ""

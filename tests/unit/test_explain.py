@@ -53,3 +53,25 @@ def test_mermaid_blocks_only_with_the_network_policy_and_names_the_sandbox():
     assert 'subgraph pod["executor pod (gVisor sandbox)"]' in strict
     assert "  pod --> registry" in strict
     assert "  pod --> registry" not in mermaid(spec(privateRegistry={"enabled": False}), planned().context)
+
+
+def test_text_shows_the_scaling_rule_and_the_recycling_of_each_queue():
+    raw = {
+        "queues": [
+            {
+                "name": "batches",
+                "maximumNumJobs": 4,
+                "autoscaling": {"maxReplicas": 10, "prometheus": "http://prometheus.monitoring.svc:9090"},
+                "recycle": {"afterJobs": 50, "afterTime": "6h"},
+            },
+            {"name": "codeintel", "replicas": 2, "recycle": {"afterTime": "1h"}},
+        ]
+    }
+    lines = explain(spec(**raw), planned(**raw), "text").splitlines()
+    assert "  ScaledObject/sourcegraph/executor-batches" in lines
+    queues = lines[lines.index("queues:") + 1 : lines.index("images:")]
+    assert queues == [
+        "  executor-batches: batches; KEDA: ceil((queued + running jobs) / 4) pods in 0..10 x 4 job(s) "
+        "(Prometheus http://prometheus.monitoring.svc:9090); an executor exits after 50 jobs or 6h",
+        "  executor-codeintel: codeintel; 2 replica(s) x 4 job(s); an executor exits after 1h",
+    ]

@@ -70,3 +70,10 @@ def test_metrics_service_selects_every_executor_pod_on_a_port_that_exists():
         assert selector_matches(selector, pod_labels(obj)) is is_executor, obj["metadata"]["name"]
         if is_executor:
             assert target in [p["name"] for p in executor(obj)["ports"]]
+
+
+def test_daemon_json_collects_the_build_cache_by_default():
+    assert daemon_json(build())["builder"] == {"gc": {"enabled": True, "defaultKeepStorage": "10GB"}}
+    # a daemonConfig.builder of the user's replaces it whole
+    custom = {"gc": {"enabled": True, "defaultKeepStorage": "2GB"}}
+    assert daemon_json(build(docker={"daemonConfig": {"builder": custom}}))["builder"] == custom

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from executor_dind.records import LITERAL, ConfigError, Record, args, fields, origin
+from executor_dind.records import LITERAL, ConfigError, Field, Parser, Record, args, fields, origin, schema
 from executor_dind.spec import Queue, Spec
 
 from .helpers import problems
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Annotated, Literal
 
 
 def test_spec_is_frozen():
@@ -69,7 +73,7 @@ def test_unknown_field_without_a_near_key_has_no_suggestion():
         ),
         ({"queues": [{"name": "batches", "env": ["A=b"]}]}, "spec.queues[0].env", "must be an object, got a list"),
         ({"docker": {"nativeSidecar": "yes"}}, "spec.docker.nativeSidecar", "must be true or false, got 'yes'"),
-        ({"docker": {"mtu": 1.5}}, "spec.docker.mtu", "must be a non-negative integer, got 1.5"),
+        ({"docker": {"mtu": 1.5}}, "spec.docker.mtu", "must be an integer or auto, got 1.5"),
         (
             {"terminationGracePeriodSeconds": "60"},
             "spec.terminationGracePeriodSeconds",
@@ -109,7 +113,7 @@ def test_every_problem_is_reported_not_only_the_first():
         {"queus": [], "hardening": {"profile": "strct"}, "storage": {"type": "ephemeral"}, "docker": {"mtu": "x"}}
     ) == [
         ("spec.queus", "unknown field (did you mean 'queues'?)"),
-        ("spec.docker.mtu", "must be a non-negative integer, got 'x'"),
+        ("spec.docker.mtu", "must be an integer or auto, got 'x'"),
         (
             "spec.hardening.profile",
             "must be one of baseline, recommended, strict, got 'strct' (did you mean 'strict'?)",
@@ -165,3 +169,22 @@ def test_field_types_come_from_the_annotations_evaluated_once():
     (choices,) = args(queue["queueNames"].type)[:1]
     assert (origin(choices), args(choices)) == (LITERAL, ("batches", "codeintel"))
     assert fields(Queue) is queue
+
+
+class Sized(Record):
+    mtu: Annotated[int | Literal["auto"], Field(doc="d")] = 1200
+
+
+def test_a_union_is_parsed_alternative_by_alternative_and_its_schema_is_any_of():
+    parser = Parser()
+    assert [parser.record(Sized, raw, "x") for raw in ({"mtu": 1400}, {"mtu": "auto"}, {})] == [
+        Sized(1400),
+        Sized("auto"),
+        Sized(1200),
+    ]
+    assert parser.record(Sized, {"mtu": "1400"}, "x") is None
+    assert parser.problems == [("x.mtu", "must be an integer or auto, got '1400'")]
+    assert schema(Sized)["properties"]["mtu"] == {
+        "anyOf": [{"type": "integer", "minimum": 0}, {"enum": ["auto"]}],
+        "description": "d",
+    }

@@ -240,7 +240,7 @@ def test_unknown_profile(value, hint):
             "spec.hardening.gvisor.runtimeClassName",
             "'gVisor' is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)",
         ),
-        ({"docker": {"mtu": 100}}, "spec.docker.mtu", "must be between 576 and 9000"),
+        ({"docker": {"mtu": 100}}, "spec.docker.mtu", "must be between 576 and 9000, or auto"),
         (
             {"docker": {"daemonConfig": {"hosts": ["tcp://0.0.0.0:2375"]}}},
             "spec.docker.daemonConfig.hosts",
@@ -279,3 +279,50 @@ def test_daemon_config_keys_are_those_dockerd_reads():
     )
     [(path, _)] = problems({"docker": {"daemonConfig": {"no-such-key": 1}}})
     assert path == "spec.docker.daemonConfig.no-such-key"
+
+
+def test_lifecycle_fields_default_off_and_parse():
+    queue = Spec().queues[0]
+    assert (queue.autoscaling, queue.recycle.after_jobs, queue.recycle.after_time) == (None, 0, "")
+    assert (Spec().docker.prune.enabled, Spec().docker.prune.interval, Spec().docker.prune.until) == (True, "1h", "24h")
+    parsed = parse_spec(
+        {"queues": [{"name": "batches", "recycle": {"afterJobs": 5, "afterTime": "90m"}}], "docker": {"mtu": "auto"}}
+    )
+    assert (parsed.queues[0].recycle.after_jobs, parsed.queues[0].recycle.after_time) == (5, "90m")
+    assert parsed.docker.mtu == "auto"
+
+
+@pytest.mark.parametrize(
+    "raw, path, message",
+    [
+        (
+            {"queues": [{"name": "batches", "recycle": {"afterTime": "2d"}}]},
+            "spec.queues[0].recycle.afterTime",
+            "'2d' is not a duration (e.g. 30m, 1h30m, 90s)",
+        ),
+        (
+            {"queues": [{"name": "batches", "recycle": {"afterJobs": -1}}]},
+            "spec.queues[0].recycle.afterJobs",
+            "must be a non-negative integer, got -1",
+        ),
+        ({"docker": {"prune": {"interval": "0s"}}}, "spec.docker.prune.interval", "'0s' is shorter than a second"),
+        (
+            {"docker": {"prune": {"until": ""}}},
+            "spec.docker.prune.until",
+            "'' is not a duration (e.g. 30m, 1h30m, 90s)",
+        ),
+        ({"docker": {"mtu": "Auto"}}, "spec.docker.mtu", "must be an integer or auto, got 'Auto'"),
+        (
+            {"docker": {"mtu": "auto", "daemonConfig": {"mtu": 1400}}},
+            "spec.docker.daemonConfig.mtu",
+            "conflicts with docker.mtu: auto (dockerd refuses it both ways)",
+        ),
+        (
+            {"queues": [{"name": "batches", "env": {"EXECUTOR_NUM_TOTAL_JOBS": "3"}}]},
+            "spec.queues[0].env.EXECUTOR_NUM_TOTAL_JOBS",
+            "is set by executor-dind; use the structured spec field instead",
+        ),
+    ],
+)
+def test_lifecycle_value_checks(raw, path, message):
+    assert problems(raw) == [(path, message)]

@@ -42,6 +42,7 @@ def check(spec: Spec, context: Context) -> list[Result]:
         ]
     return [
         *_url_results(context),
+        *_prometheus_results(spec, context),
         *_namespace_results(spec, context),
         *_secret_results(spec, context),
         *_upstream_results(spec, context),
@@ -80,6 +81,49 @@ def _url_results(context: Context) -> list[Result]:
             )
         ]
     return []
+
+
+def _prometheus_results(spec: Spec, context: Context) -> list[Result]:
+    """An autoscaled queue needs a Prometheus address KEDA can reach from its own namespace."""
+    results = []
+    for index, queue in enumerate(spec.queues):
+        if queue.autoscaling is not None and not queue.autoscaling.prometheus and not context.prometheus_url:
+            results.append(
+                _spec_result(
+                    context,
+                    f"spec.queues[{index}].autoscaling.prometheus",
+                    "cannot derive the Prometheus address: KEDA queries it from its own namespace, so it needs the "
+                    "prometheus Service's FQDN, and no namespace is known (no namespaced prometheus or "
+                    "sourcegraph-frontend Service in the input, no spec.namespace); set it, e.g. "
+                    "http://prometheus.<namespace>.svc.cluster.local:30090",
+                )
+            )
+    return results + _shared_queue_results(spec, context)
+
+
+def _shared_queue_results(spec: Spec, context: Context) -> list[Result]:
+    """A queue served by an autoscaled Deployment and another one: KEDA counts the other's jobs too."""
+    results = []
+    for index, queue in enumerate(spec.queues):
+        if queue.autoscaling is None:
+            continue
+        others = [
+            f"executor-{other.name}"
+            for other in spec.queues
+            if other is not queue and set(other.names) & set(queue.names)
+        ]
+        if others:
+            results.append(
+                _spec_result(
+                    context,
+                    f"spec.queues[{index}].autoscaling",
+                    f"executor-{queue.name} scales on the queued jobs of {', '.join(queue.names)}, which "
+                    f"{', '.join(others)} also {'serves' if len(others) == 1 else 'serve'}: each Deployment scales "
+                    "up for the same jobs; serve each queue from one Deployment when it is autoscaled",
+                    "warning",
+                )
+            )
+    return results
 
 
 def _namespace_results(spec: Spec, context: Context) -> list[Result]:

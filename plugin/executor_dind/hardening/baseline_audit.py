@@ -335,17 +335,55 @@ def host_path(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
-def short_grace_period(item: Item, scope: Scope) -> Iterator[Finding]:
-    spec, base = executor_pod(item)
+def _grace_and_runtime(item: Item, scope: Scope) -> tuple[Any, Any, int]:
+    """The pod's grace period, the executor's maximum job runtime, and that runtime in seconds."""
+    spec, _ = executor_pod(item)
     var, _, _ = _env_value(item, scope, "EXECUTOR_MAXIMUM_RUNTIME_PER_JOB")
     runtime = (var.get("value") if isinstance(var, dict) else None) or DEFAULT_RUNTIME
     grace = spec.get("terminationGracePeriodSeconds", 30)
-    needed = duration_seconds(runtime) if isinstance(runtime, str) else 0
+    return grace, runtime, duration_seconds(runtime) if isinstance(runtime, str) else 0
+
+
+def short_grace_period(item: Item, scope: Scope) -> Iterator[Finding]:
+    _, base = executor_pod(item)
+    grace, runtime, needed = _grace_and_runtime(item, scope)
     if isinstance(grace, int) and grace < needed:
         yield Finding(
             item,
             f"{base}.terminationGracePeriodSeconds",
             f"{grace}s is shorter than the maximum job runtime ({runtime}): pod termination kills running jobs",
+        )
+
+
+# KEDA's maxReplicaCount when a ScaledObject sets none.
+KEDA_DEFAULT_MAX_REPLICAS = 100
+
+
+def unbounded_scaling(item: Item, scope: Scope) -> Iterator[Finding]:
+    for scaler in scope.scalers_of(item):
+        spec = _mapping(scaler.obj.get("spec"))
+        field = "maxReplicaCount" if scaler.kind == "ScaledObject" else "maxReplicas"
+        if not isinstance(spec.get(field), int) or isinstance(spec.get(field), bool):
+            default = f" (KEDA's default is {KEDA_DEFAULT_MAX_REPLICAS})" if scaler.kind == "ScaledObject" else ""
+            yield Finding(
+                scaler,
+                f"spec.{field}",
+                f"{scaler.describe()} scales {item.describe()} with no {field}{default}: a long queue starts "
+                "privileged pods without bound; set the most executors this queue may have",
+            )
+
+
+def scale_down_kills_jobs(item: Item, scope: Scope) -> Iterator[Finding]:
+    grace, runtime, needed = _grace_and_runtime(item, scope)
+    if not isinstance(grace, int) or grace >= needed:
+        return
+    for scaler in scope.scalers_of(item):
+        yield Finding(
+            scaler,
+            "spec.scaleTargetRef",
+            f"{scaler.describe()} scales {item.describe()} down while its grace period ({grace}s) is shorter than "
+            f"the maximum job runtime ({runtime}): every scale-down kills running jobs; set "
+            "terminationGracePeriodSeconds to at least the runtime",
         )
 
 
@@ -399,5 +437,19 @@ RULES = (
         "a hostPath volume, above all the node's container runtime socket",
         host_path,
         True,
+    ),
+    Rule(
+        "EXD011",
+        "unbounded-scaling",
+        "warning",
+        "a ScaledObject or HorizontalPodAutoscaler scales executors with no maximum (KEDA's default is 100)",
+        unbounded_scaling,
+    ),
+    Rule(
+        "EXD012",
+        "scale-down-kills-jobs",
+        "warning",
+        "executors are autoscaled while their grace period is shorter than a job: every scale-down kills jobs",
+        scale_down_kills_jobs,
     ),
 )

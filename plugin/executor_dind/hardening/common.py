@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from executor_dind.spec import Spec
 
 PROFILES = ("baseline", "recommended", "strict")
+SCALER_KINDS = frozenset({"ScaledObject", "HorizontalPodAutoscaler"})
 
 
 class Patch(Record):
@@ -53,6 +54,8 @@ class Scope:
         self.config_maps: dict[tuple[str, str], Item] = {}
         self.secrets: dict[tuple[str, str], Item] = {}
         self.runtime_classes: dict[str, Item] = {}
+        # KEDA ScaledObjects and HorizontalPodAutoscalers: what changes a workload's replica count.
+        self.scalers: list[Item] = []
         # What a rule computes once per workload for its siblings (the network rules' reachability).
         self.memo: dict[tuple[str, int], Any] = {}
 
@@ -72,7 +75,22 @@ class Scope:
                 scope.secrets[(item.namespace, item.name)] = item
             elif item.kind == "RuntimeClass":
                 scope.runtime_classes[item.name] = item
+            elif item.kind in SCALER_KINDS:
+                scope.scalers.append(item)
         return scope
+
+    def scalers_of(self, item: Item) -> list[Item]:
+        """The ScaledObjects and HorizontalPodAutoscalers whose scaleTargetRef is this workload."""
+        found = []
+        for scaler in self.scalers:
+            spec = scaler.obj.get("spec") if isinstance(scaler.obj, dict) else None
+            target = spec.get("scaleTargetRef") if isinstance(spec, dict) else None
+            if not isinstance(target, dict) or scaler.namespace != item.namespace:
+                continue
+            # KEDA's ScaledObject defaults the kind to Deployment; the HPA requires it.
+            if target.get("name") == item.name and target.get("kind", "Deployment") == item.kind:
+                found.append(scaler)
+        return found
 
 
 class Rule(Record):

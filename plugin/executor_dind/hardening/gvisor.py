@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from executor_dind import values
 from executor_dind.checkov import checkov_skip_key, skip_annotations
+from executor_dind.deployment import dockerd_script
 from executor_dind.hardening.common import (
     Applied,
     Control,
@@ -40,21 +41,26 @@ if TYPE_CHECKING:
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
 DOCKERD_FLAGS = ("--storage-driver=vfs", "--iptables=false", "--ip6tables=false")
-START_SCRIPT = "\n".join(
-    (
-        "set -eu",
-        "# gVisor gives dockerd no netfilter: NAT job traffic to the pod address ourselves.",
-        "ip link del docker0 2>/dev/null || true",
-        "dev=$(ip route show default | awk '{print $5; exit}')",
-        '[ -n "$dev" ] || { echo "no default route: no interface to NAT job traffic through" >&2; exit 1; }',
-        'addr=$(ip -4 addr show dev "$dev" | awk \'/inet /{sub(/\\/.*/, "", $2); print $2; exit}\')',
-        "echo 1 > /proc/sys/net/ipv4/ip_forward",
-        'iptables-legacy -t nat -A POSTROUTING -o "$dev" -p tcp -j SNAT --to-source "$addr"',
-        'iptables-legacy -t nat -A POSTROUTING -o "$dev" -p udp -j SNAT --to-source "$addr"',
-        "exec dockerd " + " ".join(DOCKERD_FLAGS),
-        "",
-    )
+_NAT_LINES = (
+    "# gVisor gives dockerd no netfilter: NAT job traffic to the pod address ourselves.",
+    "ip link del docker0 2>/dev/null || true",
+    "dev=$(ip route show default | awk '{print $5; exit}')",
+    '[ -n "$dev" ] || { echo "no default route: no interface to NAT job traffic through" >&2; exit 1; }',
+    'addr=$(ip -4 addr show dev "$dev" | awk \'/inet /{sub(/\\/.*/, "", $2); print $2; exit}\')',
+    "echo 1 > /proc/sys/net/ipv4/ip_forward",
+    'iptables-legacy -t nat -A POSTROUTING -o "$dev" -p tcp -j SNAT --to-source "$addr"',
+    'iptables-legacy -t nat -A POSTROUTING -o "$dev" -p udp -j SNAT --to-source "$addr"',
 )
+START_SCRIPT = "\n".join(("set -eu", *_NAT_LINES, "exec dockerd " + " ".join(DOCKERD_FLAGS), ""))
+
+
+def start_script(spec: Spec) -> str:
+    """START_SCRIPT, with the MTU read from the pod interface when docker.mtu is auto."""
+    script = dockerd_script(spec, DOCKERD_FLAGS, _NAT_LINES)
+    assert script is not None
+    return script
+
+
 _FLAG_KEYS = ("storage-driver", "iptables", "ip6tables")
 # Written on the Deployment when the RuntimeClass has another name than GKE Sandbox's and is not emitted: the
 # user's word that this RuntimeClass is a sandbox, for the audit.
@@ -142,7 +148,7 @@ def _deployment_patch(spec: Spec, obj: dict[str, Any]) -> Patch:
     dind = container_pointer(obj, "dind")
     ops = [
         *_annotation_ops(obj, skips, removed=("CKV_K8S_16", "CKV_K8S_28", "CKV_K8S_37")),
-        op("replace", f"{dind}/command", ["/bin/sh", "-c", START_SCRIPT]),
+        op("replace", f"{dind}/command", ["/bin/sh", "-c", start_script(spec)]),
         op("replace", f"{dind}/securityContext/privileged", False),
         # drop ALL first: exactly this set, whatever the runtime's defaults.
         op("add", f"{dind}/securityContext/capabilities", {"drop": ["ALL"], "add": list(CAPABILITIES)}),

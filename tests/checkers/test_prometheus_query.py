@@ -1,0 +1,241 @@
+"""The ScaledObject's query, evaluated by a real Prometheus (Debian's `prometheus` package) scraping a small
+test exporter on 127.0.0.1 that serves the worker's and the executors' metrics for given queue states.
+
+The replica count is what KEDA would make of the query's value: 0 jobs (not active, activationThreshold 0) is
+minReplicas; otherwise ceil(value / threshold) within max(minReplicas, 1)..maxReplicas (the HPA's
+AverageValue target). The query and the thresholds are taken from the rendered ScaledObjects, not rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import missing
+
+# Queue states: (worker gauge per queue, handlers per executor as (queue label, executor, running jobs)).
+# `src_executor_total` absent when the worker has not reported it yet.
+STATES: dict[str, tuple[dict[str, int] | None, list[tuple[str, str, int]]]] = {
+    "nothing reported yet": (None, []),
+    "empty queues, no executor": ({"batches": 0, "codeintel": 0}, []),
+    "1 batches job queued": ({"batches": 1, "codeintel": 0}, []),
+    "9 batches jobs queued": ({"batches": 9, "codeintel": 0}, []),
+    "queue empty, 5 running on 2 executors": (
+        {"batches": 0, "codeintel": 0},
+        [("batches", "executor-batches-a", 3), ("batches", "executor-batches-b", 2)],
+    ),
+    "4 queued, 4 running": ({"batches": 4, "codeintel": 0}, [("batches", "executor-batches-a", 4)]),
+    "500 queued": ({"batches": 500, "codeintel": 0}, []),
+    "multi-queue: 3 batches + 2 codeintel queued, 1 running": (
+        {"batches": 3, "codeintel": 2},
+        [("batches_codeintel", "executor-all-a", 1)],
+    ),
+    "multi-queue: empty queues, 2 running": (
+        {"batches": 0, "codeintel": 0},
+        [("batches_codeintel", "executor-all-a", 2)],
+    ),
+}
+# Deployment -> replicas KEDA would run, per state (batches: 0..10 x 4 jobs; all: 0..3 x 2 jobs).
+EXPECTED = {
+    "nothing reported yet": {"executor-batches": 0, "executor-all": 0},
+    "empty queues, no executor": {"executor-batches": 0, "executor-all": 0},
+    "1 batches job queued": {"executor-batches": 1, "executor-all": 1},
+    "9 batches jobs queued": {"executor-batches": 3, "executor-all": 3},
+    "queue empty, 5 running on 2 executors": {"executor-batches": 2, "executor-all": 0},
+    "4 queued, 4 running": {"executor-batches": 2, "executor-all": 2},
+    "500 queued": {"executor-batches": 10, "executor-all": 3},
+    "multi-queue: 3 batches + 2 codeintel queued, 1 running": {"executor-batches": 1, "executor-all": 3},
+    "multi-queue: empty queues, 2 running": {"executor-batches": 0, "executor-all": 1},
+}
+SPEC = {
+    "queues": [
+        {"name": "batches", "autoscaling": {"maxReplicas": 10}},
+        {"name": "all", "queueNames": ["batches", "codeintel"], "autoscaling": {"maxReplicas": 3, "jobsPerReplica": 2}},
+    ]
+}
+
+
+class Exporter:
+    """Two worker replicas (each reports the same queue gauge) and the executors' handlers behind one of them."""
+
+    def __init__(self) -> None:
+        self.state = 0
+        self.queued: dict[str, int] | None = None
+        self.handlers: list[tuple[str, str, int]] = []
+        self.lock = threading.Lock()
+
+    def page(self, replica: int) -> str:
+        with self.lock:
+            lines = ["# TYPE test_state gauge", f"test_state {self.state}"]
+            if self.queued is not None:
+                lines.append("# TYPE src_executor_total gauge")
+                lines += [f'src_executor_total{{queue="{queue}"}} {count}' for queue, count in self.queued.items()]
+            if replica == 0 and self.handlers:
+                lines.append("# TYPE src_executor_processor_handlers gauge")
+                lines += [
+                    f'src_executor_processor_handlers{{queue="{queue}",sg_instance="{executor}"}} {running}'
+                    for queue, executor, running in self.handlers
+                ]
+            return "\n".join(lines) + "\n"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(exporter: Exporter, replica: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = exporter.page(replica).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class Prometheus:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def query(self, promql: str) -> list[dict]:
+        address = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(address, timeout=10) as response:
+            answer = json.load(response)
+        assert answer["status"] == "success", answer
+        return answer["data"]["result"]
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory):
+    binary = shutil.which("prometheus")
+    if binary is None:
+        missing("prometheus not found (apt-get install prometheus)")
+    exporter = Exporter()
+    servers = [serve(exporter, replica) for replica in (0, 1)]
+    where = tmp_path_factory.mktemp("prometheus")
+    targets = ", ".join(f'"127.0.0.1:{server.server_address[1]}"' for server in servers)
+    (where / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"scrape_configs:\n  - job_name: worker-executors\n    static_configs: [{{targets: [{targets}]}}]\n"
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={where / 'prometheus.yml'}",
+            f"--storage.tsdb.path={where / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(where / "prometheus.log").open("w"),
+    )
+    client = Prometheus(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if len(client.query("test_state")) == 2:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, (where / "prometheus.log").read_text()
+            assert time.monotonic() < deadline, "Prometheus did not scrape both targets within 120 s"
+            time.sleep(0.5)
+        yield exporter, client
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        for server in servers:
+            server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def scaled_objects() -> dict[str, dict]:
+    from executor_dind import function, krm_io
+
+    frontend = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "sourcegraph-frontend", "namespace": "sourcegraph"},
+        "spec": {"ports": [{"name": "http", "port": 30080}]},
+    }
+    config = {"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind", "spec": SPEC}
+    outcome = function.run([krm_io.Item.new(frontend)], config, file_paths=True)
+    assert not outcome.failed, [r.message for r in outcome.results]
+    return {item.name: item.obj["spec"] for item in outcome.items if item.kind == "ScaledObject"}
+
+
+def keda_replicas(value: float, scaled: dict) -> int:
+    """What KEDA makes of the query's value: below activation minReplicas, else the HPA's AverageValue count."""
+    metadata = scaled["triggers"][0]["metadata"]
+    low, high = scaled["minReplicaCount"], scaled["maxReplicaCount"]
+    if value <= float(metadata["activationThreshold"]):
+        return low
+    return min(high, max(low, 1, math.ceil(value / float(metadata["threshold"]))))
+
+
+def settle(exporter: Exporter, client: Prometheus, state: int) -> None:
+    """Wait until both targets were scraped in this state (and series of the last one went stale)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        values = [float(sample["value"][1]) for sample in client.query("test_state")]
+        if values == [state, state]:
+            time.sleep(1.5)  # one more scrape each: every series of this state is in
+            return
+        time.sleep(0.3)
+    pytest.fail(f"Prometheus did not reach state {state} within 60 s")
+
+
+def test_the_query_gives_the_replicas_keda_should_run(prometheus, scaled_objects):
+    exporter, client = prometheus
+    assert set(scaled_objects) == {"executor-batches", "executor-all"}
+    table = {}
+    for number, (name, (queued, handlers)) in enumerate(STATES.items(), start=1):
+        with exporter.lock:
+            exporter.state, exporter.queued, exporter.handlers = number, queued, handlers
+        settle(exporter, client, number)
+        row = {}
+        for deployment, scaled in scaled_objects.items():
+            result = client.query(scaled["triggers"][0]["metadata"]["query"])
+            # one series, whatever the number of worker replicas and executors: KEDA refuses several
+            assert len(result) == 1, (name, deployment, result)
+            value = float(result[0]["value"][1])
+            row[deployment] = (value, keda_replicas(value, scaled))
+        table[name] = row
+    report = "\n".join(
+        f"{name:55} " + "  ".join(f"{d}: {v:g} jobs -> {r}" for d, (v, r) in row.items()) for name, row in table.items()
+    )
+    print("\n" + report)
+    assert {name: {d: r for d, (_, r) in row.items()} for name, row in table.items()} == EXPECTED, report
+
+
+def test_without_or_vector_0_a_queue_at_zero_would_never_wake(prometheus):
+    """The reason for `or vector(0)`: with no executor running, the handlers term has no series, and a plain
+    sum of the two terms is empty, which KEDA reads as nothing to do (or, ignoreNullValues false, an error)."""
+    exporter, client = prometheus
+    with exporter.lock:
+        exporter.state, exporter.queued, exporter.handlers = 100, {"batches": 9, "codeintel": 0}, []
+    settle(exporter, client, 100)
+    naive = 'sum(src_executor_total{queue="batches"}) + sum(src_executor_processor_handlers{queue="batches"})'
+    assert client.query(naive) == []
+    # and a sum over the worker replicas counts each queued job twice
+    assert float(client.query('sum(src_executor_total{queue="batches"})')[0]["value"][1]) == 18

@@ -1,0 +1,139 @@
+"""Autoscaling and the job lifecycle through the real tools: the plain autoscaling component equals the
+function, kpt takes the new fields from a ConfigMap, and every ScaledObject passes KEDA's strict decoder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import run
+from integration.util import (
+    DEMO_BASE,
+    OVERLAYS,
+    ROOT,
+    assert_ok,
+    by_key,
+    container,
+    env,
+    executor_deployments,
+    normalized,
+    objects,
+    pod_spec,
+    relpath,
+    snapshot,
+)
+
+pytestmark = pytest.mark.integration
+
+# The demo base has no namespace: nor do the objects, and the Prometheus address must be given (as the
+# component gives it).
+SCALED_OBJECT = ("ScaledObject", "", "executor-all")
+PROMETHEUS = "http://prometheus.sourcegraph.svc.cluster.local:30090"
+AUTOSCALED_QUEUE = {
+    "name": "all",
+    "queueNames": ["batches", "codeintel"],
+    "autoscaling": {"maxReplicas": 10, "prometheus": PROMETHEUS},
+}
+
+
+def overlay(where: Path, **body) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", **body}
+    (where / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+    return where
+
+
+@pytest.fixture(scope="module")
+def both_ways(kustomize, kubectl, tool_env, tmp_path_factory) -> dict[str, dict]:
+    """The demo base with the autoscaled default queue: as plain components (kubectl and kustomize), and as the
+    KRM function with the same spec (privateRegistry off: the plain component adds it separately)."""
+    root = tmp_path_factory.mktemp("autoscaling")
+    components = root / "components"
+    overlay(
+        components,
+        resources=[relpath(DEMO_BASE, components)],
+        components=[
+            relpath(ROOT / "components" / "executor-dind", components),
+            relpath(ROOT / "components" / "executor-dind" / "autoscaling", components),
+        ],
+    )
+    function = root / "function"
+    function.mkdir()
+    config = {
+        "apiVersion": "executor-dind.dev/v1alpha1",
+        "kind": "ExecutorDind",
+        "metadata": {
+            "name": "executors",
+            "annotations": {"config.kubernetes.io/function": "exec:\n  path: executor-dind\n"},
+        },
+        "spec": {"queues": [AUTOSCALED_QUEUE], "privateRegistry": {"enabled": False}},
+    }
+    (function / "executor-dind.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    overlay(function, resources=[relpath(DEMO_BASE, function)], transformers=["executor-dind.yaml"])
+    built = {
+        "kubectl-components": assert_ok(run([kubectl, "kustomize", str(components)], env=tool_env)),
+        "kustomize-components": assert_ok(run([kustomize, "build", str(components)], env=tool_env)),
+        "function": assert_ok(
+            run([kustomize, "build", "--enable-alpha-plugins", "--enable-exec", str(function)], env=tool_env)
+        ),
+    }
+    return {way: by_key(objects(text)) for way, text in built.items()} | {"text": built}
+
+
+def test_the_autoscaling_component_equals_the_function(both_ways):
+    function = {k: normalized(v, checksum=True) for k, v in both_ways["function"].items()}
+    for way in ("kubectl-components", "kustomize-components"):
+        components = {k: normalized(v, checksum=True) for k, v in both_ways[way].items()}
+        assert components == function, way
+
+
+def test_the_component_scales_executor_all_and_leaves_its_replicas_to_keda(both_ways, validate):
+    objs = both_ways["kubectl-components"]
+    scaled = objs[SCALED_OBJECT]["spec"]
+    assert scaled["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "executor-all"}
+    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (0, 10)
+    metadata = scaled["triggers"][0]["metadata"]
+    assert metadata["serverAddress"] == PROMETHEUS
+    assert 'src_executor_processor_handlers{queue="batches_codeintel"}' in metadata["query"]
+    assert "replicas" not in objs[("Deployment", "", "executor-all")]["spec"]
+    validate(both_ways["text"]["kubectl-components"])  # keda-decode for the ScaledObject
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Path:
+    target = tmp_path / "executors"
+    shutil.copytree(OVERLAYS / "kpt", target)
+    (target / "Kptfile").unlink()
+    (target / "executor-dind.yaml").unlink()
+    return target
+
+
+def test_kpt_eval_takes_the_lifecycle_fields_as_key_values(kpt, tool_env, package, validate):
+    args = [
+        "queues=[{name: batches, autoscaling: {maxReplicas: 4}, recycle: {afterJobs: 25}}]",
+        "docker.mtu=auto",
+        "docker.prune.interval=30m",
+        "docker.prune.until=72h",
+        "privateRegistry.enabled=false",
+    ]
+    command = [kpt, "fn", "eval", str(package), "--exec", "executor-dind", "--truncate-output=false", "--", *args]
+    assert_ok(run(command, env=tool_env))
+    files = snapshot(package)
+    objs = [obj for path, data in files.items() if path.endswith(".yaml") for obj in objects(data.decode())]
+    assert set(executor_deployments(objs)) == {"executor-batches"}
+    index = by_key(objs)
+    deployment = index[("Deployment", "sourcegraph", "executor-batches")]
+    assert "replicas" not in deployment["spec"]
+    spec = pod_spec(deployment)
+    assert env(container(spec, "executor")[1])["EXECUTOR_NUM_TOTAL_JOBS"] == "25"
+    assert container(spec, "dind")[1]["command"][2].endswith('exec dockerd --mtu="$mtu"\n')
+    prune = container(spec, "docker-prune")[1]["command"][2]
+    assert "  sleep 1800\n" in prune and "--filter until=72h" in prune
+    scaled = index[("ScaledObject", "sourcegraph", "executor-batches")]["spec"]
+    # no prometheus Service in overlays/kpt: the base's, in Sourcegraph's namespace
+    assert scaled["triggers"][0]["metadata"]["serverAddress"] == PROMETHEUS
+    assert scaled["maxReplicaCount"] == 4
+    validate("---\n".join(data.decode() for path, data in files.items() if path.endswith(".yaml")))

@@ -1,0 +1,111 @@
+// keda-decode decodes every ScaledObject in the YAML streams it is given (files, or stdin) strictly with KEDA's
+// own Go types: an unknown or mistyped field is an error, as it would be for KEDA's API, never silently dropped.
+// It also runs the checks of KEDA's admission webhook that need no cluster (triggers, replica bounds, fallback).
+// Exit 0: every document decoded (one "ok" line each); exit 1: the first problem, named.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+func decodeStream(name string, r io.Reader) (int, error) {
+	reader := yaml.NewYAMLReader(bufio.NewReader(r))
+	count := 0
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return count, nil
+		}
+		if err != nil {
+			return count, fmt.Errorf("%s: %w", name, err)
+		}
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		var meta struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		if err := sigsyaml.Unmarshal(doc, &meta); err != nil {
+			return count, fmt.Errorf("%s: %w", name, err)
+		}
+		if meta.Kind != "ScaledObject" {
+			continue
+		}
+		if meta.APIVersion != "keda.sh/v1alpha1" {
+			return count, fmt.Errorf("%s: ScaledObject with apiVersion %q, not keda.sh/v1alpha1", name, meta.APIVersion)
+		}
+		text, err := sigsyaml.YAMLToJSON(doc)
+		if err != nil {
+			return count, fmt.Errorf("%s: %w", name, err)
+		}
+		decoder := json.NewDecoder(bytes.NewReader(text))
+		decoder.DisallowUnknownFields()
+		var so kedav1alpha1.ScaledObject
+		if err := decoder.Decode(&so); err != nil {
+			return count, fmt.Errorf("%s: ScaledObject: %w", name, err)
+		}
+		if err := kedav1alpha1.ValidateTriggers(so.Spec.Triggers); err != nil {
+			return count, fmt.Errorf("%s: ScaledObject/%s: triggers: %w", name, so.Name, err)
+		}
+		if err := kedav1alpha1.CheckReplicaCountBoundsAreValid(&so); err != nil {
+			return count, fmt.Errorf("%s: ScaledObject/%s: replicas: %w", name, so.Name, err)
+		}
+		if err := kedav1alpha1.CheckFallbackValid(&so); err != nil {
+			return count, fmt.Errorf("%s: ScaledObject/%s: fallback: %w", name, so.Name, err)
+		}
+		if so.Spec.MaxReplicaCount == nil {
+			return count, fmt.Errorf("%s: ScaledObject/%s: no maxReplicaCount (KEDA would default it to 100)", name, so.Name)
+		}
+		fmt.Printf("ok ScaledObject/%s/%s target=%s min=%d max=%d triggers=%d\n", so.Namespace, so.Name,
+			so.Spec.ScaleTargetRef.Name, derefInt(so.Spec.MinReplicaCount), *so.Spec.MaxReplicaCount, len(so.Spec.Triggers))
+		count++
+	}
+}
+
+func derefInt(v *int32) int32 {
+	if v == nil {
+		return 0
+	}
+	return *v
+}
+
+func main() {
+	total := 0
+	inputs := os.Args[1:]
+	if len(inputs) == 0 {
+		inputs = []string{"-"}
+	}
+	for _, name := range inputs {
+		var r io.Reader = os.Stdin
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "keda-decode:", err)
+				os.Exit(1)
+			}
+			defer f.Close()
+			r = f
+		}
+		n, err := decodeStream(name, r)
+		total += n
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "keda-decode:", err)
+			os.Exit(1)
+		}
+	}
+	if total == 0 {
+		fmt.Fprintln(os.Stderr, "keda-decode: no ScaledObject in the input")
+		os.Exit(1)
+	}
+}
