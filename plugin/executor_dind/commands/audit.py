@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from executor_dind import krm_io
@@ -10,6 +9,10 @@ from executor_dind.audit import audit
 from executor_dind.commands import emit, err
 from executor_dind.inputs import read_input
 from executor_dind.results import has_errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from executor_dind import function
@@ -13,6 +12,10 @@ from executor_dind.function_config import parse_function_config
 from executor_dind.krm_io import InputError
 from executor_dind.process import input_failure, warnings
 from executor_dind.results import sort_results
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from executor_dind.commands import err
 from executor_dind.scaffold import ScaffoldError, scaffold
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
 
 def run(args: argparse.Namespace) -> int:

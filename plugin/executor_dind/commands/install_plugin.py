@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
 PLUGIN_PATH = ("executor-dind.dev", "v1alpha1", "executordind", "ExecutorDind")
 

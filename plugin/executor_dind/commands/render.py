@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from executor_dind.commands import emit, err
 from executor_dind.inputs import read_config, read_input
 from executor_dind.krm_io import InputError
@@ -11,6 +9,7 @@ from executor_dind.process import rendered
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
 

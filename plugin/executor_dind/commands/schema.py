@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 from executor_dind.function_config import json_schema
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
 
 def run(args: argparse.Namespace) -> int:
