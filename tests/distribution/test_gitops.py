@@ -119,17 +119,23 @@ def test_plugin_generate_renders_the_executors_and_equals_exec_mode(repo, instal
     assert os.listdir(env["TMPDIR"]) == []  # the render's temporary file is gone
 
 
-def test_plugin_generate_fails_closed_on_an_audit_error(repo, installed, kustomize, tmp_path):
-    """An app whose render fails the audit (upstream's own dind component, no function): no manifests."""
+def upstream_component_instead(repo: Path) -> tuple[Path, str]:
+    """The app renders upstream's dind component instead of the function (which the audit fails); its namespace."""
     app = repo / APP_PATH
     kustomization = yaml.safe_load((app / "kustomization.yaml").read_text())
     kustomization["transformers"] = []
     kustomization.setdefault("components", []).append("../../components/executors/dind")
     (app / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return app, kustomization["namespace"]
+
+
+def test_plugin_generate_fails_closed_on_an_audit_error(repo, installed, kustomize, tmp_path):
+    """An app whose render fails the audit (upstream's own dind component, no function): no manifests."""
+    app, namespace = upstream_component_instead(repo)
     generated = cmp_generate(app, sidecar_env(installed, kustomize, tmp_path))
     assert generated.returncode == 1
     assert generated.stdout == ""
-    assert f"error EXD001 Deployment/{kustomization['namespace']}/executor " in generated.stderr
+    assert f"error EXD001 Deployment/{namespace}/executor " in generated.stderr
 
 
 def test_repo_server_patch_adds_the_sidecar_as_argo_cd_requires(kustomize, tmp_path):
@@ -218,16 +224,12 @@ def test_flux_recipe_writes_the_audited_render(repo, installed, kustomize, tmp_p
 
 
 def test_flux_recipe_keeps_the_last_good_render_on_an_audit_error(repo, installed, kustomize, tmp_path):
-    app = repo / APP_PATH
-    kustomization = yaml.safe_load((app / "kustomization.yaml").read_text())
-    kustomization["transformers"] = []
-    kustomization.setdefault("components", []).append("../../components/executors/dind")
-    (app / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    _, namespace = upstream_component_instead(repo)
     output = tmp_path / "executors.yaml"
     output.write_text("# the last good render\n")
     failed = run(["sh", str(FLUX_RECIPE), APP_PATH, str(output)], cwd=repo, env=flux_env(installed, kustomize))
     assert failed.returncode == 1
-    assert f"error EXD001 Deployment/{kustomization['namespace']}/executor " in failed.stdout
+    assert f"error EXD001 Deployment/{namespace}/executor " in failed.stdout
     assert output.read_text() == "# the last good render\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("executors")) == ["executors.yaml"]
 

@@ -206,18 +206,9 @@ def test_kpt_fn_eval_exec(installed, executor_dind, kpt, tmp_path):
         shutil.copytree(OVERLAYS / "kpt", package)
         if env is None:
             env = {**installed.env, "PATH": f"{Path(executor_dind).parent}:{installed.env['PATH']}"}
-        args = [
-            kpt,
-            "fn",
-            "eval",
-            str(package),
-            "--exec",
-            "executor-dind",
-            "--truncate-output=false",
-            "--",
-            "hardening.profile=recommended",
-        ]
-        evaluated = run(args, env=env)
+        evaluated = run(
+            [kpt, "fn", "eval", str(package), "--exec=executor-dind", "--", "hardening.profile=recommended"], env=env
+        )
         assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
         results[name] = {
             p.relative_to(package).as_posix(): p.read_bytes() for p in sorted(package.rglob("*")) if p.is_file()
