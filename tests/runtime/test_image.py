@@ -1,18 +1,17 @@
 """`make image`'s script: the rootfs tarball and the `docker load` archive around it, and the KRM function run
-inside that root filesystem (unshare: own mount, PID and network namespaces; chroot as the image's user), with
-the same output as this checkout's install."""
+inside that root filesystem without dockerd (unshare: own mount, PID and network namespaces; chroot as the
+image's user), with the same output as this checkout's install. Root (the runtime tier's `root` fixture)."""
 
 from __future__ import annotations
 
 import json
-import os
 import tarfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT, missing, run
+from conftest import ROOT, run
 from distribution.conftest import dist, source_version  # noqa: F401 (dist: the fixture)
 
 DEMO_BASE = ROOT / "overlays" / "demo" / "base"
@@ -22,9 +21,7 @@ MAX_ROOTFS_BYTES = 120 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def image(dist, tmp_path_factory):  # noqa: F811
-    if os.geteuid() != 0:
-        missing("the image build needs root (debootstrap, chroot)")
+def image(root, dist, tmp_path_factory):  # noqa: F811
     out = tmp_path_factory.mktemp("image")
     built = run(["sh", str(ROOT / "tools" / "image" / "build.sh"), str(dist.wheel), str(out)], timeout=1800)
     assert built.returncode == 0, built.stdout + built.stderr
