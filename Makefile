@@ -7,7 +7,7 @@ TOOLS := $(CURDIR)/.tools/bin
 KUSTOMIZE_VERSION := v5.8.2
 export PATH := $(CURDIR)/$(BIN):$(TOOLS):$(PATH)
 
-.PHONY: demo test lint tools bench components venv bytecode clean
+.PHONY: demo test lint tools bench components venv bytecode image clean
 
 # Its output goes to stderr: `make demo` prints only YAML on stdout, also on the first run.
 $(BIN)/executor-dind: setup.cfg pyproject.toml
@@ -74,6 +74,13 @@ demo: venv bytecode
 
 bench: venv tools bytecode
 	$(BIN)/python bench/bench.py
+
+# The function's image, without dockerd or a registry: debootstrap + the wheel (root; tools/image/build.sh).
+# build/image/executor-dind-<version>.docker.tar is a `docker load` archive; build/image/rootfs.tar its layer.
+image: venv
+	@rm -rf build/image/wheel
+	$(BIN)/python -m build --wheel --outdir build/image/wheel .
+	sh tools/image/build.sh build/image/wheel/executor_dind-*-py3-none-any.whl build/image
 
 clean:
 	rm -rf $(VENV) .tools

@@ -71,7 +71,7 @@ def test_readme_diagram_is_what_explain_draws(executor_dind, tmp_path):
     assert diagram == drawn.stdout
 
 
-@pytest.mark.parametrize("marker,body", [(m, b) for m, lang, b in BLOCKS if m.startswith("runnable")])
+@pytest.mark.parametrize("marker,body", [(m, b) for m, lang, b in BLOCKS if m.startswith("runnable quick-start:")])
 def test_readme_runnable_blocks_run(marker, body, upstream, kustomize, executor_dind, tmp_path):
     shutil.copytree(upstream, tmp_path / "deploy-sourcegraph-k8s")
     for path in (tmp_path / "deploy-sourcegraph-k8s").rglob("*"):
@@ -156,3 +156,81 @@ def test_readme_module_flow_names_modules_that_exist():
     names -= {"plugin", "executor_dind", "input", "config", "plan", "output", "check", "apply"}
     missing = [n for n in sorted(names) if not (package / f"{n}.py").exists() and not (package / n).is_dir()]
     assert missing == []
+
+
+# Every shell block says whether it runs: `runnable <name>: <setup>` with a test below (or above) that runs it,
+# or `not run: <why>`.
+RUNNABLE = {"make", "quick-start", "install"}
+
+
+def test_every_shell_block_is_run_or_says_why_not():
+    for marker, lang, body in BLOCKS:
+        if lang != "sh":
+            continue
+        assert marker.startswith(("runnable ", "not run: ")), f"a shell block without a marker:\n{body}"
+        if marker.startswith("runnable "):
+            assert marker.split()[1].rstrip(":") in RUNNABLE, marker
+    named = {m.split()[1].rstrip(":") for m, lang, _ in BLOCKS if lang == "sh" and m.startswith("runnable ")}
+    assert named == RUNNABLE
+
+
+def test_readme_install_block_runs(tmp_path, executor_dind):
+    """From a copy of the checkout: build the wheel, install it alone into a venv, run it."""
+    (body,) = [b for m, lang, b in BLOCKS if lang == "sh" and m.startswith("runnable install:")]
+    checkout = tmp_path / "executor-dind"
+    ignored = shutil.ignore_patterns(".venv", ".tools", ".git", "*.egg-info", "__pycache__", "build", "dist")
+    shutil.copytree(ROOT, checkout, ignore=ignored)
+    # python3 is the test venv's, which has `build` (the test extra)
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(executor_dind).parent), os.environ["PATH"]]))
+    result = run(["bash", "-euo", "pipefail", "-c", body], cwd=checkout, env=env, timeout=600)
+    assert result.returncode == 0, f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    from distribution.conftest import source_version
+
+    assert result.stdout.splitlines()[-1] == f"executor-dind {source_version()}"
+    assert sorted(p.name for p in (checkout / "dist").iterdir()) == [
+        f"executor_dind-{source_version()}-py3-none-any.whl",
+        f"executor_dind-{source_version()}.tar.gz",
+    ]
+
+
+def test_readme_upstream_audit_block_is_what_the_audit_prints(kustomize, upstream, executor_dind, tmp_path):
+    (block,) = [b for m, lang, b in BLOCKS if m.startswith("audit output: upstream")]
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    dind = upstream / "components" / "executors" / "dind"
+    overlay.joinpath("kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "namespace": "sourcegraph",
+                "resources": [os.path.relpath(upstream / "base" / "sourcegraph", overlay)],
+                "components": [
+                    os.path.relpath(dind, overlay),
+                    os.path.relpath(dind / "private-docker-registry", overlay),
+                ],
+                "secretGenerator": [{"name": "executor-secret", "literals": ["password=not-a-real-secret"]}],
+            }
+        )
+    )
+    built = run([kustomize, "build", str(overlay)])
+    assert built.returncode == 0, built.stderr
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(built.stdout)
+    audited = run([executor_dind, "audit", str(rendered)])
+    assert audited.returncode == 1, audited.stdout
+    printed = audited.stdout.splitlines()
+    ids = re.compile(r"EXD\d{3}")
+    assert set(ids.findall(block)) == {line.split()[1] for line in printed}
+    for line in block.splitlines():
+        if re.fullmatch(r"warning (EXD\d{3}, )+EXD\d{3} \(.*\)", line):
+            continue  # the summary of the remaining warnings
+        prefix = line.split("...")[0]
+        assert any(p.startswith(prefix) for p in printed), line
+
+
+def test_readme_checkov_totals_count_the_failing_rows():
+    table = _section_table("## Checked by real tools", "| check | title |").splitlines()
+    rows = [row.split("|")[1:-1] for row in table[2:]]
+    *checks, totals = rows
+    for column in range(2, len(totals)):
+        failing = sum("✗" in row[column] for row in checks for _ in row[0].split("/"))
+        assert totals[column].strip() == f"**{failing}**", (totals[column], column)
