@@ -1,0 +1,172 @@
+"""Adoption on a copy of the real deploy-sourcegraph-k8s checkout: `init --into` and `--from` add exactly the
+executors to what the user runs, keep the user's kustomization, and the vendored components build the same."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import run
+
+EXEC = ("--enable-alpha-plugins", "--enable-exec")
+OURS = {
+    ("ConfigMap", "executor-dind-docker"),
+    ("Deployment", "executor-all"),
+    ("NetworkPolicy", "executor-dind-executors"),
+    ("NetworkPolicy", "executor-dind-registry"),
+    ("Service", "executor-dind-metrics"),
+    ("Service", "executor-dind-registry"),
+    ("ServiceAccount", "executor-dind"),
+    ("StatefulSet", "executor-dind-registry"),
+}
+ADDED_LINES = [
+    "+transformers:",
+    "+  - executor-dind.yaml",
+    "+secretGenerator:",
+    "+  - name: executor-secret",
+    "+    files:",
+    "+      - password=executor-password.txt",
+]
+
+
+@pytest.fixture
+def checkout(upstream: Path, tmp_path: Path) -> Path:
+    """A writable copy of the real checkout with instances/mine made from the template, as upstream instructs."""
+    copy = tmp_path / "deploy-sourcegraph-k8s"
+    shutil.copytree(upstream, copy)
+    for path in copy.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    mine = copy / "instances" / "mine"
+    mine.mkdir()
+    for name in ("kustomization", "buildConfig"):
+        shutil.copy(copy / "instances/template" / f"{name}.template.yaml", mine / f"{name}.yaml")
+    return copy
+
+
+def objects(text: str) -> dict[tuple[str, str], dict]:
+    """Built objects by kind and name (the generated Secret without its hash suffix)."""
+    out = {}
+    for doc in yaml.safe_load_all(text):
+        name = doc["metadata"]["name"]
+        if doc["kind"] == "Secret" and name.startswith("executor-secret-"):
+            name = "executor-secret"
+        out[(doc["kind"], name)] = doc
+    return out
+
+
+def build(tool: str, instance: Path, *flags: str) -> dict[tuple[str, str], dict]:
+    (instance / "executor-password.txt").write_text("a-real-token")
+    built = run([tool, "build" if "kustomize" in Path(tool).name else "kustomize", *flags, str(instance)])
+    assert built.returncode == 0, built.stderr
+    return objects(built.stdout)
+
+
+def comments(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.lstrip().startswith("#") or " # " in line]
+
+
+def test_init_into_adds_exactly_the_executors_and_keeps_every_comment(executor_dind, checkout, kustomize):
+    mine = checkout / "instances" / "mine"
+    original = (mine / "kustomization.yaml").read_text()
+    built = run([kustomize, "build", str(mine)])
+    assert built.returncode == 0, built.stderr
+    before = objects(built.stdout)
+
+    dry = run([executor_dind, "init", "--into", "instances/mine", "--dry-run"], cwd=checkout)
+    assert dry.returncode == 0, dry.stderr
+    assert (mine / "kustomization.yaml").read_text() == original and not (mine / "executor-dind.yaml").exists()
+    kustomization_diff = dry.stdout.split("--- /dev/null")[0]
+    assert [line for line in kustomization_diff.splitlines() if line[:1] in "+-"][2:] == ADDED_LINES
+    assert "new file: instances/mine/executor-dind.schema.json" in dry.stdout
+
+    result = run([executor_dind, "init", "--into", "instances/mine"], cwd=checkout)
+    assert result.returncode == 0, result.stderr
+    edited = (mine / "kustomization.yaml").read_text()
+    assert edited == original + "".join(line[1:] + "\n" for line in ADDED_LINES)
+    assert comments(edited) == comments(original)
+    after = build(kustomize, mine, *EXEC)
+    assert set(after) - set(before) == {*OURS, ("Secret", "executor-secret")}
+    assert {key: after[key] for key in before} == before
+    assert all(obj["metadata"]["namespace"] == "ns-sourcegraph" for key, obj in after.items() if key in OURS)
+
+
+def test_init_from_gives_the_same_objects_as_into(executor_dind, checkout, kustomize):
+    assert run([executor_dind, "init", "--into", "instances/mine"], cwd=checkout).returncode == 0
+    made = run([executor_dind, "init", "--from", "instances/template", "instances/copy"], cwd=checkout)
+    assert made.returncode == 0, made.stderr
+    assert build(kustomize, checkout / "instances/copy", *EXEC) == build(kustomize, checkout / "instances/mine", *EXEC)
+
+
+def test_force_twice_keeps_the_users_lines_and_refuses_without_it(executor_dind, checkout):
+    mine = checkout / "instances" / "mine"
+    assert run([executor_dind, "init", "--into", str(mine)]).returncode == 0
+    extra = "# my own note\ncommonAnnotations:\n  team: search\n"
+    (mine / "kustomization.yaml").write_text((mine / "kustomization.yaml").read_text() + extra)
+    config = mine / "executor-dind.yaml"
+    config.write_text(config.read_text().replace("profile: recommended", "profile: baseline"))
+    refused = run([executor_dind, "init", "--into", str(mine)])
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"executor-dind: {config} already exist and differ from what init writes: pass --force to replace them "
+        "(the kustomization keeps everything else it holds)\n"
+    )
+    expected = (mine / "kustomization.yaml").read_text()
+    for _ in range(2):
+        forced = run([executor_dind, "init", "--into", str(mine), "--force"])
+        assert forced.returncode == 0, forced.stderr
+        assert (mine / "kustomization.yaml").read_text() == expected
+    assert "profile: recommended" in config.read_text()
+    assert expected.count("executor-dind.yaml") == 1 and expected.endswith(extra)
+
+
+def test_into_errors_are_one_line_and_say_what_to_do(executor_dind, checkout):
+    template = run([executor_dind, "init", "--into", "instances/template"], cwd=checkout)
+    assert template.returncode == 1
+    assert template.stderr == (
+        f"executor-dind: {checkout}/instances/template is the template (kustomization.template.yaml): make an "
+        f"instance of it with `executor-dind init --from {checkout}/instances/template`\n"
+    )
+    (checkout / "instances/mine/kustomization.yaml").write_text("resources: [a\n")
+    broken = run([executor_dind, "init", "--into", "instances/mine"], cwd=checkout)
+    assert broken.returncode == 1
+    assert re.fullmatch(
+        r"executor-dind: \S+/instances/mine/kustomization\.yaml: not valid YAML \(.+\): fix it, then run again\n",
+        broken.stderr,
+    )
+    strict = run([executor_dind, "init", "--into", "instances/mine", "--profile", "strict"], cwd=checkout)
+    assert strict.stderr == (
+        "executor-dind: --profile strict puts the executors in a namespace of their own (Pod Security Admission): "
+        "pass --namespace NAME\n"
+    )
+
+
+def test_strict_with_a_namespace_explains_without_placeholders(executor_dind, checkout):
+    result = run(
+        [executor_dind, "init", "--into", "instances/mine", "--profile", "strict", "--namespace", "executors"],
+        cwd=checkout,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(check: kubectl get runtimeclass gvisor)" in result.stderr
+    config = checkout / "instances/mine/executor-dind.yaml"
+    spec = yaml.safe_load(config.read_text())["spec"]
+    assert spec["frontend"]["url"] == "http://sourcegraph-frontend.ns-sourcegraph.svc.cluster.local:30080"
+    explained = run([executor_dind, "explain", "--config", str(config)])
+    assert explained.returncode == 0, explained.stderr
+    assert "into namespace executors:" in explained.stdout
+    for text in (explained.stdout, explained.stderr):
+        assert "<" not in text and "(unset)" not in text
+
+
+def test_init_into_with_components_builds_the_functions_objects(executor_dind, checkout, kustomize, kubectl):
+    mine = checkout / "instances" / "mine"
+    shutil.copytree(mine, checkout / "instances/plain")
+    assert run([executor_dind, "init", "--into", str(mine)]).returncode == 0
+    result = run([executor_dind, "init", "--into", "instances/plain", "--way", "components"], cwd=checkout)
+    assert result.returncode == 0, result.stderr
+    assert "then kubectl kustomize instances/plain" in result.stderr
+    text = (checkout / "instances/plain/kustomization.yaml").read_text()
+    ours = text.index("  - ../../components/hardening/network-policy\n")
+    assert ours < text.index("  - ../../components/utils/endpoints # REQUIRED - DO NOT REMOVE\n")
+    assert build(kubectl, checkout / "instances/plain") == build(kustomize, mine, *EXEC)
