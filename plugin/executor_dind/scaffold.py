@@ -86,7 +86,7 @@ def find_checkout(start: Path) -> Path:
     )
 
 
-def _frontend_port(checkout: Path) -> int:
+def frontend_port(checkout: Path) -> int:
     try:
         service = yaml.safe_load((checkout / FRONTEND_SERVICE).read_text()) or {}
         ports = service["spec"]["ports"]
@@ -96,7 +96,7 @@ def _frontend_port(checkout: Path) -> int:
 
 
 def config_text(checkout: Path, options: Options, sourcegraph_namespace: str = "") -> str:
-    port = _frontend_port(checkout)
+    port = frontend_port(checkout)
     function = (
         "  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: executor-dind\n"
         if options.way == "krm"

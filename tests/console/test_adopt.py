@@ -170,3 +170,125 @@ def test_init_into_with_components_builds_the_functions_objects(executor_dind, c
     ours = text.index("  - ../../components/hardening/network-policy\n")
     assert ours < text.index("  - ../../components/utils/endpoints # REQUIRED - DO NOT REMOVE\n")
     assert build(kubectl, checkout / "instances/plain") == build(kustomize, mine, *EXEC)
+
+
+EXECUTOR_PATCH = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: executor-config
+data:
+  EXECUTOR_FRONTEND_URL: "http://sourcegraph-frontend"
+  EXECUTOR_MAXIMUM_NUM_JOBS: "6"
+  EXECUTOR_QUEUE_NAMES: "batches,codeintel"
+  EXECUTOR_DOCKER_ADD_HOST_GATEWAY: "true"
+"""
+RESOURCES_PATCH = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: executor
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers:
+        - name: executor
+          resources:
+            requests: {cpu: "1", memory: 2Gi, ephemeral-storage: 1Gi}
+            limits: {cpu: "2", memory: 4Gi, ephemeral-storage: 2Gi}
+"""
+
+
+def upstream_instance(checkout: Path) -> Path:
+    """instances/mine with the template's executors lines enabled, its executor ConfigMap and Deployment patched."""
+    mine = checkout / "instances" / "mine"
+    text = (mine / "kustomization.yaml").read_text()
+    for line in ("  # - ../../components/executors/dind #", "  # - ../../components/executors/dind/private-docker-"):
+        assert line in text
+        text = text.replace(line, line.replace("# - ", "- "))
+    (mine / "patches").mkdir()
+    (mine / "patches/executor.ConfigMap.yaml").write_text(EXECUTOR_PATCH)
+    (mine / "patches/executor.Deployment.yaml").write_text(RESOURCES_PATCH)
+    text += (
+        "patches:\n  - path: patches/executor.ConfigMap.yaml # queues and concurrency\n"
+        "  - path: patches/executor.Deployment.yaml\n"
+        "secretGenerator:\n  - name: executor-secret\n    literals:\n      - password=our-shared-secret\n"
+    )
+    (mine / "kustomization.yaml").write_text(text)
+    return mine
+
+
+def test_migrate_replaces_the_upstream_executor_with_the_same_settings(executor_dind, checkout, kustomize):
+    mine = upstream_instance(checkout)
+    original = (mine / "kustomization.yaml").read_text()
+    before = objects(run([kustomize, "build", str(mine)]).stdout)
+    assert ("Deployment", "executor") in before and ("Deployment", "private-docker-registry") in before
+    result = run([executor_dind, "migrate", "instances/mine"], cwd=checkout)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "mapped: EXECUTOR_FRONTEND_URL=http://sourcegraph-frontend -> frontend.url http://sourcegraph-frontend:30080 "
+        "(the frontend Service's port added: without it the executor hangs)",
+        "mapped: EXECUTOR_QUEUE_NAMES=batches,codeintel -> queues[0]: name all, queueNames [batches, codeintel]",
+        "mapped: EXECUTOR_MAXIMUM_NUM_JOBS=6 -> queues[0].maximumNumJobs",
+        "mapped: EXECUTOR_USE_FIRECRACKER=false -> set by executor-dind too",
+        "mapped: DOCKER_HOST=tcp://localhost:2375 -> set by executor-dind too",
+        "mapped: TMPDIR=/scratch -> set by executor-dind too",
+        "mapped: EXECUTOR_DOCKER_ADD_HOST_GATEWAY -> queues[0].env",
+        "mapped: Deployment executor replicas 2 -> queues[0].replicas",
+        "mapped: executor container resources -> queues[0].resources",
+        "mapped: components/executors/dind/private-docker-registry: present -> privateRegistry.enabled: true",
+        "mapped: secretGenerator executor-secret -> frontend.passwordSecret executor-secret/password",
+        "commented out: patch patches/executor.ConfigMap.yaml (its settings are in executor-dind.yaml)",
+        "commented out: patch patches/executor.Deployment.yaml (its settings are in executor-dind.yaml)",
+        "wrote: instances/mine/kustomization.yaml",
+        "wrote: instances/mine/executor-dind.yaml",
+    ]
+    assert (
+        "executor-dind:   kubectl -n ns-sourcegraph delete configmap/docker-config configmap/executor-config "
+        "deployment/executor service/executor persistentvolumeclaim/private-docker-registry "
+        "deployment/private-docker-registry service/private-docker-registry\n"
+    ) in result.stderr
+    edited = (mine / "kustomization.yaml").read_text()
+    expected = original
+    for line in (
+        "  - ../../components/executors/dind #",
+        "  - ../../components/executors/dind/private-docker-registry #",
+        "  - path: patches/executor.ConfigMap.yaml #",
+        "  - path: patches/executor.Deployment.yaml\n",
+    ):
+        expected = expected.replace(line, "  # " + line[2:])
+    assert edited == expected + "transformers:\n  - executor-dind.yaml\n"
+
+    built = run([kustomize, "build", *EXEC, str(mine)])
+    assert built.returncode == 0, built.stderr
+    after = objects(built.stdout)
+    upstream_names = {"executor", "executor-config", "docker-config", "private-docker-registry"}
+    assert not [key for key in after if key[1] in upstream_names]
+    assert set(after) >= OURS
+    assert {key: after.get(key) for key in before if key[1] not in upstream_names} == {
+        key: value for key, value in before.items() if key[1] not in upstream_names
+    }
+    deployment = after[("Deployment", "executor-all")]
+    executor = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in executor["env"]}
+    assert {k: env[k] for k in ("EXECUTOR_FRONTEND_URL", "EXECUTOR_QUEUE_NAMES", "EXECUTOR_MAXIMUM_NUM_JOBS")} == {
+        "EXECUTOR_FRONTEND_URL": "http://sourcegraph-frontend:30080",
+        "EXECUTOR_QUEUE_NAMES": "batches,codeintel",
+        "EXECUTOR_MAXIMUM_NUM_JOBS": "6",
+    }
+    assert env["EXECUTOR_DOCKER_ADD_HOST_GATEWAY"] == "true" and deployment["spec"]["replicas"] == 2
+    assert executor["resources"]["limits"] == {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "2Gi"}
+    rendered = checkout / "rendered.yaml"
+    rendered.write_text(built.stdout)
+    audit = run([executor_dind, "audit", str(rendered)])
+    assert audit.returncode == 0, audit.stdout
+
+
+def test_migrate_without_upstream_executors_says_what_to_do(executor_dind, checkout):
+    result = run([executor_dind, "migrate", "instances/mine"], cwd=checkout)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"executor-dind: {checkout}/instances/mine/kustomization.yaml: no components/executors/dind in its "
+        f"components: nothing to migrate (add executors with `executor-dind init --into {checkout}/instances/mine`)\n"
+    )
