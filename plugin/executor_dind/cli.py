@@ -58,6 +58,19 @@ def _example_formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, width=_width())
 
 
+def _adoption(command: argparse.ArgumentParser, ways: tuple[str, ...], force: str) -> None:
+    """The options init and migrate share."""
+    command.add_argument(
+        "--way",
+        choices=ways,
+        default="krm",
+        help="KRM function (kustomize --enable-exec), legacy plugin (kubectl) or plain components; default: krm",
+    )
+    command.add_argument("--profile", choices=("baseline", "recommended", "strict"), default="recommended")
+    command.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
+    command.add_argument("--force", action="store_true", help=force)
+
+
 def parser() -> argparse.ArgumentParser:
     import argparse
 
@@ -117,26 +130,15 @@ def parser() -> argparse.ArgumentParser:
         metavar="INSTANCE",
         help="copy this instance and add executors (default: instances/template, or the only instance)",
     )
-    init.add_argument(
-        "--way",
-        choices=("krm", "legacy", "components"),
-        default="krm",
-        help="KRM function (kustomize --enable-exec), legacy plugin (kubectl), or plain components (default: krm)",
-    )
-    init.add_argument("--profile", choices=("baseline", "recommended", "strict"), default="recommended")
+    _adoption(init, ("krm", "legacy", "components"), "replace files of ours that differ (never others' content)")
     init.add_argument("--namespace", help="the executors' own namespace (default: Sourcegraph's; strict needs one)")
-    init.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
-    init.add_argument("--force", action="store_true", help="replace files of ours that differ (never others' content)")
     migrate = command(
         "migrate",
         help="replace upstream components/executors/dind in an instance with executor-dind",
         epilog="example: executor-dind migrate instances/my-instance --dry-run",
     )
     migrate.add_argument("instance", help="the instance directory (instances/NAME)")
-    migrate.add_argument("--way", choices=("krm", "legacy"), default="krm", help="default: krm")
-    migrate.add_argument("--profile", choices=("baseline", "recommended", "strict"), default="recommended")
-    migrate.add_argument("--dry-run", action="store_true", help="print the diff and the mappings, write nothing")
-    migrate.add_argument("--force", action="store_true", help="replace an existing executor-dind.yaml")
+    _adoption(migrate, ("krm", "legacy"), "replace an existing executor-dind.yaml")
     install = command(
         "install-plugin",
         help="install the legacy exec plugin for kubectl kustomize",

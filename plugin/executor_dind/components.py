@@ -120,7 +120,7 @@ def rendered(only: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
     every = all_components()
     unknown = [name for name in only if name not in every]
     if unknown:
-        raise UnknownComponent(f"no component {', '.join(unknown)}: choose among {', '.join(every)}")
+        raise UnknownComponent(f"--only: no component {', '.join(unknown)}: choose among {', '.join(every)}")
     return {directory: files for directory, files in every.items() if not only or directory in only}
 
 

@@ -1,7 +1,6 @@
 """The user-facing subcommands, run as users run them: the installed console script in a subprocess."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -111,16 +110,6 @@ def test_schema_is_json_schema_of_the_config(executor_dind):
     assert schema["properties"]["kind"] == {"const": "ExecutorDind"}
     assert schema["properties"]["spec"]["additionalProperties"] is False
     assert "hardening" in schema["properties"]["spec"]["properties"]
-
-
-@pytest.fixture
-def checkout(upstream: Path, tmp_path: Path) -> Path:
-    """A writable copy of the real deploy-sourcegraph-k8s checkout."""
-    copy = tmp_path / "deploy-sourcegraph-k8s"
-    shutil.copytree(upstream, copy)
-    for path in copy.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return copy
 
 
 def test_init_makes_an_instance_from_the_template(executor_dind, checkout):

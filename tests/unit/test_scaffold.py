@@ -5,17 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from executor_dind import scaffold
 from executor_dind.function_config import parse_function_config
-from executor_dind.scaffold import (
-    PASSWORD_FILE,
-    Options,
-    ScaffoldError,
-    default_source,
-    find_checkout,
-    from_changes,
-    into,
-    write,
-)
+from executor_dind.scaffold import PASSWORD_FILE, Options, ScaffoldError
 
 KUSTOMIZATION = """\
 # my instance
@@ -43,13 +35,13 @@ def checkout(tmp_path):
 
 
 def test_the_checkout_is_found_walking_up(checkout):
-    assert find_checkout(checkout / "base" / "sourcegraph") == checkout
+    assert scaffold.find_checkout(checkout / "base" / "sourcegraph") == checkout
     with pytest.raises(ScaffoldError, match="is not inside a deploy-sourcegraph-k8s checkout"):
-        find_checkout(checkout.parent)
+        scaffold.find_checkout(checkout.parent)
 
 
 def test_into_keeps_the_sequence_style_and_prefills_the_config(checkout):
-    _, changes = into(checkout / "instances/mine", Options())
+    _, changes = scaffold.into(checkout / "instances/mine", Options())
     by_name = {change.path.name: change.after for change in changes}
     assert by_name["kustomization.yaml"] == KUSTOMIZATION + (
         "transformers:\n- executor-dind.yaml\nsecretGenerator:\n- name: executor-secret\n  files:\n"
@@ -62,7 +54,7 @@ def test_into_keeps_the_sequence_style_and_prefills_the_config(checkout):
 
 
 def test_components_go_before_endpoints(checkout):
-    _, changes = into(checkout / "instances/mine", Options(way="components", profile="baseline"))
+    _, changes = scaffold.into(checkout / "instances/mine", Options(way="components", profile="baseline"))
     kustomization = yaml.safe_load(changes[0].after)
     assert kustomization["components"] == [
         "../../components/sizes/xs",
@@ -77,15 +69,15 @@ def test_components_go_before_endpoints(checkout):
 
 def test_a_gitignore_keeps_its_lines(checkout):
     (checkout / "instances/mine/.gitignore").write_text("secrets.env")
-    _, changes = into(checkout / "instances/mine", Options())
+    _, changes = scaffold.into(checkout / "instances/mine", Options())
     assert next(c.after for c in changes if c.path.name == ".gitignore") == f"secrets.env\n{PASSWORD_FILE}\n"
 
 
 def test_from_needs_a_sibling_and_the_only_instance_is_the_default(checkout):
-    assert default_source(checkout) == checkout / "instances/mine"
+    assert scaffold.default_source(checkout) == checkout / "instances/mine"
     with pytest.raises(ScaffoldError, match="must be beside"):
-        from_changes(checkout / "instances/mine", checkout / "other", Options())
-    _, changes = from_changes(checkout / "instances/mine", checkout / "instances/executors", Options())
-    write(changes)
+        scaffold.from_changes(checkout / "instances/mine", checkout / "other", Options())
+    _, changes = scaffold.from_changes(checkout / "instances/mine", checkout / "instances/executors", Options())
+    scaffold.write(changes)
     assert (checkout / "instances/executors/kustomization.yaml").read_text().startswith(KUSTOMIZATION)
     assert oct((checkout / "instances/executors" / PASSWORD_FILE).stat().st_mode & 0o777) == "0o600"

@@ -5,19 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from executor_dind.commands import err
+from executor_dind.commands import failed
 from executor_dind.components import UnknownComponent, write
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         written = write(Path(args.write), tuple(args.only or ()))
-    except UnknownComponent as error:
-        err(f"executor-dind: --only: {error}")
-        return 1
-    except OSError as error:
-        err(f"executor-dind: {args.write}: cannot be written ({error.strerror}): choose a writable directory")
-        return 1
+    except (UnknownComponent, OSError) as error:
+        return failed(error)
     for path in written:
         print(path)
     return 0

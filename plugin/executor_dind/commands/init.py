@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from executor_dind.commands import err
+from executor_dind.commands import err, failed
 from executor_dind.scaffold import (
     PASSWORD_FILE,
     Change,
@@ -65,12 +65,8 @@ def run(args: argparse.Namespace) -> int:
             err(f"executor-dind: dry run: {len(changes)} file(s) would be written; nothing was")
             return 0
         written = write(changes)
-    except ScaffoldError as error:
-        err(f"executor-dind: {error}")
-        return 1
-    except OSError as error:
-        err(f"executor-dind: {error.filename}: cannot be written ({error.strerror})")
-        return 1
+    except (ScaffoldError, OSError) as error:
+        return failed(error)
     for path in written:
         print(path)
     if not written:

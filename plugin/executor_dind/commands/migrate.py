@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from executor_dind.commands import err
+from executor_dind.commands import err, failed
 from executor_dind.commands.init import BUILD, cluster_needs
 from executor_dind.migrate import migrate
 from executor_dind.scaffold import Options, ScaffoldError, write
@@ -22,12 +22,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.flush()
         else:
             write(changes)
-    except ScaffoldError as error:
-        err(f"executor-dind: {error}")
-        return 1
-    except OSError as error:
-        err(f"executor-dind: {error.filename}: cannot be written ({error.strerror})")
-        return 1
+    except (ScaffoldError, OSError) as error:
+        return failed(error)
     out = sys.stderr if args.dry_run else sys.stdout
     for line in migration.mapped:
         out.write(f"mapped: {line}\n")
