@@ -10,13 +10,14 @@ what was there); the transformer is added with scaffold's round trip.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from executor_dind.function_config import parse_function_config
+from executor_dind.function_config import json_schema, parse_function_config
 from executor_dind.records import ConfigError
 from executor_dind.scaffold import (
     CONFIG_FILE,
@@ -285,6 +286,10 @@ def migrate(instance: Path, options: Options) -> tuple[Path, list[Change], Migra
     if config.exists() and not options.force:
         raise ScaffoldError(f"{config} already exists: pass --force to replace it with the migrated config")
     changes.append(Change(config, config.read_text() if config.exists() else None, config_text(migration, options)))
+    schema = instance / SCHEMA_FILE
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if not schema.exists() or schema.read_text() != text:
+        changes.append(Change(schema, schema.read_text() if schema.exists() else None, text))
     if "executor-secret" not in names and not (instance / PASSWORD_FILE).exists():
         from executor_dind.naming import PASSWORD_PLACEHOLDER
 

@@ -240,6 +240,7 @@ def test_migrate_replaces_the_upstream_executor_with_the_same_settings(executor_
         "commented out: patch patches/executor.Deployment.yaml (its settings are in executor-dind.yaml)",
         "wrote: instances/mine/kustomization.yaml",
         "wrote: instances/mine/executor-dind.yaml",
+        "wrote: instances/mine/executor-dind.schema.json",
     ]
     assert (
         "executor-dind:   kubectl -n ns-sourcegraph delete configmap/docker-config configmap/executor-config "
