@@ -75,7 +75,14 @@ def _read_patches(instance: Path, doc, migration: Migration, env: dict[str, str]
     pod: dict = {"containers": {}, "replicas": None}
     for entry in doc.get("patches") or []:
         path = _entry_value(entry)
-        if not path or not (instance / path).is_file() or (hasattr(entry, "get") and entry.get("target")):
+        target = entry.get("target") if hasattr(entry, "get") else None
+        if hasattr(target, "get") and target.get("name") in {name for _, name in _TARGETS}:
+            migration.unmapped.append(
+                f"a patch with target {target.get('kind', '')}/{target.get('name')}: left in place; move its "
+                "settings into executor-dind.yaml and remove it"
+            )
+            continue
+        if not path or not (instance / path).is_file() or target:
             continue
         docs = _load(instance / path)
         ours = [d for d in docs if (d.get("kind"), (d.get("metadata") or {}).get("name")) in _TARGETS]

@@ -69,7 +69,8 @@ class Change:
     def diff(self, root: Path) -> str:
         name = os.path.relpath(self.path, root)
         if self.path.name == SCHEMA_FILE or "/components/" in f"/{name}":
-            return f"new file: {name} ({self.after.count(chr(10))} lines)\n" if self.before is None else ""
+            state = "new file" if self.before is None else "replaced file"
+            return f"{state}: {name} ({self.after.count(chr(10))} lines)\n"
         before = (self.before or "").splitlines(keepends=True)
         source = f"a/{name}" if self.before is not None else "/dev/null"
         return "".join(difflib.unified_diff(before, self.after.splitlines(keepends=True), source, f"b/{name}"))
