@@ -39,6 +39,42 @@ def test_readme_config_examples_follow_the_schema():
         parse_function_config(config)
 
 
+def _schema_fields(node: dict, prefix: str = "") -> set[str]:
+    """Dotted field paths of a JSON Schema object (list items and nullable objects followed)."""
+    fields = set()
+    for name, sub in (node.get("properties") or {}).items():
+        path = f"{prefix}.{name}" if prefix else name
+        fields.add(path)
+        for nested in (sub, sub.get("items") or {}, *(sub.get("anyOf") or []), *(sub.get("oneOf") or [])):
+            if isinstance(nested, dict) and "properties" in nested:
+                fields |= _schema_fields(nested, path)
+    return fields
+
+
+def _example_fields(value, prefix: str = "") -> set[str]:
+    """Dotted field paths of an example config (list items merged)."""
+    fields = set()
+    if isinstance(value, list):
+        return set().union(*(_example_fields(item, prefix) for item in value)) if value else set()
+    if isinstance(value, dict):
+        for name, sub in value.items():
+            path = f"{prefix}.{name}" if prefix else name
+            fields.add(path)
+            fields |= _example_fields(sub, path)
+    return fields
+
+
+def test_readme_config_block_lists_every_field_of_the_schema():
+    from executor_dind.function_config import json_schema
+
+    section = README[README.index("## The config") :]
+    block = yaml.safe_load(section[section.index("```yaml") + 7 : section.index("```", section.index("```yaml") + 7)])
+    schema = json_schema()["properties"]["spec"]
+    maps = ("env", "resources", "daemonConfig", "nodeSelector", "podLabels")  # free-form maps: their keys are data
+    listed = {f for f in _example_fields(block["spec"]) if not any(f".{m}." in f".{f}" for m in maps)}
+    assert listed == _schema_fields(schema)
+
+
 def test_overlay_configs_follow_the_schema():
     from executor_dind.function_config import json_schema, parse_function_config
 
@@ -160,7 +196,7 @@ def test_readme_module_flow_names_modules_that_exist():
 
 # Every shell block says whether it runs: `runnable <name>: <setup>` with a test below (or above) that runs it,
 # or `not run: <why>`.
-RUNNABLE = {"make", "quick-start", "install"}
+RUNNABLE = {"make", "quick-start", "install", "vendor"}
 
 
 def test_every_shell_block_is_run_or_says_why_not():
@@ -172,6 +208,20 @@ def test_every_shell_block_is_run_or_says_why_not():
             assert marker.split()[1].rstrip(":") in RUNNABLE, marker
     named = {m.split()[1].rstrip(":") for m, lang, _ in BLOCKS if lang == "sh" and m.startswith("runnable ")}
     assert named == RUNNABLE
+
+
+def test_readme_vendor_block_writes_the_components_into_the_checkout(upstream, executor_dind, tmp_path):
+    (body,) = [b for m, lang, b in BLOCKS if lang == "sh" and m.startswith("runnable vendor:")]
+    checkout = tmp_path / "deploy-sourcegraph-k8s"
+    shutil.copytree(upstream, checkout, ignore=shutil.ignore_patterns(".git"))
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(executor_dind).parent), os.environ["PATH"]]))
+    result = run(["bash", "-euo", "pipefail", "-c", body], cwd=checkout, env=env)
+    assert result.returncode == 0, result.stderr
+    ours = sorted(str(p.relative_to(ROOT / "components")) for p in (ROOT / "components").rglob("*.yaml"))
+    for relative in ours:
+        vendored = (checkout / "components" / relative).read_text()
+        assert vendored == (ROOT / "components" / relative).read_text(), relative
+    assert (checkout / "components" / "executors" / "dind" / "kustomization.yaml").is_file()  # upstream's untouched
 
 
 def test_readme_install_block_runs(tmp_path, executor_dind):

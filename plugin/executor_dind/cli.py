@@ -26,14 +26,13 @@ SUBCOMMANDS = {
     "install-plugin": "install_plugin",
     "schema": "schema",
     "components": "components",
+    "migrate": "migrate",
 }
 
 
-def _help_formatter(prog: str) -> argparse.HelpFormatter:
-    """argparse's formatter at the width shutil would give it (COLUMNS, else the terminal's, else 80): argparse
-    imports shutil for that as soon as an argument is added, and shutil imports bz2 and lzma, ~2 ms a command."""
-    import argparse
-
+def _width() -> int:
+    """The help width shutil would give argparse (COLUMNS, else the terminal's, else 80): argparse imports shutil
+    for that as soon as an argument is added, and shutil imports bz2 and lzma, ~2 ms a command."""
     try:
         width = int(os.environ.get("COLUMNS", "0"))
     except ValueError:
@@ -43,7 +42,33 @@ def _help_formatter(prog: str) -> argparse.HelpFormatter:
             width = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
         except (AttributeError, ValueError, OSError):
             width = 80
-    return argparse.HelpFormatter(prog, width=(width or 80) - 2)
+    return (width or 80) - 2
+
+
+def _help_formatter(prog: str) -> argparse.HelpFormatter:
+    import argparse
+
+    return argparse.HelpFormatter(prog, width=_width())
+
+
+def _example_formatter(prog: str) -> argparse.HelpFormatter:
+    """A subcommand's help: its epilog's example lines kept as written."""
+    import argparse
+
+    return argparse.RawDescriptionHelpFormatter(prog, width=_width())
+
+
+def _adoption(command: argparse.ArgumentParser, ways: tuple[str, ...], force: str) -> None:
+    """The options init and migrate share."""
+    command.add_argument(
+        "--way",
+        choices=ways,
+        default="krm",
+        help="KRM function (kustomize --enable-exec), legacy plugin (kubectl) or plain components; default: krm",
+    )
+    command.add_argument("--profile", choices=("baseline", "recommended", "strict"), default="recommended")
+    command.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
+    command.add_argument("--force", action="store_true", help=force)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -60,12 +85,20 @@ def parser() -> argparse.ArgumentParser:
     subcommands = top.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        return subcommands.add_parser(name, formatter_class=_help_formatter, **kwargs)
+        return subcommands.add_parser(name, formatter_class=_example_formatter, **kwargs)
 
-    render = command("render", help="inject executors into manifests and print the YAML stream")
+    render = command(
+        "render",
+        help="inject executors into manifests and print the YAML stream",
+        epilog="example: executor-dind render --config executor-dind.yaml base/ > rendered.yaml",
+    )
     render.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file")
     render.add_argument("paths", nargs="*", default=["-"], help="manifest files or directories, - for stdin")
-    audit = command("audit", help="audit executor workloads in rendered manifests (exit 1 on errors)")
+    audit = command(
+        "audit",
+        help="audit executor workloads in rendered manifests (exit 1 on errors)",
+        epilog="example: kustomize build --enable-alpha-plugins --enable-exec instances/my | executor-dind audit",
+    )
     audit.add_argument("--format", choices=("text", "results"), default="text")
     audit.add_argument(
         "--allow-none", action="store_true", help="no executor workload in the input is fine (default: exit 1)"
@@ -74,21 +107,56 @@ def parser() -> argparse.ArgumentParser:
         "paths", nargs="*", help="files or directories (default: stdin; a ResourceList makes it a KRM validator)"
     )
     explain = command(
-        "explain", help="show what would be injected, the security posture, or a Mermaid diagram of the flows"
+        "explain",
+        help="show what would be injected, the security posture, or a Mermaid diagram of the flows",
+        epilog="example: executor-dind explain --config instances/my/executor-dind.yaml rendered.yaml",
     )
     explain.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file")
     explain.add_argument("--format", choices=("text", "mermaid"), default="text")
     explain.add_argument("paths", nargs="*", help="manifests to derive the namespace and frontend from (optional)")
     init = command(
-        "init", help="scaffold an overlay in a deploy-sourcegraph-k8s checkout (default: instances/executors)"
+        "init",
+        help="add executors to an instance of a deploy-sourcegraph-k8s checkout (--into), or to a copy (--from)",
+        epilog="examples: executor-dind init --into instances/my-instance --dry-run\n"
+        "          executor-dind init --from instances/template instances/executors --profile baseline",
     )
-    init.add_argument("dir", nargs="?", help="the overlay directory (default: <checkout>/instances/executors)")
-    init.add_argument("--force", action="store_true", help="overwrite existing files")
-    install = command("install-plugin", help="install the legacy exec plugin for kubectl kustomize")
+    init.add_argument(
+        "dir", nargs="?", help="with --from: the new instance (default: instances/executors beside the source)"
+    )
+    init.add_argument("--into", metavar="INSTANCE", help="edit this instance's kustomization.yaml in place")
+    init.add_argument(
+        "--from",
+        dest="source",
+        metavar="INSTANCE",
+        help="copy this instance and add executors (default: instances/template, or the only instance)",
+    )
+    _adoption(init, ("krm", "legacy", "components"), "replace files of ours that differ (never others' content)")
+    init.add_argument("--namespace", help="the executors' own namespace (default: Sourcegraph's; strict needs one)")
+    migrate = command(
+        "migrate",
+        help="replace upstream components/executors/dind in an instance with executor-dind",
+        epilog="example: executor-dind migrate instances/my-instance --dry-run",
+    )
+    migrate.add_argument("instance", help="the instance directory (instances/NAME)")
+    _adoption(migrate, ("krm", "legacy"), "replace an existing executor-dind.yaml")
+    install = command(
+        "install-plugin",
+        help="install the legacy exec plugin for kubectl kustomize",
+        epilog="example: executor-dind install-plugin && kubectl kustomize --enable-alpha-plugins instances/my",
+    )
     install.add_argument("--plugin-home", help="default: $KUSTOMIZE_PLUGIN_HOME or ~/.config/kustomize/plugin")
-    command("schema", help="print the JSON Schema of the ExecutorDind config")
-    components = command("components", help="regenerate the plain Kustomize Components")
+    command(
+        "schema",
+        help="print the JSON Schema of the ExecutorDind config",
+        epilog="example: executor-dind schema > executor-dind.schema.json",
+    )
+    components = command(
+        "components",
+        help="write the plain Kustomize Components (vendor them into a checkout)",
+        epilog="example: executor-dind components --write components --only executor-dind hardening/node-pool",
+    )
     components.add_argument("--write", required=True, metavar="DIR", help="the components/ directory")
+    components.add_argument("--only", nargs="+", metavar="NAME", help="only these (e.g. executor-dind)")
     return top
 
 

@@ -16,9 +16,22 @@ if TYPE_CHECKING:
 def posture(spec: Spec) -> list[tuple[str, str, str, str]]:
     """(control, on/off, what it guarantees, what the cluster must provide) for every control, baseline first."""
     return [
-        (control.id, "on" if control.enabled(spec) else "off", control.guarantees, control.requires)
+        (control.id, "on" if control.enabled(spec) else "off", control.guarantees, _filled(control.requires, spec))
         for control in hardening.CONTROLS
     ]
+
+
+def _filled(text: str, spec: Spec) -> str:
+    """A control's requirement with this spec's values where the docs name a field (`<taint.key>=<taint.value>`)."""
+    import re
+
+    pool = spec.hardening.node_pool
+    selector = ",".join(f"{k}={v}" for k, v in pool.node_selector.items()) or f"{pool.taint.key}={pool.taint.value}"
+    taint = f"{pool.taint.key}={pool.taint.value}:{pool.taint.effect}"
+    placeholder = (
+        r"tainted and labelled `<taint\.key>=<taint\.value>`( \(default `[^`]*`\))?( or the nodeSelector you set)?"
+    )
+    return re.sub(placeholder, f"tainted `{taint}` and labelled `{selector}`", text)
 
 
 def _scaling(queue: Queue, context: Context) -> str:
@@ -33,9 +46,15 @@ def _recycle(queue: Queue) -> str:
     return f"; an executor exits after {' or '.join(a for a in after if a)}" if any(after) else ""
 
 
+def _where(context: Context) -> str:
+    if context.namespace:
+        return f"namespace {context.namespace}"
+    return "the namespace of the sourcegraph-frontend Service (pass the rendered manifests to name it)"
+
+
 def text(spec: Spec, context: Context, items: list[Item]) -> str:
     lines = [
-        f"executor-dind would inject {len(items)} objects into namespace {context.namespace or '(unset)'}:",
+        f"executor-dind would inject {len(items)} objects into {_where(context)}:",
         *(f"  {item.describe()}" for item in items),
         "",
         f"frontend: {context.frontend_url}",

@@ -169,11 +169,12 @@ def self_audit(spec: Any, out: list[Item]) -> list[Result]:
 def _summary(spec: Any, planned: Plan, counts: dict[str, int]) -> Result:
     context = planned.context
     changes = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+    where = f"namespace {context.namespace}" if context.namespace else "no namespace"
     replaced = f"; removed {len(context.upstream)} upstream executor objects" if context.upstream else ""
     controls = ", ".join(control.id for control in planned.controls if control.settings is not None)
     return Result(
         f"executor-dind: {len(planned.objects)} objects for queue(s) {', '.join(q.name for q in spec.queues)} in "
-        f"namespace {context.namespace or '(unset)'} ({changes}){replaced}; frontend {context.frontend_url}; "
+        f"{where} ({changes}){replaced}; frontend {context.frontend_url}; "
         f"hardening profile {spec.hardening.profile}, controls: {controls or 'baseline only'}",
         "info",
     )

@@ -5,6 +5,7 @@ the legacy plugin under kubectl, kpt render and the plain Components must each p
 reference owns (the Components only for the default spec they are generated for).
 """
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -121,16 +122,26 @@ def test_kpt_render(profile, reference, base_stream, kpt, tool_env, tmp_path):
     assert ours(written) == ours(reference[profile])
 
 
+@pytest.mark.parametrize("vendored", [False, True], ids=["project-tree", "vendored-into-checkout"])
 @pytest.mark.parametrize("profile", PROFILE_COMPONENTS)
-def test_plain_components(profile, reference, upstream, kubectl, validate, tmp_path):
-    directory = tmp_path / "overlay"
+def test_plain_components(profile, vendored, reference, upstream, kubectl, executor_dind, validate, tmp_path):
+    """From this project's tree, and vendored (`components --write`) into a checkout copy and built from inside it."""
+    components, base, cwd = COMPONENTS, upstream / "base" / "sourcegraph", None
+    if vendored:
+        cwd = tmp_path / "deploy-sourcegraph-k8s"
+        shutil.copytree(upstream, cwd)
+        components, base = cwd / "components", cwd / "base" / "sourcegraph"
+        only = PROFILE_COMPONENTS[profile]
+        written = assert_ok(run([executor_dind, "components", "--write", "components", "--only", *only], cwd=cwd))
+        assert {str(Path(line).parent) for line in written.splitlines()} == {f"components/{n}" for n in only}
+    directory = (cwd / "instances" / "mine") if vendored else tmp_path / "overlay"
     write_kustomization(
         directory,
         namespace=NAMESPACE,
-        resources=[relpath(upstream / "base" / "sourcegraph", directory)],
-        components=[relpath(COMPONENTS / name, directory) for name in PROFILE_COMPONENTS[profile]],
+        resources=[relpath(base, directory)],
+        components=[relpath(components / name, directory) for name in PROFILE_COMPONENTS[profile]],
     )
-    out = assert_ok(run([kubectl, "kustomize", str(directory)]))
+    out = assert_ok(run([kubectl, "kustomize", str(directory.relative_to(cwd)) if cwd else str(directory)], cwd=cwd))
     validate(out)
     assert ours(out) == ours(reference[profile])
 

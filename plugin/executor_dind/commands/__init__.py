@@ -13,6 +13,15 @@ def err(message: str) -> None:
     sys.stderr.write(message.rstrip("\n") + "\n")
 
 
+def failed(error: Exception) -> int:
+    """One stderr line for a refusal of ours or a file that cannot be written; exit code 1."""
+    if isinstance(error, OSError):
+        err(f"executor-dind: {error.filename}: cannot be written ({error.strerror}): choose a writable directory")
+    else:
+        err(f"executor-dind: {error}")
+    return 1
+
+
 def emit(processed: Processed) -> int:
     """Write what the core returned: stdout's bytes, then one stderr line per message."""
     if processed.output:

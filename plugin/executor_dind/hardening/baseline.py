@@ -37,7 +37,8 @@ def check(spec: Spec, context: Context) -> list[Result]:
                 "spec.frontend.url",
                 f"cannot derive the frontend URL: the executors go to namespace {context.namespace!r} but "
                 "Sourcegraph's namespace is unknown (no namespaced sourcegraph-frontend Service in the input); "
-                "set spec.frontend.url, e.g. http://sourcegraph-frontend.<namespace>.svc.cluster.local:30080",
+                "set spec.frontend.url to the Service's FQDN, "
+                "http://sourcegraph-frontend.NAMESPACE.svc.cluster.local:30080 with Sourcegraph's NAMESPACE",
             )
         ]
     return [
@@ -95,7 +96,7 @@ def _prometheus_results(spec: Spec, context: Context) -> list[Result]:
                     "cannot derive the Prometheus address: KEDA queries it from its own namespace, so it needs the "
                     "prometheus Service's FQDN, and no namespace is known (no namespaced prometheus or "
                     "sourcegraph-frontend Service in the input, no spec.namespace); set it, e.g. "
-                    "http://prometheus.<namespace>.svc.cluster.local:30090",
+                    "http://prometheus.NAMESPACE.svc.cluster.local:30090 with NAMESPACE Sourcegraph's",
                 )
             )
     return results + _shared_queue_results(spec, context)
@@ -166,14 +167,15 @@ def _secret_results(spec: Spec, context: Context) -> list[Result]:
     name = spec.frontend.password_secret.name
     key = spec.frontend.password_secret.key
     found = context.secrets
+    in_namespace = f" -n {context.namespace}" if context.namespace else ""
     if not found:
         return [
             _spec_result(
                 context,
                 "spec.frontend.passwordSecret",
                 f"no Secret {name!r} in the input: create it beside the executors with the value of "
-                f"executors.accessToken from the site configuration (a secretGenerator in the overlay, or kubectl "
-                f"-n {context.namespace or '<namespace>'} create secret generic {name} --from-literal={key}=...)",
+                f"executors.accessToken from the site configuration (a secretGenerator in the overlay, or kubectl"
+                f"{in_namespace} create secret generic {name} --from-literal={key}=...)",
                 "warning",
             )
         ]
