@@ -80,7 +80,7 @@ def test_metadata_names_the_version_the_entry_point_and_the_dependencies(dist):
     assert (meta["Name"], meta["Version"], meta["Requires-Python"]) == ("executor-dind", source_version(), ">=3.10")
     assert meta["License"] == "Apache-2.0"
     runtime = [req for req in meta.get_all("Requires-Dist") if "extra ==" not in req]
-    assert runtime == ["PyYAML>=6.0", "jsonpatch>=1.33"]
+    assert runtime == ["PyYAML>=6.0", "jsonpatch>=1.33", "ruamel.yaml>=0.18"]
     assert meta.get_payload() == (ROOT / "README.md").read_text()
     with zipfile.ZipFile(dist.wheel) as wheel:
         entry_points = wheel.read(f"executor_dind-{source_version()}.dist-info/entry_points.txt").decode()
