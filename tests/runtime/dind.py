@@ -112,6 +112,7 @@ def serve_addr_cgi(janitor: Janitor, netns: str, address: str, port: int, direct
         f"httpd-{netns}",
         in_netns(netns, ["/bin/busybox", "httpd", "-f", "-p", f"{address}:{port}", "-h", str(www)]),
         directory / f"httpd-{netns}.log",
+        grace=0,  # busybox httpd has no SIGTERM handler
     )
     wait_for(f"httpd on {address}:{port}", lambda: f"{address}:{port}" in listening(netns, "t"), timeout=10)
 
