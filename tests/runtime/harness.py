@@ -84,6 +84,12 @@ class Proc:
     def wait(self, timeout: float) -> int:
         return self.popen.wait(timeout=timeout)
 
+    def enter(self) -> list[str]:
+        """A command prefix that joins this daemon's PID and mount namespaces (its PID 1 as the host sees it)."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        assert len(children) == 1, f"{self.name}: unshare has children {children}"
+        return ["nsenter", f"--target={children[0]}", "--pid", "--mount"]
+
 
 class Janitor:
     """Owns every process and namespace the tier starts; `cleanup` stops and deletes them all."""
