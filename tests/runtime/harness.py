@@ -86,9 +86,10 @@ class Proc:
 
     def enter(self) -> list[str]:
         """A command prefix that joins this daemon's PID and mount namespaces (its PID 1 as the host sees it)."""
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        assert len(children) == 1, f"{self.name}: unshare has children {children}"
-        return ["nsenter", f"--target={children[0]}", "--pid", "--mount"]
+        listing = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        # Right after start, unshare may not have forked its child yet: wait for it, briefly.
+        wait_for(f"{self.name}'s PID 1", lambda: len(listing.read_text().split()) == 1, timeout=10, interval=0.05)
+        return ["nsenter", f"--target={listing.read_text().split()[0]}", "--pid", "--mount"]
 
 
 class Janitor:
