@@ -104,9 +104,11 @@ class ControlPlane:
                 [str(TOOLS / "kube-controller-manager"), f"--kubeconfig={kc}", "--leader-elect=false",
                  "--bind-address=127.0.0.1", "--secure-port=10257", f"--root-ca-file={d}/ca.crt",
                  f"--service-account-private-key-file={d}/sa.key", "--use-service-account-credentials=false",
-                 # kwok's lease heartbeats lag on 2 busy cores; node lifecycle then marks nodes NotReady and
-                 # their pods unready mid-rollout, which measures the machine, not the Deployment.
-                 "--controllers=*,-node-lifecycle-controller"],
+                 # The node lifecycle controller stays on: it removes the not-ready:NoSchedule taint the API
+                 # server's TaintNodesByCondition puts on every new Node (without it nothing ever schedules).
+                 # kwok's lease heartbeats lag on 2 busy cores: a long grace period keeps the controller from
+                 # marking nodes NotReady mid-rollout, which would measure the machine, not the Deployment.
+                 "--node-monitor-grace-period=1h"],
             )  # fmt: skip
             self._run(
                 "kwok",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,11 @@ def start_dind(janitor: Janitor, objects: list[dict[str, Any]], directory: Path,
 
     def ping() -> bool:
         assert proc.alive(), f"dockerd exited {proc.popen.returncode}:\n{proc.output()[-3000:]}"
-        return sh(in_netns(pod, ["busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:2375/_ping"]), 10).stdout == "OK"
+        ping = ["busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:2375/_ping"]
+        try:
+            return sh(in_netns(pod, ping), 5).stdout == "OK"
+        except subprocess.TimeoutExpired:
+            return False  # a daemon still starting can accept and not yet answer: ask again (wait_for bounds it)
 
     wait_for("dockerd's _ping", ping, timeout=60)
     return Dind(pod, node, proc, directory, container, json.loads(daemon_json), time.monotonic() - started)
@@ -112,6 +117,7 @@ def serve_addr_cgi(janitor: Janitor, netns: str, address: str, port: int, direct
         f"httpd-{netns}",
         in_netns(netns, ["/bin/busybox", "httpd", "-f", "-p", f"{address}:{port}", "-h", str(www)]),
         directory / f"httpd-{netns}.log",
+        grace=0,  # busybox httpd has no SIGTERM handler
     )
     wait_for(f"httpd on {address}:{port}", lambda: f"{address}:{port}" in listening(netns, "t"), timeout=10)
 

@@ -4,14 +4,22 @@ Every daemon runs inside a network namespace this module created (`edr-*`), so i
 namespace's loopback or on veth pairs between such namespaces; nothing is routed to the machine's network.
 Everything started is registered with a `Janitor`, which stops processes by PID and deletes namespaces at the
 end, also when a test fails (pytest finalizers) or the run is interrupted (atexit and SIGTERM).
+
+Each daemon is also PID 1 of a PID namespace of its own (as a container's entrypoint is), under an `unshare`
+that dies with this process (PR_SET_PDEATHSIG) and takes its child with it (--kill-child): when a PID
+namespace's init dies the kernel kills everything in it, so containerd shims and job containers cannot outlive
+their dockerd, even if this process is killed with SIGKILL. Namespaces left by a run killed that way are
+deleted by the next run (`sweep`).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -23,7 +31,18 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools" / "bin"
-PREFIX = f"edr{os.getpid() % 100000}"
+PREFIX = f"edr{os.getpid()}"
+PR_SET_PDEATHSIG = 1
+# Every daemon: PID 1 of a new PID namespace (with its own /proc), killed when its unshare parent dies, which
+# itself is killed when the test process dies.
+PIDNS = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
+
+
+def die_with_parent() -> None:
+    """preexec_fn: SIGKILL this child when the test process exits, however it exits."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
 
 
 def sh(args: list[str], timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess:
@@ -49,8 +68,8 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 60, interval
 
 
 class Proc:
-    def __init__(self, name: str, popen: subprocess.Popen, log: Path):
-        self.name, self.popen, self.log = name, popen, log
+    def __init__(self, name: str, popen: subprocess.Popen, log: Path, grace: float):
+        self.name, self.popen, self.log, self.grace = name, popen, log, grace
 
     @property
     def pid(self) -> int:
@@ -65,6 +84,13 @@ class Proc:
     def wait(self, timeout: float) -> int:
         return self.popen.wait(timeout=timeout)
 
+    def enter(self) -> list[str]:
+        """A command prefix that joins this daemon's PID and mount namespaces (its PID 1 as the host sees it)."""
+        listing = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        # Right after start, unshare may not have forked its child yet: wait for it, briefly.
+        wait_for(f"{self.name}'s PID 1", lambda: len(listing.read_text().split()) == 1, timeout=10, interval=0.05)
+        return ["nsenter", f"--target={listing.read_text().split()[0]}", "--pid", "--mount"]
+
 
 class Janitor:
     """Owns every process and namespace the tier starts; `cleanup` stops and deletes them all."""
@@ -72,8 +98,8 @@ class Janitor:
     def __init__(self) -> None:
         self.procs: list[Proc] = []
         self.namespaces: list[str] = []
-        self.mounts: list[str] = []
         self.counter = 0
+        self.swept = sweep()
         atexit.register(self.cleanup)
         previous = signal.getsignal(signal.SIGTERM)
 
@@ -93,28 +119,38 @@ class Janitor:
         ok(["ip", "-n", name, "link", "set", "lo", "up"])
         return name
 
-    def start(self, name: str, args: list[str], log: Path, env: dict[str, str] | None = None) -> Proc:
+    def start(
+        self, name: str, args: list[str], log: Path, env: dict[str, str] | None = None, grace: float = 20
+    ) -> Proc:
+        """`grace`: seconds between SIGTERM and SIGKILL; 0 for a daemon without a SIGTERM handler (as a PID
+        namespace's init it would ignore SIGTERM)."""
         handle = log.open("wb")
         # A session of its own: the whole daemon (and what it forks) is signalled by its process group id.
-        popen = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        popen = subprocess.Popen(
+            [*PIDNS, *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
         handle.close()
-        proc = Proc(name, popen, log)
+        proc = Proc(name, popen, log, grace)
         self.procs.append(proc)
         return proc
 
-    def stop(self, proc: Proc, timeout: float = 20) -> None:
+    def stop(self, proc: Proc) -> None:
         if proc.alive():
             try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.popen.wait(timeout=timeout)
+                os.killpg(proc.pid, signal.SIGTERM if proc.grace else signal.SIGKILL)
+                proc.popen.wait(timeout=proc.grace or 10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.popen.wait(timeout=10)
             except ProcessLookupError:
                 pass
-        # Children that outlived the leader (dockerd's containerd shims) still carry its process group id.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        # What the daemon forked outside its process group (containerd's shims, job containers) died with its
+        # PID namespace when the daemon, that namespace's init, exited.
         if proc in self.procs:
             self.procs.remove(proc)
 
@@ -122,13 +158,36 @@ class Janitor:
         for proc in reversed(list(self.procs)):
             self.stop(proc)
         for name in reversed(self.namespaces):
-            # Processes still inside (container init processes re-parented away from dockerd) go with it.
+            # Anything still inside (which the PID namespaces should already have ended) goes with it.
             pids = sh(["ip", "netns", "pids", name], timeout=10).stdout.split()
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), signal.SIGKILL)
             sh(["ip", "netns", "del", name], timeout=10)
         self.namespaces.clear()
+
+    def leftovers(self) -> tuple[list[int], list[str]]:
+        """(live PIDs this janitor started, namespaces of this run that still exist): both empty after cleanup."""
+        live = [p.pid for p in self.procs if p.alive()]
+        return live, [n for n in netns_list() if n.startswith(f"{PREFIX}-")]
+
+
+def netns_list() -> list[str]:
+    return [line.split()[0] for line in sh(["ip", "netns", "list"], timeout=10).stdout.splitlines() if line.strip()]
+
+
+def sweep() -> list[str]:
+    """Delete the empty namespaces of earlier runs of this tier whose test process is gone (killed with SIGKILL)."""
+    swept = []
+    for name in netns_list():
+        match = re.fullmatch(r"edr(\d+)-.*", name)
+        if not match or Path(f"/proc/{match.group(1)}").exists():
+            continue
+        if sh(["ip", "netns", "pids", name], timeout=10).stdout.split():
+            continue  # not ours to end: say so rather than kill what runs there
+        sh(["ip", "netns", "del", name], timeout=10)
+        swept.append(name)
+    return swept
 
 
 def in_netns(netns: str, args: list[str], mounts: str = "") -> list[str]:
