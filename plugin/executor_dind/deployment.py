@@ -59,6 +59,19 @@ def dockerd_script(spec: Spec, flags: tuple[str, ...] = (), before: tuple[str, .
     return "\n".join(("set -eu", *before, " ".join(("exec dockerd", *flags)), ""))
 
 
+def _unprivileged(uid: int, gid: int) -> dict[str, Any]:
+    """The securityContext of a container that needs nothing: non-root, no capabilities, read-only root."""
+    return {
+        "runAsUser": uid,
+        "runAsGroup": gid,
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "readOnlyRootFilesystem": True,
+    }
+
+
 def _exec_probe(command: tuple[str, ...], **settings: int) -> dict[str, Any]:
     return {"exec": {"command": list(command)}, **settings}
 
@@ -115,17 +128,9 @@ def _executor_container(spec: Spec, queue: Queue, context: Context) -> dict[str,
         "livenessProbe": _exec_probe(EXECUTOR_RUNNING, initialDelaySeconds=15, timeoutSeconds=5),
         "readinessProbe": _exec_probe(EXECUTOR_RUNNING, periodSeconds=5, timeoutSeconds=5),
         "resources": resources.merged(resources.DEFAULT_EXECUTOR_RESOURCES, queue.resources),
-        "securityContext": {
-            "runAsUser": EXECUTOR_UID,
-            "runAsGroup": EXECUTOR_GID,
-            "runAsNonRoot": True,
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-            # The executor writes job workspaces, scripts and docker auth under TMPDIR (/scratch) only;
-            # /tmp is an emptyDir for tools that ignore TMPDIR.
-            "readOnlyRootFilesystem": True,
-        },
+        # The executor writes job workspaces, scripts and docker auth under TMPDIR (/scratch) only; /tmp is an
+        # emptyDir for tools that ignore TMPDIR: so its root filesystem can be read-only.
+        "securityContext": _unprivileged(EXECUTOR_UID, EXECUTOR_GID),
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [
             {"name": "executor-scratch", "mountPath": SCRATCH},
@@ -199,15 +204,7 @@ def _prune_container(spec: Spec) -> dict[str, Any]:
             "livenessProbe": _exec_probe(DOCKER_VERSION, periodSeconds=60, timeoutSeconds=10, failureThreshold=5),
             "readinessProbe": _exec_probe(DOCKER_VERSION, periodSeconds=30, timeoutSeconds=10),
             "resources": resources.merged(PRUNE_RESOURCES, {}),
-            "securityContext": {
-                "runAsUser": PRUNE_UID,
-                "runAsGroup": PRUNE_UID,
-                "runAsNonRoot": True,
-                "allowPrivilegeEscalation": False,
-                "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"},
-                "readOnlyRootFilesystem": True,
-            },
+            "securityContext": _unprivileged(PRUNE_UID, PRUNE_UID),
             "terminationMessagePolicy": "FallbackToLogsOnError",
         }
     )
