@@ -199,11 +199,9 @@ def _dispatch(argv: list[str]) -> int:
     return importlib.import_module(f"executor_dind.commands.{SUBCOMMANDS[args.command]}").run(args)
 
 
-def main(argv: list[str] | None = None) -> int:
-    # A short-lived process: the cyclic collector only costs time here.
-    gc.disable()
+def _run(argv: list[str]) -> int:
     try:
-        return _dispatch(sys.argv[1:] if argv is None else argv)
+        return _dispatch(argv)
     except KeyboardInterrupt:
         return 130
     except UnicodeError as error:  # undecodable bytes in a file or on stdin
@@ -214,3 +212,26 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"executor-dind: internal error: {type(error).__name__}: {error} (please report this)\n")
         return 1
+
+
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown, which frees every object of the composed input one
+    by one: ~10 ms of a KRM run over the upstream base (README, Performance). Every file we write is closed by
+    then; only the standard streams are left to flush, and a failed flush is a failed run."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        code = code or 1
+    os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console script's entry point. Called with argv (tests, embedding) it returns the exit code; as the
+    process itself (argv None) it exits with it at once."""
+    # A short-lived process: the cyclic collector only costs time here.
+    gc.disable()
+    code = _run(sys.argv[1:] if argv is None else argv)
+    if argv is None:
+        _exit_now(code)
+    return code

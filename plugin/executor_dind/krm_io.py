@@ -35,9 +35,12 @@ MAX_ALIAS_EXPANSION = 100_000
 # Where an anchor (&a) or alias (*a) may start: libyaml's anchor names are [0-9A-Za-z_-]+, and the token follows
 # whitespace, a line break, a skipped BOM, a flow indicator, or (in flow context) a ':' or '?'. A superset: a
 # match in a string or comment only costs a walk over the nodes of the item it is in.
-# Patterns are compiled on first use (re caches them): compiling at import costs every run, marks or not.
-_MARK = r"[&*][0-9A-Za-z_-]"
+# Found with str.find, not a regular expression: the [&*] character class is tried at every position of the
+# input, a twentieth of the whole run over the upstream base.
+_MARK_SIGILS = "&*"
+_ANCHOR_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
 _BEFORE_MARK = frozenset(" \t\n\r\x85\u2028\u2029\ufeff[{,:?")
+# Patterns are compiled on first use (re caches them): compiling at import costs every run.
 # Line breaks for YAML that are not line breaks for str.rfind("\n"): with them, columns cannot be trusted.
 _OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
 # What precedes a sequence entry's node on its line when the entry can be re-emitted as it is.
@@ -161,6 +164,7 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 def construct(node: Node, where: str) -> Any:
     """The Python object of a node; what PyYAML cannot build (an unknown tag, an unhashable key) is an
     InputError naming `where`. An integer of more than 64 digits is a HugeInt."""
+    _resolve_plain_tags(node)
     try:
         return _Loader().construct_document(node)
     except yaml.MarkedYAMLError as error:
@@ -175,28 +179,69 @@ def construct(node: Node, where: str) -> Any:
 _NO_PATH_RESOLVERS: dict[Any, Any] = {}
 
 
-class _SafeTags:
-    """The tag resolution libyaml's composer and emitter call back for every node, made cheap: with PyYAML's
-    generic resolver it is a third of composing the upstream base. Same tags: the safe schema's implicit
-    resolvers by first character, and no path resolvers or wildcard resolvers (the safe schema has none)."""
+_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
+# The tag of a composed plain scalar until it is asked for (no YAML tag is empty: libyaml refuses `!<>`).
+_PLAIN = ""
 
-    _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
+
+def _plain_tag(value: str) -> str:
+    """The safe schema's tag for a plain scalar: its implicit resolvers, looked up by first character."""
+    for tag, pattern in _IMPLICIT.get(value[:1], ()):
+        if pattern.match(value):
+            return tag
+    return _STR
+
+
+def tag_of(node: Node) -> str:
+    """A composed node's tag, resolved now if it is a plain scalar's."""
+    return node.tag or _plain_tag(node.value)
+
+
+class _SafeTags:
+    """The tag resolution libyaml's emitter calls back for every node, made cheap: with PyYAML's generic
+    resolver it is a third of composing the upstream base. Same tags: the safe schema's implicit resolvers by
+    first character, and no path resolvers or wildcard resolvers (the safe schema has none)."""
+
     # Called around every node to track path resolvers, of which there are none: C no-ops with the same arity.
     descend_resolver = _NO_PATH_RESOLVERS.get
     ascend_resolver = _NO_PATH_RESOLVERS.clear
 
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is ScalarNode:
-            if implicit[0]:
-                for tag, pattern in self._IMPLICIT.get(value[:1], ()):
-                    if pattern.match(value):
-                        return tag
-            return "tag:yaml.org,2002:str"
-        return "tag:yaml.org,2002:seq" if kind is SequenceNode else "tag:yaml.org,2002:map"
+            return _plain_tag(value) if implicit[0] else _STR
+        return _SEQ if kind is SequenceNode else _MAP
 
 
 class _ComposeLoader(_SafeTags, yaml.CSafeLoader):
-    pass
+    """Composes with the tags of plain scalars left unresolved (_PLAIN): most of the input is passed through as
+    text and never needs them, and matching each one is a fifth of composing the upstream base. tag_of()
+    resolves one; construct() resolves a whole node first."""
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            return _PLAIN if implicit[0] else _STR
+        return _SEQ if kind is SequenceNode else _MAP
+
+
+def _resolve_plain_tags(root: Node) -> None:
+    """Give every plain scalar under root its tag, before PyYAML's constructor (which reads node.tag, merge keys
+    included) sees them. Only the composed nodes of an item being read are walked."""
+    todo = [root]
+    seen: set[int] = set()
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:  # an alias: the same node again
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            if not node.tag:
+                node.tag = _plain_tag(node.value)
+        elif isinstance(node, MappingNode):
+            for pair in node.value:
+                todo.extend(pair)
+        else:
+            todo.extend(node.value)
 
 
 class _Dumper(_SafeTags, yaml.CSafeDumper):
@@ -233,7 +278,7 @@ def _child(node: Node | None, key: str) -> Node | None:
 def _scalar(node: Node | None, *path: str) -> str:
     for key in path:
         node = _child(node, key)
-    return node.value if isinstance(node, ScalarNode) and node.tag.endswith(":str") else ""
+    return node.value if isinstance(node, ScalarNode) and tag_of(node).endswith(":str") else ""
 
 
 class Item:
@@ -375,9 +420,14 @@ def _compose(text: str, source: str) -> Iterator[Node]:
 
 def _marks(text: str) -> list[int]:
     """Sorted positions where an anchor or alias may start (never misses one)."""
-    if "&" not in text and "*" not in text:
-        return []
-    return [m for m in (found.start() for found in re.finditer(_MARK, text)) if not m or text[m - 1] in _BEFORE_MARK]
+    found = []
+    for sigil in _MARK_SIGILS:
+        at = text.find(sigil)
+        while at != -1:
+            if text[at + 1 : at + 2] in _ANCHOR_CHARS and (not at or text[at - 1] in _BEFORE_MARK):
+                found.append(at)
+            at = text.find(sigil, at + 1)
+    return sorted(found)
 
 
 def _keeps_text(text: str) -> bool:
@@ -497,7 +547,7 @@ def _entry_text(text: str, node: Node) -> str | None:
 
 def _kind_of(node: Node) -> str:
     if isinstance(node, ScalarNode):
-        return "null" if node.tag.endswith(":null") else f"the scalar {node.value[:40]!r}"
+        return "null" if tag_of(node).endswith(":null") else f"the scalar {node.value[:40]!r}"
     return "a list" if isinstance(node, SequenceNode) else "an object"
 
 
@@ -556,7 +606,7 @@ def read_resource_list(text: str, source: str = "stdin") -> ResourceList:
         )
     items_node = _child(root, "items")
     if items_node is not None and not isinstance(items_node, SequenceNode):
-        if not (isinstance(items_node, ScalarNode) and items_node.tag.endswith(":null")):
+        if not (isinstance(items_node, ScalarNode) and tag_of(items_node).endswith(":null")):
             raise InputError(
                 f"{source}: ResourceList.items must be a list of objects, got {_kind_of(items_node)}",
                 resource_list=ResourceList(api_version, []),
@@ -572,7 +622,7 @@ def read_resource_list(text: str, source: str = "stdin") -> ResourceList:
     ]
     config_node = _child(root, "functionConfig")
     if config_node is not None and not isinstance(config_node, MappingNode):
-        if not (isinstance(config_node, ScalarNode) and config_node.tag.endswith(":null")):
+        if not (isinstance(config_node, ScalarNode) and tag_of(config_node).endswith(":null")):
             problems.append(
                 f"{source}: ResourceList.functionConfig must be an object (an ExecutorDind or a ConfigMap), "
                 f"got {_kind_of(config_node)}"
@@ -627,7 +677,7 @@ def read_stream(text: str, source: str = "stdin") -> list[Item]:
     marks = _marks(text)
     items: list[Item] = []
     for index, node in enumerate(_compose(text, source)):
-        if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
+        if node is None or (isinstance(node, ScalarNode) and tag_of(node).endswith(":null")):
             continue  # an empty document: a trailing or doubled `---`
         where = f"{source}: document {index + 1}"
         if not isinstance(node, MappingNode):

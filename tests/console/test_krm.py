@@ -307,6 +307,32 @@ def test_success_is_exit_0_with_the_input_and_the_new_items(executor_dind):
     assert proc.stderr == ""
 
 
+def test_output_that_cannot_be_written_is_a_failure_not_a_short_success(executor_dind):
+    """The process ends without the interpreter's teardown (cli._exit_now): a write that fails is still exit 1
+    with one line saying so, and the output that did fit is the function's own (here: none of it)."""
+    given = resource_list([yaml.safe_load(FRONTEND), secret("executor-secret", "sourcegraph")])
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([executor_dind], input=given.encode(), stdout=full, stderr=subprocess.PIPE, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().splitlines() == [
+        "executor-dind: stdout: cannot be written (No space left on device): the output is incomplete"
+    ]
+
+
+def test_the_whole_output_arrives_through_a_pipe(executor_dind, tmp_path):
+    """Large output through a pipe read slowly: nothing is lost when the process ends at once after writing."""
+    items = [yaml.safe_load(FRONTEND), secret("executor-secret", "sourcegraph")]
+    items += [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}, "data": {"k": "v" * 900}}
+        for i in range(300)
+    ]
+    given = resource_list(items)
+    proc = invoke(executor_dind, given)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(given) and len(proc.stdout) > 300_000
+    assert [r["severity"] for r in yaml.safe_load(proc.stdout)["results"]] == ["info"]
+
+
 def test_empty_items_still_give_objects_not_an_empty_package(executor_dind):
     proc = invoke(executor_dind, "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n")
     assert proc.returncode == 0

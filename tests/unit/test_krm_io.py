@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -460,6 +462,16 @@ def test_marks_skip_shell_text():
     assert krm_io._marks("script: |\n  a && b || c\n  ls *.txt\n  x=&& y\n") == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["*a", "&", "a: *", "a: &b\n*c", "[&a 1, *a]", "x: '&a' *b &c", "\ufeff&a 1", "a:&b *c\n- *-x\n? &_y", "&&a **b"],
+)
+def test_marks_are_the_anchor_token_pattern_after_a_separator(text):
+    """The str.find scan finds what its definition says: [&*][0-9A-Za-z_-] at the start or after a separator."""
+    defined = [m.start() for m in re.finditer(r"[&*][0-9A-Za-z_-]", text)]
+    assert krm_io._marks(text) == [m for m in defined if not m or text[m - 1] in " \t\n\r\x85\u2028\u2029\ufeff[{,:?"]
+
+
 def test_an_item_with_its_own_anchors_keeps_its_text_and_the_alias_resolves():
     own = "- kind: A\n  base: &b {x: 1}\n  copy: *b\n  merged:\n    <<: *b\n    y: 2\n"
     resource_list = krm_io.read_resource_list(HEADER + "items:\n" + own)
@@ -685,15 +697,34 @@ SCALARS = """\
 
 @pytest.mark.parametrize("text", [WIDE, SCALARS], ids=["wide", "scalars"])
 def test_the_fast_composer_resolves_every_tag_as_pyyaml_does(text):
-    def tags(node):
-        yield node.tag
+    """Plain scalars are composed unresolved; asked for (tag_of) or before construction, their tags are
+    PyYAML's."""
+
+    def tags(node, tag):
+        yield tag(node)
         for child in node.value if isinstance(node.value, list) else ():
             for part in child if isinstance(child, tuple) else (child,):
-                yield from tags(part)
+                yield from tags(part, tag)
 
-    ours = [list(tags(node)) for node in krm_io._compose(text, "test")]
-    theirs = [list(tags(node)) for node in yaml.compose_all(text, Loader=yaml.CSafeLoader)]
-    assert ours == theirs and len(ours[0]) > 40
+    def as_composed(node):
+        return node.tag
+
+    theirs = [list(tags(node, as_composed)) for node in yaml.compose_all(text, Loader=yaml.CSafeLoader)]
+    composed = list(krm_io._compose(text, "test"))
+    unresolved = [tag for node in composed for tag in tags(node, as_composed) if tag == ""]
+    assert len(unresolved) > 30
+    assert [list(tags(node, krm_io.tag_of)) for node in composed] == theirs and len(theirs[0]) > 40
+    for node in composed:
+        krm_io._resolve_plain_tags(node)
+    assert [list(tags(node, as_composed)) for node in composed] == theirs
+
+
+def test_construction_resolves_merge_keys_and_plain_scalars_first():
+    (node,) = krm_io._compose("base: &b {x: 1, y: 2024-02-30}\nitem:\n  <<: *b\n  z: [true, ~, 0x1F]\n", "t")
+    assert krm_io.construct(node, "t") == {
+        "base": {"x": 1, "y": "2024-02-30"},
+        "item": {"x": 1, "y": "2024-02-30", "z": [True, None, 31]},
+    }
 
 
 def test_the_fast_dumper_quotes_every_scalar_as_pyyaml_does():

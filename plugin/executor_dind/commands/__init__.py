@@ -25,8 +25,12 @@ def failed(error: Exception) -> int:
 def emit(processed: Processed) -> int:
     """Write what the core returned: stdout's bytes, then one stderr line per message."""
     if processed.output:
-        sys.stdout.buffer.write(processed.output)
-        sys.stdout.flush()
+        try:
+            sys.stdout.buffer.write(processed.output)
+            sys.stdout.flush()
+        except OSError as error:  # a full disk, a closed pipe: the output is incomplete, so the run failed
+            err(f"executor-dind: stdout: cannot be written ({error.strerror}): the output is incomplete")
+            return 1
     for message in processed.messages:
         err(message)
     return processed.code
