@@ -22,7 +22,7 @@ from distribution.conftest import Dist, Installed, source_version
 OVERLAYS = ROOT / "overlays"
 DEMO_BASE = OVERLAYS / "demo" / "base"
 CONFIG = OVERLAYS / "krm-exec" / "executor-dind.yaml"
-DIST_INFO = ("METADATA", "WHEEL", "entry_points.txt", "top_level.txt", "RECORD")
+DIST_INFO = ("METADATA", "WHEEL", "entry_points.txt", "top_level.txt", "RECORD", "licenses/LICENSE")
 
 
 def package_files(sources: Path) -> set[str]:
@@ -69,7 +69,7 @@ def test_the_sdist_holds_the_package_its_metadata_and_the_changelog(dist):
         f"{top}/plugin/executor_dind.egg-info/{name}"
         for name in ("dependency_links.txt", "entry_points.txt", "requires.txt", "top_level.txt")
     }
-    own = {f"{top}/{name}" for name in ("PKG-INFO", "README.md", "CHANGELOG.md", "MANIFEST.in", "setup.cfg")}
+    own = {f"{top}/{name}" for name in ("PKG-INFO", "README.md", "CHANGELOG.md", "LICENSE", "MANIFEST.in", "setup.cfg")}
     own |= {f"{top}/pyproject.toml"}
     package = {f"{top}/plugin/{name}" for name in package_files(dist.sources)}
     assert names == own | egg_info | package
@@ -79,6 +79,7 @@ def test_metadata_names_the_version_the_entry_point_and_the_dependencies(dist):
     meta = metadata(dist)
     assert (meta["Name"], meta["Version"], meta["Requires-Python"]) == ("executor-dind", source_version(), ">=3.10")
     assert meta["License"] == "Apache-2.0"
+    assert meta.get_all("License-File") == ["LICENSE"]
     runtime = [req for req in meta.get_all("Requires-Dist") if "extra ==" not in req]
     assert runtime == ["PyYAML>=6.0", "jsonpatch>=1.33", "ruamel.yaml>=0.18"]
     assert meta.get_payload() == (ROOT / "README.md").read_text()
