@@ -19,8 +19,21 @@ HERE = Path(__file__).resolve().parent
 ENABLED = os.environ.get("EXECUTOR_DIND_RUNTIME") == "1"
 
 
+# Modules by the Go build they wait for (harness.built), in the order the builds finish when they run together
+# (tools/runtime/test.sh): the tests that need none run first, beside the builds; the control plane's last.
+BUILD_ORDER = {
+    "test_gvisor": 1,  # runsc
+    "test_registry": 2,  # registry
+    "test_daemon_config": 3,  # moby
+    "test_apiserver": 4,  # kube
+    "test_keda": 4,  # kube
+    "test_scheduling": 5,  # kube and kwok
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if ENABLED:
+        items.sort(key=lambda item: BUILD_ORDER.get(Path(str(item.path)).stem, 0) if HERE in item.path.parents else 0)
         return
     runtime = [item for item in items if HERE in Path(str(item.path)).parents]
     if runtime:

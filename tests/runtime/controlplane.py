@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from runtime.harness import TOOLS, Janitor, Proc, in_netns, ok, sh, veth, wait_for
+from runtime.harness import TOOLS, Janitor, Proc, built, in_netns, ok, sh, veth, wait_for
 
 ADVERTISE, PEER = "198.51.100.1", "198.51.100.2"  # TEST-NET-2, only on our veth
 KWOK_STAGES = TOOLS.parent / "kwok-stages.yaml"
@@ -83,7 +83,7 @@ class ControlPlane:
         )  # fmt: skip
         self._run(
             "kube-apiserver",
-            [str(TOOLS / "kube-apiserver"), "--etcd-servers=http://127.0.0.1:2379", "--bind-address=127.0.0.1",
+            [built("kube-apiserver"), "--etcd-servers=http://127.0.0.1:2379", "--bind-address=127.0.0.1",
              "--secure-port=6443", f"--advertise-address={ADVERTISE}", f"--tls-cert-file={d}/server.crt",
              f"--tls-private-key-file={d}/server.key", f"--client-ca-file={d}/ca.crt",
              "--service-account-issuer=https://kubernetes.default.svc", f"--service-account-key-file={d}/sa.pub",
@@ -96,12 +96,12 @@ class ControlPlane:
             kc = self.kubeconfig
             self._run(
                 "kube-scheduler",
-                [str(TOOLS / "kube-scheduler"), f"--kubeconfig={kc}", "--leader-elect=false",
+                [built("kube-scheduler"), f"--kubeconfig={kc}", "--leader-elect=false",
                  "--bind-address=127.0.0.1", "--secure-port=10259"],
             )  # fmt: skip
             self._run(
                 "kube-controller-manager",
-                [str(TOOLS / "kube-controller-manager"), f"--kubeconfig={kc}", "--leader-elect=false",
+                [built("kube-controller-manager"), f"--kubeconfig={kc}", "--leader-elect=false",
                  "--bind-address=127.0.0.1", "--secure-port=10257", f"--root-ca-file={d}/ca.crt",
                  f"--service-account-private-key-file={d}/sa.key", "--use-service-account-credentials=false",
                  # The node lifecycle controller stays on: it removes the not-ready:NoSchedule taint the API
@@ -112,7 +112,7 @@ class ControlPlane:
             )  # fmt: skip
             self._run(
                 "kwok",
-                [str(TOOLS / "kwok"), f"--kubeconfig={kc}", "--manage-all-nodes=true", f"--config={KWOK_STAGES}",
+                [built("kwok"), f"--kubeconfig={kc}", "--manage-all-nodes=true", f"--config={KWOK_STAGES}",
                  "--server-address=127.0.0.1:10247"],
             )  # fmt: skip
         return self

@@ -57,6 +57,53 @@ def ok(args: list[str], timeout: float = 120, **kwargs: Any) -> str:
     return result.stdout
 
 
+# The module of tools/runtime that builds each binary of .tools/bin, and where install.sh writes its outcome.
+MODULE_OF = {
+    "kube-apiserver": "kube",
+    "kube-scheduler": "kube",
+    "kube-controller-manager": "kube",
+    "kwok": "kwok",
+    "dockerd-moby": "moby",
+    "daemonkeys": "moby",
+    "registry": "registry",
+    "runsc": "runsc",
+}
+STATUS = ROOT / ".tools" / "status"
+# A cold build of the Kubernetes module beside the others and the tests: ~16 min here; the bound is generous.
+BUILD_WAIT = 45 * 60
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def built(binary: str) -> str:
+    """The path of a Go-built binary once its module's build has finished. tools/runtime/test.sh builds in the
+    background while the tests run (EXECUTOR_DIND_BUILDER_PID): wait for the module's status; run by hand after
+    install.sh, the status is already there. Not built, or its build failed: missing() with the reason."""
+    from conftest import missing
+
+    module = MODULE_OF[binary]
+    status = STATUS / module
+    builder = int(os.environ.get("EXECUTOR_DIND_BUILDER_PID") or 0)
+    deadline = time.monotonic() + BUILD_WAIT
+    while builder and not status.exists() and _running(builder) and time.monotonic() < deadline:
+        time.sleep(1)
+    outcome = status.read_text().strip() if status.exists() else ""
+    path = TOOLS / binary
+    if outcome not in ("", "ok"):
+        missing(f"{binary}: {outcome}")
+    if not path.exists() or (builder and outcome != "ok"):
+        missing(f"{path} not built: `make test-runtime` builds it from tools/runtime/{module}")
+    return str(path)
+
+
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 60, interval: float = 0.2) -> float:
     """Poll `check` until it is true; bounded in time. Returns the seconds it took."""
     start = time.monotonic()

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import missing
 from executor_dind.daemon_keys import DAEMON_KEYS
 from runtime.dind import start_dind
-from runtime.harness import TOOLS, dind_of, find, render, sh
+from runtime.harness import built, dind_of, find, render, sh
 from runtime.test_dind import PROFILES
 
 CONFLICT = "specified both as a flag and in the configuration file"
@@ -23,10 +22,7 @@ CONFLICT = "specified both as a flag and in the configuration file"
 
 @pytest.fixture(scope="module")
 def moby() -> str:
-    binary = TOOLS / "dockerd-moby"
-    if not binary.exists():
-        missing(f"{binary} not built: `make test-runtime` builds it from tools/runtime/moby")
-    return str(binary)
+    return built("dockerd-moby")
 
 
 def dockerd_flags(dind: dict) -> list[str]:
@@ -44,10 +40,7 @@ def validate(moby: str, config: dict, directory: Path, *flags: str):
 
 
 def test_key_list_is_what_moby_reads() -> None:
-    tool = TOOLS / "daemonkeys"
-    if not tool.exists():
-        missing(f"{tool} not built: `make test-runtime` builds it from tools/runtime/moby")
-    listed = sh([str(tool)]).stdout.split()
+    listed = sh([built("daemonkeys")]).stdout.split()
     assert frozenset(listed) == DAEMON_KEYS
 
 

@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from conftest import missing
 from runtime.dind import DOCKER, NODE_ADDR, POD_ADDR, prepare_pod_network, serve_addr_cgi
-from runtime.harness import TOOLS, Janitor, Proc, dind_of, in_netns, render, sh, wait_for
+from runtime.harness import Janitor, Proc, built, dind_of, in_netns, render, sh, wait_for
 
 STRICT = {
     "namespace": "executors",
@@ -33,10 +32,7 @@ PATH = f"{PROBE_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 @pytest.fixture(scope="module")
 def runsc(root) -> str:
-    binary = TOOLS / "runsc"
-    if not binary.exists():
-        missing(f"{binary} not built: `make test-runtime` builds it from tools/runtime/runsc")
-    return str(binary)
+    return built("runsc")
 
 
 def image_root(directory: Path) -> Path:

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import missing
 from runtime.dind import Dind, import_image, listening, start_dind
-from runtime.harness import TOOLS, Janitor, Proc, find, in_netns, render, sh, wait_for
+from runtime.harness import Janitor, Proc, built, find, in_netns, render, sh, wait_for
 
 UPSTREAM = "127.0.0.1:5001"
 # The default config of the registry:3 image (/etc/distribution/config.yml), minus nothing.
@@ -47,10 +47,7 @@ DEBIAN_REGISTRY = "/usr/bin/docker-registry"  # distribution 2.8.2, what registr
 
 @pytest.fixture(scope="module")
 def registry_binary() -> str:
-    binary = TOOLS / "registry"
-    if not binary.exists():
-        missing(f"{binary} not built: `make test-runtime` builds it from tools/runtime/registry")
-    return str(binary)
+    return built("registry")
 
 
 @pytest.fixture(scope="module")
