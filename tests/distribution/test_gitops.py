@@ -181,7 +181,7 @@ def test_repo_server_patch_adds_the_sidecar_as_argo_cd_requires(kustomize, tmp_p
     # a strategic merge patch puts the new container first
     assert [c["name"] for c in pod["containers"]] == ["executor-dind", "argocd-repo-server"]
     sidecar = pod["containers"][0]
-    assert sidecar["image"] == f"executor-dind:{source_version()}"
+    assert sidecar["image"] == f"localhost/executor-dind:{source_version()}"
     assert sidecar["command"] == ["/var/run/argocd/argocd-cmp-server"]
     assert (sidecar["securityContext"]["runAsUser"], sidecar["securityContext"]["runAsNonRoot"]) == (999, True)
     mounts = {m["mountPath"]: m for m in sidecar["volumeMounts"]}

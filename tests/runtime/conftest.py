@@ -20,14 +20,15 @@ ENABLED = os.environ.get("EXECUTOR_DIND_RUNTIME") == "1"
 
 
 # Modules by the Go build they wait for (harness.built), in the order the builds finish when they run together
-# (tools/runtime/test.sh): the tests that need none run first, beside the builds; the control plane's last.
+# (tools/runtime/install.sh builds kube and kwok first): the tests that need no build run first, beside the
+# builds; then the control plane's, the longest, while the other modules finish.
 BUILD_ORDER = {
-    "test_gvisor": 1,  # runsc
-    "test_registry": 2,  # registry
-    "test_daemon_config": 3,  # moby
-    "test_apiserver": 4,  # kube
-    "test_keda": 4,  # kube
-    "test_scheduling": 5,  # kube and kwok
+    "test_apiserver": 1,  # kube
+    "test_keda": 1,  # kube
+    "test_scheduling": 2,  # kube and kwok
+    "test_gvisor": 3,  # runsc
+    "test_registry": 4,  # registry
+    "test_daemon_config": 5,  # moby
 }
 
 

@@ -1,5 +1,8 @@
-"""A `docker load` archive around one root filesystem layer: the image config (entrypoint, user, labels) and the
-manifest, written by hand so no dockerd or registry is needed to build it.
+"""A `docker load` archive around one root filesystem layer: two images sharing it, the KRM function
+(localhost/executor-dind) and the audit as a KRM validator (localhost/executor-dind-audit: kpt's pipeline cannot
+pass arguments to an image), each with its config (entrypoint, user, labels), and the manifest, written by hand
+so no dockerd or registry is needed to build it. The names have a registry part (`localhost/`, where local
+images live in Podman too) because kpt prefixes a bare `NAME:TAG` with gcr.io/kpt-fn/.
 
     python3 docker_archive.py ROOTFS.tar OUT.tar VERSION REVISION BASE
 """
@@ -21,19 +24,27 @@ def sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def main(rootfs: str, out: str, version: str, revision: str, base: str) -> None:
-    layer = sha256(rootfs)
+IMAGES = {
+    "localhost/executor-dind": (["/usr/local/bin/executor-dind"], "The executor-dind KRM function (kpt, kustomize)"),
+    "localhost/executor-dind-audit": (
+        ["/usr/local/bin/executor-dind", "audit"],
+        "The executor-dind audit as a KRM validator (kpt)",
+    ),
+}
+
+
+def image_config(layer: str, entrypoint: list[str], description: str, version: str, revision: str, base: str) -> bytes:
     config = {
         "architecture": "amd64",
         "os": "linux",
         "config": {
             "User": "65532:65532",
-            "Entrypoint": ["/usr/local/bin/executor-dind"],
+            "Entrypoint": entrypoint,
             "Env": ["PATH=/usr/local/bin:/usr/bin:/bin"],
             "WorkingDir": "/",
             "Labels": {
                 "org.opencontainers.image.title": "executor-dind",
-                "org.opencontainers.image.description": "The executor-dind KRM function (kpt, kustomize, Argo CD)",
+                "org.opencontainers.image.description": description,
                 "org.opencontainers.image.version": version,
                 "org.opencontainers.image.revision": revision,
                 "org.opencontainers.image.licenses": "Apache-2.0",
@@ -43,11 +54,20 @@ def main(rootfs: str, out: str, version: str, revision: str, base: str) -> None:
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer}"]},
         "history": [{"created_by": "tools/image/build.sh (debootstrap, the wheel)"}],
     }
-    config_bytes = json.dumps(config, indent=2, sort_keys=True).encode()
-    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
-    manifest = [{"Config": config_name, "RepoTags": [f"executor-dind:{version}"], "Layers": [f"{layer}/layer.tar"]}]
+    return json.dumps(config, indent=2, sort_keys=True).encode()
+
+
+def main(rootfs: str, out: str, version: str, revision: str, base: str) -> None:
+    layer = sha256(rootfs)
+    configs = {}
+    manifest = []
+    for name, (entrypoint, description) in IMAGES.items():
+        config_bytes = image_config(layer, entrypoint, description, version, revision, base)
+        config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+        configs[config_name] = config_bytes
+        manifest.append({"Config": config_name, "RepoTags": [f"{name}:{version}"], "Layers": [f"{layer}/layer.tar"]})
     with tarfile.open(out, "w") as archive:
-        for name, data in ((config_name, config_bytes), ("manifest.json", json.dumps(manifest).encode())):
+        for name, data in (*configs.items(), ("manifest.json", json.dumps(manifest).encode())):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))

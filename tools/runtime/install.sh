@@ -7,7 +7,7 @@
 #
 # Cost: the Go builds are most of a cold run. Each module is built in one `go build` (its binaries share the
 # compile of their common packages and link side by side), the five modules build at the same time (downloads
-# and single-threaded links fill the other core), with -trimpath, no DWARF (-gcflags=all=-dwarf=false: 13%
+# and single-threaded links fill the other core; the control plane's at a higher priority), with -trimpath, no DWARF (-gcflags=all=-dwarf=false: 13%
 # less compile CPU here; -ldflags -s -w would drop it at link anyway). The Go caches live under .tools/go, so
 # `make clean` (or a fresh clone) measures a truly cold run; a module whose go.mod, go.sum and build command are
 # unchanged since its last build (.tools/stamps) is not built again. Each module's outcome goes to
@@ -49,11 +49,12 @@ if ! command -v go >/dev/null 2>&1; then not_built "go not found: Go-built binar
 export GOCACHE="$TOOLS/go/cache" GOMODCACHE="$TOOLS/go/mod" GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0
 BUILD_FLAGS="-trimpath -gcflags=all=-dwarf=false"
 
-# build NAME OUTPUTS -- go build arguments...: in tools/runtime/NAME, into a staging directory, then moved into
-# .tools/bin as OUTPUTS ("built:installed" pairs). Skipped when the stamp matches and every output exists. A
-# failure is written to the module's status; success is for the caller to write (after any step of its own).
+# build NAME OUTPUTS NICENESS -- go build arguments...: in tools/runtime/NAME, into a staging directory, then
+# moved into .tools/bin as OUTPUTS ("built:installed" pairs), at NICENESS more than this script's. Skipped when
+# the stamp matches and every output exists. A failure is written to the module's status; success is for the
+# caller to write (after any step of its own).
 build() {
-  local name="$1" outputs="$2"; shift 3
+  local name="$1" outputs="$2" niceness="$3"; shift 4
   local dir="tools/runtime/$name" stage="$TOOLS/stage/$name" stamp
   stamp="$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1) $(go version) $BUILD_FLAGS $*"
   local fresh=1 pair
@@ -62,7 +63,7 @@ build() {
   rm -rf "$stage" && mkdir -p "$stage"
   local started=$SECONDS
   # shellcheck disable=SC2086
-  if ! (cd "$dir" && go build $BUILD_FLAGS -o "$stage/" "$@") >"$TOOLS/logs/$name.log" 2>&1; then
+  if ! (cd "$dir" && nice -n "$niceness" go build $BUILD_FLAGS -o "$stage/" "$@") >"$TOOLS/logs/$name.log" 2>&1; then
     echo "test-runtime: building $name failed:"; tail -30 "$TOOLS/logs/$name.log"
     echo "building tools/runtime/$name failed: $(tail -1 "$TOOLS/logs/$name.log")" >"$STATUS/$name"
     return 1
@@ -87,21 +88,23 @@ kwok_stages() {
 
 done_ok() { echo ok >"$STATUS/$1"; }
 
+# The control plane first: its tests are the longest (~6 min) and need kube and kwok, so those two build ahead
+# of the others (which take what CPU is left, niceness +9) and the control plane's tests run while they finish.
 pids=()
 (build kube "kube-apiserver:kube-apiserver kube-scheduler:kube-scheduler kube-controller-manager:kube-controller-manager" \
-  -- -ldflags "$KLDFLAGS" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler \
+  0 -- -ldflags "$KLDFLAGS" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler \
   k8s.io/kubernetes/cmd/kube-controller-manager && done_ok kube) &
 pids+=($!)
+(build kwok "kwok:kwok" 0 -- -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok && kwok_stages && done_ok kwok) &
+pids+=($!)
 # dockerd-moby, not dockerd: .tools/bin comes first on PATH and the rendered `dockerd` is Debian's.
-(build moby "dockerd:dockerd-moby daemonkeys:daemonkeys" \
+(build moby "dockerd:dockerd-moby daemonkeys:daemonkeys" 9 \
   -- -tags exclude_graphdriver_btrfs -ldflags "-s -w" github.com/moby/moby/v2/cmd/dockerd ./daemonkeys && done_ok moby) &
 pids+=($!)
-(build kwok "kwok:kwok" -- -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok && kwok_stages && done_ok kwok) &
-pids+=($!)
-(build registry "registry:registry" -- -ldflags "-s -w" github.com/distribution/distribution/v3/cmd/registry \
+(build registry "registry:registry" 9 -- -ldflags "-s -w" github.com/distribution/distribution/v3/cmd/registry \
   && done_ok registry) &
 pids+=($!)
-(build runsc "runsc:runsc" -- -ldflags "-s -w" gvisor.dev/gvisor/runsc && done_ok runsc) &
+(build runsc "runsc:runsc" 9 -- -ldflags "-s -w" gvisor.dev/gvisor/runsc && done_ok runsc) &
 pids+=($!)
 failed=0
 for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
