@@ -40,10 +40,10 @@ MAX_ALIAS_EXPANSION = 100_000
 _MARK_SIGILS = "&*"
 _ANCHOR_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
 _BEFORE_MARK = frozenset(" \t\n\r\x85\u2028\u2029\ufeff[{,:?")
-# Patterns are compiled on first use (re caches them): compiling at import costs every run.
 # Line breaks for YAML that are not line breaks for str.rfind("\n"): with them, columns cannot be trusted.
 _OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
-# What precedes a sequence entry's node on its line when the entry can be re-emitted as it is.
+# What precedes a sequence entry's node on its line when the entry can be re-emitted as it is. Patterns are
+# compiled on first use (re caches them): compiling at import costs every run.
 _ENTRY_PREFIX = r" *-[ \t]+"
 _DASH_LINE = r" *-(?:[ \t]+#.*|[ \t]*)"
 
@@ -237,11 +237,8 @@ def _resolve_plain_tags(root: Node) -> None:
         if isinstance(node, ScalarNode):
             if not node.tag:
                 node.tag = _plain_tag(node.value)
-        elif isinstance(node, MappingNode):
-            for pair in node.value:
-                todo.extend(pair)
         else:
-            todo.extend(node.value)
+            todo.extend(_children(node))
 
 
 class _Dumper(_SafeTags, yaml.CSafeDumper):

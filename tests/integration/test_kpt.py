@@ -24,6 +24,7 @@ from integration.util import (
     owned,
     pod_spec,
     snapshot,
+    upstream_dind_package,
 )
 
 pytestmark = pytest.mark.integration
@@ -142,19 +143,8 @@ def test_bad_key_value_fails_and_leaves_the_package_untouched(kpt, tool_env, pac
 
 def test_validator_fails_on_the_upstream_executors(kpt, tool_env, upstream, tmp_path):
     """`executor-dind audit` as a kpt validator: the upstream dind component binds dockerd to 0.0.0.0."""
-    package = tmp_path / "upstream-executors"
-    package.mkdir()
-    source = upstream / "components" / "executors" / "dind"
-    for manifest in sorted(source.glob("*.yaml")):
-        if manifest.name != "kustomization.yaml":
-            shutil.copy(manifest, package / manifest.name)
-    kptfile = {
-        "apiVersion": "kpt.dev/v1",
-        "kind": "Kptfile",
-        "metadata": {"name": "upstream-executors", "annotations": {"config.kubernetes.io/local-config": "true"}},
-        "pipeline": {"validators": [{"exec": "executor-dind audit"}]},
-    }
-    (package / "Kptfile").write_text(yaml.safe_dump(kptfile, sort_keys=False))
+    pipeline = {"validators": [{"exec": "executor-dind audit"}]}
+    package = upstream_dind_package(upstream, tmp_path / "upstream-executors", pipeline)
     before = snapshot(package)
     output = assert_failed(render(kpt, package, tool_env))
     assert "EXD001" in output, output

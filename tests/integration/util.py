@@ -181,6 +181,29 @@ def executor_config(spec: dict[str, Any], *, krm: bool, local_config: bool = Fal
     return yaml.safe_dump(doc, sort_keys=False)
 
 
+def write_kptfile(package: Path, name: str, pipeline: dict[str, Any]) -> None:
+    """A local-config Kptfile named `name` with `pipeline` in the package."""
+    kptfile = {
+        "apiVersion": "kpt.dev/v1",
+        "kind": "Kptfile",
+        "metadata": {"name": name, "annotations": {"config.kubernetes.io/local-config": "true"}},
+        "pipeline": pipeline,
+    }
+    (package / "Kptfile").write_text(yaml.safe_dump(kptfile, sort_keys=False))
+
+
+def upstream_dind_package(upstream: Path, package: Path, pipeline: dict[str, Any]) -> Path:
+    """A kpt package of the upstream dind component's manifests (not its kustomization.yaml) and `pipeline`."""
+    import shutil
+
+    package.mkdir()
+    for manifest in sorted((upstream / "components" / "executors" / "dind").glob("*.yaml")):
+        if manifest.name != "kustomization.yaml":
+            shutil.copy(manifest, package / manifest.name)
+    write_kptfile(package, package.name, pipeline)
+    return package
+
+
 def function_and_identity_packages(
     root: Path, upstream: Path, config: dict[str, Any], edit: Any = None
 ) -> dict[str, Path]:
@@ -195,12 +218,6 @@ def function_and_identity_packages(
         if edit is not None:
             edit(package)
         (package / "executor-dind-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        kptfile = {
-            "apiVersion": "kpt.dev/v1",
-            "kind": "Kptfile",
-            "metadata": {"name": name, "annotations": {"config.kubernetes.io/local-config": "true"}},
-            "pipeline": {"mutators": [{"exec": executable, "configPath": "executor-dind-config.yaml"}]},
-        }
-        (package / "Kptfile").write_text(yaml.safe_dump(kptfile, sort_keys=False))
+        write_kptfile(package, name, {"mutators": [{"exec": executable, "configPath": "executor-dind-config.yaml"}]})
         packages[name] = package
     return packages

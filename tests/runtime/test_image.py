@@ -17,7 +17,7 @@ import yaml
 
 from conftest import ROOT, run
 from distribution.conftest import dist, source_version  # noqa: F401 (dist: the fixture)
-from integration.util import snapshot
+from integration.util import snapshot, upstream_dind_package, write_kptfile
 from runtime.harness import in_netns, wait_for
 
 DEMO_BASE = ROOT / "overlays" / "demo" / "base"
@@ -191,17 +191,8 @@ def kptfile(package: Path, step: str, mutator: str, validator: str) -> None:
         "spec": {"hardening": {"profile": "recommended"}},
     }
     (package / "executor-dind.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    pipeline = {
-        "mutators": [{step: mutator, "configPath": "executor-dind.yaml"}],
-        "validators": [{step: validator}],
-    }
-    document = {
-        "apiVersion": "kpt.dev/v1",
-        "kind": "Kptfile",
-        "metadata": {"name": "executors", "annotations": {"config.kubernetes.io/local-config": "true"}},
-        "pipeline": pipeline,
-    }
-    (package / "Kptfile").write_text(yaml.safe_dump(document, sort_keys=False))
+    pipeline = {"mutators": [{step: mutator, "configPath": "executor-dind.yaml"}], "validators": [{step: validator}]}
+    write_kptfile(package, "executors", pipeline)
 
 
 def test_kptfile_pipeline_of_images_equals_exec_mode(docker_env, kpt, executor_dind, upstream_package):
@@ -223,18 +214,7 @@ def test_kptfile_pipeline_of_images_equals_exec_mode(docker_env, kpt, executor_d
 
 def test_the_audit_image_fails_the_pipeline_on_the_upstream_executors(docker_env, kpt, upstream, tmp_path):
     """The validator image is the audit: the upstream dind component (dockerd on 0.0.0.0) fails `kpt fn render`."""
-    package = tmp_path / "upstream-executors"
-    package.mkdir()
-    for manifest in sorted((upstream / "components" / "executors" / "dind").glob("*.yaml")):
-        if manifest.name != "kustomization.yaml":
-            shutil.copy(manifest, package / manifest.name)
-    document = {
-        "apiVersion": "kpt.dev/v1",
-        "kind": "Kptfile",
-        "metadata": {"name": "upstream", "annotations": {"config.kubernetes.io/local-config": "true"}},
-        "pipeline": {"validators": [{"image": AUDIT_IMAGE}]},
-    }
-    (package / "Kptfile").write_text(yaml.safe_dump(document, sort_keys=False))
+    package = upstream_dind_package(upstream, tmp_path / "upstream-executors", {"validators": [{"image": AUDIT_IMAGE}]})
     before = snapshot(package)
     failed = run([kpt, "fn", "render", str(package), "--image-pull-policy", "never"], env=docker_env)
     assert failed.returncode == 1, failed.stderr

@@ -5,9 +5,9 @@
 #
 # Most of the tier's tests need no Go-built binary (Debian's dockerd, the image, the renders), and they spend
 # their time waiting on daemons: run beside the builds they use the idle CPU, and on 2 cores a cold run takes
-# about the builds' time instead of builds plus tests. tests/runtime/conftest.py runs the tests that need a
-# built binary last, each module's in the order the builds finish; harness.built() waits for the module's
-# .tools/status file. The builds run in a session of their own, killed on any exit of this script.
+# about the builds' time instead of builds plus tests. install.sh builds kube and kwok first;
+# tests/runtime/conftest.py runs the tests that need no build first, then the control plane's, then the other
+# modules' in the order their builds finish; harness.built() waits for the module's .tools/status file. The builds run in a session of their own, killed on any exit of this script.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 [ $# -ge 1 ] || { echo "usage: $0 PYTEST [ARGS...]" >&2; exit 2; }
