@@ -16,7 +16,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from executor_dind import function, krm_io
+from executor_dind import function
+from executor_dind.krm.dump import dump
+from executor_dind.krm.read import read_resource_list
+from executor_dind.krm.write import write_resource_list
 from executor_dind.process import process
 
 HEADER = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"
@@ -133,7 +136,7 @@ def resource_lists(
     entries = [as_entry(draw(styled(obj)), wide) for obj in objs]
     text = HEADER + ("items:\n" + "".join(entries) if entries else "items: []\n")
     if function_config is not None:
-        text += krm_io.dump({"functionConfig": function_config})
+        text += dump({"functionConfig": function_config})
     return text, objs
 
 
@@ -143,8 +146,8 @@ def test_a_resource_list_reads_and_writes_back_byte_for_byte(case):
     text, objs = case
     expected = yaml.safe_load(text)["items"]  # what any YAML parser reads (quoted styles turn numbers to strings)
     assert len(expected) == len(objs)
-    resource_list = krm_io.read_resource_list(text)
-    assert krm_io.write_resource_list(resource_list) == text
+    resource_list = read_resource_list(text)
+    assert write_resource_list(resource_list) == text
     assert [item.obj for item in resource_list.items] == expected
 
 
@@ -160,12 +163,12 @@ EXECUTORS = {
 @given(resource_lists(EXECUTORS))
 def test_items_the_function_does_not_own_pass_through_unchanged_and_first(case):
     text, objs = case
-    resource_list = krm_io.read_resource_list(text)
+    resource_list = read_resource_list(text)
     outcome = function.run(resource_list.items, resource_list.function_config)
     assert not outcome.failed, [r.line() for r in outcome.results]
     assert outcome.items[: len(objs)] == resource_list.items  # the same items, none lost, none moved
     resource_list.items = outcome.items
-    written = krm_io.write_resource_list(resource_list)
+    written = write_resource_list(resource_list)
     assert written.startswith(text.split("functionConfig:")[0].removesuffix("items: []\n"))
     assert yaml.safe_load(written)["items"][: len(objs)] == yaml.safe_load(text)["items"]
     assert len(outcome.items) > len(objs)
@@ -340,10 +343,8 @@ def test_arbitrary_configs_are_accepted_or_rejected_with_located_errors(spec, as
             "metadata": {"name": "c"},
             "spec": spec,
         }
-    text = (
-        HEADER + "items:\n" + as_entry(krm_io.dump(FRONTEND), False) + krm_io.dump({"functionConfig": function_config})
-    )
-    resource_list = krm_io.read_resource_list(text)
+    text = HEADER + "items:\n" + as_entry(dump(FRONTEND), False) + dump({"functionConfig": function_config})
+    resource_list = read_resource_list(text)
     outcome = function.run(resource_list.items, resource_list.function_config)
     if outcome.failed:
         assert outcome.items == resource_list.items

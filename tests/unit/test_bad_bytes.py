@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from executor_dind import krm_io
+from executor_dind.krm.dump import dump
+from executor_dind.krm.text import normalize
 
 HEADER = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"
 FRONTEND = """\
@@ -315,7 +316,7 @@ def test_bad_bytes(executor_dind, tmp_path, case, mode):
     assert "Traceback" not in stdout + stderr
     assert "internal error" not in stdout + stderr
     errors = case.errors.get(mode if mode == "krm" else "stream")
-    given = krm_io.normalize(text)  # what YAML reads: no BOM, LF line breaks
+    given = normalize(text)  # what YAML reads: no BOM, LF line breaks
     if errors is not None:
         expected = [message.format(source=source, config=tmp_path / "executor-dind.yaml") for message in errors]
         assert proc.returncode == 1, stderr
@@ -326,7 +327,7 @@ def test_bad_bytes(executor_dind, tmp_path, case, mode):
             assert [r["message"] for r in results] == expected
             if case.echoed:
                 # Every item (and the functionConfig, and comments) byte for byte: the input with its results.
-                assert stdout == krm_io.dump({"results": results}) + given
+                assert stdout == dump({"results": results}) + given
             else:
                 assert yaml.safe_load(stdout)["items"] == []  # no item could be read at all
         else:
@@ -336,7 +337,7 @@ def test_bad_bytes(executor_dind, tmp_path, case, mode):
         return
     assert proc.returncode == 0, stderr
     assert stderr == ""
-    documents = [krm_io.normalize(document) for document in case.documents]
+    documents = [normalize(document) for document in case.documents]
     if mode == "krm":
         items = composed_items(stdout)
         assert len(items) > len(documents)
