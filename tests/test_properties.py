@@ -124,14 +124,24 @@ def as_entry(text: str, wide: bool) -> str:
     return first + lines[0] + "".join(rest + line for line in lines[1:])
 
 
+def _identity(obj: Any) -> str:
+    """An object's API group, kind, namespace and name, as the readers compare them."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    metadata = metadata if isinstance(metadata, dict) else {}
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0] if isinstance(obj, dict) else ""
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    return repr((group, kind, metadata.get("namespace"), metadata.get("name")))
+
+
 @st.composite
 def resource_lists(
     draw: st.DrawFn, function_config: dict[str, Any] | None = None, first: dict[str, Any] | None = None
 ) -> tuple[str, list[Any]]:
-    """(ResourceList text, the items it holds); `first`, if given, is the first item."""
-    objs = draw(st.lists(st.one_of(ITEM, ITEM, KINDLESS), max_size=5))
+    """(ResourceList text, the items it holds); `first`, if given, is the first item. No object twice: the
+    readers refuse that (the API server would keep the last)."""
+    objs = draw(st.lists(st.one_of(ITEM, ITEM, KINDLESS), max_size=5, unique_by=_identity))
     if first is not None:
-        objs.insert(0, first)
+        objs = [first, *(obj for obj in objs if _identity(obj) != _identity(first))]
     wide = draw(st.booleans())
     entries = [as_entry(draw(styled(obj)), wide) for obj in objs]
     text = HEADER + ("items:\n" + "".join(entries) if entries else "items: []\n")

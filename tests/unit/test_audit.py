@@ -617,9 +617,9 @@ def test_declared_dns_pods_and_node_local_dns_are_not_holes():
 
 
 def test_items_of_other_kinds_are_never_constructed():
-    """The audit picks workloads by the kind in the node: a ConfigMap with a tag nobody can build stays unread
-    (and the self-audit builds no object it does not judge)."""
-    untouched = read_stream("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {a: !custom x}\n")
+    """The audit picks workloads by the kind in the node: a ConfigMap's object is never built (and the
+    self-audit builds no object it does not judge)."""
+    untouched = read_stream("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {a: x}\n")
     items = [*baseline(), *untouched]
     assert findings(items) == findings(baseline())
     assert untouched[0]._obj is None

@@ -215,21 +215,40 @@ CASES = [
             "krm": ["stdin: ResourceList.functionConfig must be an object (an ExecutorDind or a ConfigMap), got a list"]
         },
     ),
+    # A tag outside the JSON schema: kubectl's decoder reads the value without it, PyYAML cannot build it, so
+    # the two would see different objects: refused wherever it is, read by the function or not.
     Case(
         "unknown-tag-where-the-function-reads",
         (FRONTEND.replace("port: 30080", "port: !port 30080"), CONFIG_MAP),
         errors={
             "krm": [
-                "stdin: ResourceList.items[0] (Service/sourcegraph/sourcegraph-frontend): cannot read the value at "
-                "line 12, column 13: could not determine a constructor for the tag '!port'"
+                "stdin: ResourceList.items[0] (Service/sourcegraph/sourcegraph-frontend): spec.ports[0].port has "
+                "the YAML tag !port at line 12: Kubernetes' decoder reads the value with the tag ignored, PyYAML no "
+                "value (it cannot build the tag): write the value without the tag"
             ],
             "stream": [
-                "{source}: document 1 (Service/sourcegraph/sourcegraph-frontend): cannot read the value at "
-                "line 9, column 11: could not determine a constructor for the tag '!port'"
+                "{source}: document 1 (Service/sourcegraph/sourcegraph-frontend): spec.ports[0].port has the YAML "
+                "tag !port at line 9: Kubernetes' decoder reads the value with the tag ignored, PyYAML no value (it "
+                "cannot build the tag): write the value without the tag"
             ],
         },
     ),
-    Case("unknown-tag-nobody-reads", (FRONTEND, CONFIG_MAP.replace('quoted: "x"', "quoted: !custom x"))),
+    Case(
+        "unknown-tag-nobody-reads",
+        (FRONTEND, CONFIG_MAP.replace('quoted: "x"', "quoted: !custom x")),
+        errors={
+            "krm": [
+                "stdin: ResourceList.items[1] (ConfigMap/sourcegraph/app): data.quoted has the YAML tag !custom at "
+                "line 19: Kubernetes' decoder reads the value with the tag ignored, PyYAML no value (it cannot "
+                "build the tag): write the value without the tag"
+            ],
+            "stream": [
+                "{source}: document 2 (ConfigMap/sourcegraph/app): data.quoted has the YAML tag !custom at line 17: "
+                "Kubernetes' decoder reads the value with the tag ignored, PyYAML no value (it cannot build the "
+                "tag): write the value without the tag"
+            ],
+        },
+    ),
     Case(
         "other-line-breaks",
         (FRONTEND, CONFIG_MAP.replace('quoted: "x"', 'quoted: "x\u2028y"')),

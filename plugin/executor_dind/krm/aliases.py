@@ -20,17 +20,18 @@ MAX_ALIAS_EXPANSION = 100_000
 # Found with str.find, not a regular expression: the [&*] character class is tried at every position of the
 # input, a twentieth of the whole run over the upstream base.
 _MARK_SIGILS = "&*"
-_ANCHOR_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
+ANCHOR_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
 _BEFORE_MARK = frozenset(" \t\n\r\x85\u2028\u2029\ufeff[{,:?")
 
 
-def marks(text: str) -> list[int]:
-    """Sorted positions where an anchor or alias may start (never misses one)."""
+def marks(text: str, sigils: str = _MARK_SIGILS, follow: frozenset[str] = ANCHOR_CHARS) -> list[int]:
+    """Sorted positions where an anchor or alias may start (never misses one); with other sigils and following
+    characters, where another token may start (a tag: `!` then a tag character)."""
     found = []
-    for sigil in _MARK_SIGILS:
+    for sigil in sigils:
         at = text.find(sigil)
         while at != -1:
-            if text[at + 1 : at + 2] in _ANCHOR_CHARS and (not at or text[at - 1] in _BEFORE_MARK):
+            if text[at + 1 : at + 2] in follow and (not at or text[at - 1] in _BEFORE_MARK):
                 found.append(at)
             at = text.find(sigil, at + 1)
     return sorted(found)

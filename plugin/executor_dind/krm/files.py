@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import sys
 
+from executor_dind.krm.consumer import duplicate_objects
 from executor_dind.krm.errors import InputError
 from executor_dind.krm.item import Item, ResourceList
-from executor_dind.krm.read import is_resource_list, read_config_text, read_resource_list, read_stream
+from executor_dind.krm.read import is_resource_list, read_config_text, read_resource_list, read_stream, refuse
 from executor_dind.krm.text import decode
 from executor_dind.records import Record
 
@@ -92,6 +93,7 @@ def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str
                     "objects (no apiVersion or kind)"
                 )
             items.extend(objects)
+    refuse(duplicate_objects(items))  # across files: each file's own were refused as it was read
     return Input(items, skipped=tuple(skipped))
 
 

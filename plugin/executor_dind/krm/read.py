@@ -4,6 +4,7 @@ config file, each item keeping the text it came as unless an alias ties it to te
 from __future__ import annotations
 
 from executor_dind.krm.aliases import Aliases, marks
+from executor_dind.krm.consumer import disagreements
 from executor_dind.krm.errors import InputError
 from executor_dind.krm.item import RESOURCE_LIST_KIND, Document, Item, ResourceList
 from executor_dind.krm.nodes import child, compose, construct, is_null, kind_of, scalar
@@ -47,6 +48,7 @@ def read_resource_list(text: str, source: str = "stdin") -> ResourceList:
         raise InputError(*problems, resource_list=echo)
     try:
         items, config_foreign = _read_entries(text, source, root, items_node, config_node)
+        refuse(disagreements(items, text))
         function_config = (
             construct(config_node, f"{source}: ResourceList.functionConfig") if config_node is not None else None
         )
@@ -200,7 +202,13 @@ def read_stream(text: str, source: str = "stdin") -> list[Item]:
             items.append(Item(text=slice_from(text, node.start_mark.index, node), node=node, where=where))
         else:
             items.append(Item(node=node, where=where))
+    refuse(disagreements(items, text))
     return items
+
+
+def refuse(problems: list[str]) -> None:
+    if problems:
+        raise InputError(*problems)
 
 
 def _list_items(node: MappingNode, nested: SequenceNode, index: int, where: str, aliases: Aliases) -> list[Item]:
