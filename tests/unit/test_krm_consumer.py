@@ -212,13 +212,17 @@ def test_core_tags_and_the_non_specific_tag_read_alike():
     assert config_map.obj["data"] == {"a": "1", "b": "two", "c": 3, "d": None}
 
 
-@pytest.mark.parametrize(("value", "reading"), [("2", "an integer"), ("true", "a boolean"), ("~", "null")])
+@pytest.mark.parametrize(
+    ("value", "reading"), [("2", "an integer"), ("true", "a boolean"), ("~", "null"), ("&anchored ! 2", "an integer")]
+)
 def test_the_non_specific_tag_on_what_is_no_string_to_pyyaml_is_refused(value, reading):
     """`! 2`: libyaml resolves it as a plain scalar (2), kubectl's decoder read the string "2"."""
-    text = mutated(2, "  daemon.json: '{\"iptables\": true}'\n", f"  daemon.json: ! {value}\n")
+    written = value if value.startswith("&") else f"! {value}"
+    text = mutated(2, "  daemon.json: '{\"iptables\": true}'\n", f"  daemon.json: {written}\n")
     assert refused(text) == [
         HEAD.format(3, "ConfigMap/sourcegraph/docker-config") + "data.daemon.json has the non-specific tag ! at line "
-        f"34: Kubernetes' decoder reads the string {value!r}, PyYAML {reading}: quote the value instead"
+        f"34: Kubernetes' decoder reads the string {value.rpartition(' ')[2]!r}, PyYAML {reading}: quote the value "
+        "instead"
     ]
 
 

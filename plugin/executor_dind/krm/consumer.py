@@ -97,7 +97,7 @@ def _in_item(item: Item, root: Node, text: str) -> list[str]:
         seen.add(id(node))
         if with_tags and node.tag not in _SHARED_TAGS and node.tag != _MERGE:  # a merge key: said below
             problems.append(_unshared_tag(item, node, path))
-        elif with_tags and not node.tag and text.startswith("!", node.start_mark.index) and tag_of(node) != STR:
+        elif with_tags and not node.tag and _non_specific(text, node.start_mark.index) and tag_of(node) != STR:
             problems.append(_non_specific_tag(item, node, path))
         if isinstance(node, MappingNode):
             problems.extend(_in_mapping(item, node, path))
@@ -158,6 +158,16 @@ def _unshared_tag(item: Item, node: Node, path: str) -> str:
         f"{_label(item)}: {path or 'the object'} has the YAML tag {tag} at line {node.start_mark.line + 1}: "
         f"Kubernetes' decoder reads {kubernetes}, PyYAML {pyyaml}: write the value without the tag"
     )
+
+
+def _non_specific(text: str, at: int) -> bool:
+    """Whether the node properties at `at` (an anchor and a tag, in either order) hold the tag `!`."""
+    if text.startswith("&", at):
+        while at < len(text) and text[at] not in " \t\n":
+            at += 1
+        while at < len(text) and text[at] in " \t":
+            at += 1
+    return text.startswith("!", at) and text[at + 1 : at + 2] in (" ", "\t", "\n")
 
 
 _PLAIN_READINGS = {"int": "an integer", "float": "a number", "bool": "a boolean", "null": "null"}
