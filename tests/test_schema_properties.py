@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from executor_dind import function, krm_io
+from executor_dind import function
 from executor_dind.audit import audit
 from executor_dind.function_config import json_schema
+from executor_dind.krm.item import Item
 
 SCHEMA = json_schema()
 FRONTEND = {
@@ -78,8 +79,8 @@ SETTINGS = settings(max_examples=150, deadline=None, database=None, suppress_hea
 def test_generated_configs_fail_closed_or_render_what_the_api_server_and_the_audit_accept(config, namespace):
     spec_namespace = config["spec"].get("namespace")
     items = [
-        krm_io.Item.new(FRONTEND),
-        krm_io.Item.new(secret(spec_namespace if isinstance(spec_namespace, str) and spec_namespace else namespace)),
+        Item.new(FRONTEND),
+        Item.new(secret(spec_namespace if isinstance(spec_namespace, str) and spec_namespace else namespace)),
     ]
     outcome = function.run(items, config, file_paths=True)
     messages = [result.message for result in outcome.results]

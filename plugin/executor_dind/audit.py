@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from executor_dind.hardening import RULES
 from executor_dind.hardening.common import Scope
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_spec
 from executor_dind.results import Result, about, sort_results
 

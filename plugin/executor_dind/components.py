@@ -13,7 +13,7 @@ from pathlib import Path
 
 from executor_dind import __version__, hardening
 from executor_dind.hardening.common import Applied, Patch, snake_case
-from executor_dind.krm_io import dump
+from executor_dind.krm.dump import dump
 from executor_dind.plan import Plan, plan
 from executor_dind.spec import QUEUES, Autoscaling, Queue, Spec
 

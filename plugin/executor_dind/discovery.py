@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 from executor_dind.podspec import container, pod_spec
 from executor_dind.records import Record
 from executor_dind.results import ResourceRef, Result

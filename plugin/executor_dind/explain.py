@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from executor_dind import autoscaling, hardening
 from executor_dind.hardening import gvisor, network_policy
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ unchanged with the results that say why, and the caller exits non-zero.
 from __future__ import annotations
 
 from executor_dind.function_config import config_ref, config_results, parse_function_config
-from executor_dind.krm_io import INDEX_ANNOTATIONS, PATH_ANNOTATIONS, Item, is_orchestrator_annotation
+from executor_dind.krm.item import INDEX_ANNOTATIONS, PATH_ANNOTATIONS, Item, is_orchestrator_annotation
 from executor_dind.naming import PART_OF
 from executor_dind.plan import Plan, plan
 from executor_dind.records import ConfigError, Record

@@ -1,11 +1,11 @@
 """PyYAML, imported for its libyaml (C) loader and dumper, without paying for its pure-Python reader.
 
 `import yaml` compiles, at import, the pure-Python Reader's NON_PRINTABLE pattern: a character class over most of
-Unicode that costs ~5 ms to compile, an eighth of a whole `import yaml` and a twelfth of the YAML floor the
-function is held to (README, Performance). The C loader never uses it (libyaml checks characters itself). So the
-first import goes through here and that one pattern is compiled on its first use instead: the Python loaders
-(`yaml.safe_load`, used off the hot path) still reject non-printable characters exactly as PyYAML does.
-"""
+Unicode. The C loader never uses it (libyaml checks characters itself). So the first import goes through here and
+that one pattern is compiled on its first use instead: the Python loaders (`yaml.safe_load`, used off the hot
+path) still reject non-printable characters exactly as PyYAML does. Measured again with callgrind (Python 3.11.7,
+PyYAML 6.0.4): the function over the upstream base ResourceList runs 537 M instructions with this, 597 M without
+(the compile is 11% of the whole process); a lone compile of the pattern takes ~60 M instructions."""
 
 from __future__ import annotations
 

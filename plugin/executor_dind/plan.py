@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from executor_dind.krm_io import Item
+    from executor_dind.krm.item import Item
     from executor_dind.results import ResourceRef, Result
     from executor_dind.spec import Spec
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import os
 
-from executor_dind import krm_io
+from executor_dind.krm.errors import InputError
+from executor_dind.krm.item import Item, ResourceList
+from executor_dind.krm.read import read_resource_list, read_stream
+from executor_dind.krm.text import decode, encode
+from executor_dind.krm.write import write_failure, write_resource_list, write_stream
 from executor_dind.records import Record
 from executor_dind.results import Result, has_errors, sort_results, summary
 
@@ -41,14 +45,14 @@ def krm(text: str) -> Processed:
     from executor_dind import function
 
     try:
-        resource_list = krm_io.read_resource_list(text)
-    except krm_io.InputError as error:
-        resource_list = error.resource_list or krm_io.ResourceList("config.kubernetes.io/v1", [])
+        resource_list = read_resource_list(text)
+    except InputError as error:
+        resource_list = error.resource_list or ResourceList("config.kubernetes.io/v1", [])
         results = [Result(message) for message in error.messages]
     else:
         try:
             outcome = function.run(resource_list.items, resource_list.function_config, file_paths=True)
-        except krm_io.InputError as error:  # an item the function had to read cannot be built
+        except InputError as error:  # an item the function had to read cannot be built
             outcome = function.Outcome(resource_list.items, [Result(message) for message in error.messages])
         except Exception as error:  # a bug, or items of a shape nobody expected: still answer with a result
             outcome = function.Outcome(resource_list.items, [_internal_error(error)])
@@ -59,16 +63,16 @@ def krm(text: str) -> Processed:
     if not has_errors(results):
         resource_list.results = [result.to_krm() for result in sort_results(results)]
         try:
-            output = krm_io.write_resource_list(resource_list)
-        except krm_io.InputError as error:  # a kept item that must be dumped cannot be
+            output = write_resource_list(resource_list)
+        except InputError as error:  # a kept item that must be dumped cannot be
             results = [*results, *(Result(message) for message in error.messages)]
     if output is None:
         # The input as it came, with the results: never fewer or other items than were sent.
         resource_list.results = [result.to_krm() for result in sort_results(results)]
-        output = krm_io.write_failure(resource_list)
+        output = write_failure(resource_list)
     if has_errors(results):
-        return Processed(krm_io.encode(output), (*warnings(results), summary(results)), 1)
-    return Processed(krm_io.encode(output), warnings(results), 0)
+        return Processed(encode(output), (*warnings(results), summary(results)), 1)
+    return Processed(encode(output), warnings(results), 0)
 
 
 def stream_outcome(outcome: Any) -> Processed:
@@ -77,48 +81,48 @@ def stream_outcome(outcome: Any) -> Processed:
         lines = (*(result.line() for result in sort_results(outcome.results)), summary(outcome.results))
         return Processed(b"", lines, 1)
     try:
-        output = krm_io.write_stream(outcome.items)
-    except krm_io.InputError as error:  # an item that must be written out cannot be
+        output = write_stream(outcome.items)
+    except InputError as error:  # an item that must be written out cannot be
         return input_failure(error)
-    return Processed(krm_io.encode(output), warnings(outcome.results), 0)
+    return Processed(encode(output), warnings(outcome.results), 0)
 
 
-def input_failure(error: krm_io.InputError) -> Processed:
+def input_failure(error: InputError) -> Processed:
     """Stream modes: nothing on stdout, one stderr line per problem."""
     return Processed(b"", tuple(f"executor-dind: {message}" for message in error.messages), 1)
 
 
-def rendered(items: list[krm_io.Item], config: Any) -> Processed:
+def rendered(items: list[Item], config: Any) -> Processed:
     """The function over items read from a stream (legacy plugin, render), as a stream."""
     from executor_dind import function
 
     try:
         return stream_outcome(function.run(items, config))
-    except krm_io.InputError as error:  # an item the function had to read cannot be built
+    except InputError as error:  # an item the function had to read cannot be built
         return input_failure(error)
 
 
 def stream(text: str, config: Any) -> Processed:
     """Legacy exec plugin: the plugin config, and a YAML stream of the resources on stdin."""
     try:
-        items = krm_io.read_stream(text)
-    except krm_io.InputError as error:
+        items = read_stream(text)
+    except InputError as error:
         return input_failure(error)
     return rendered(items, config)
 
 
-def validated(resource_list: krm_io.ResourceList, allow_none: bool = False) -> Processed:
+def validated(resource_list: ResourceList, allow_none: bool = False) -> Processed:
     """The audit as a kpt validator: items unchanged, findings as results."""
     from executor_dind.audit import audit
 
     try:
         findings = audit(resource_list.items, allow_none)
-    except krm_io.InputError as error:  # a workload the audit must read cannot be built
+    except InputError as error:  # a workload the audit must read cannot be built
         findings = [Result(message) for message in error.messages]
         resource_list.results = [finding.to_krm() for finding in findings]
-        return Processed(krm_io.encode(krm_io.write_failure(resource_list)), (summary(findings),), 1)
+        return Processed(encode(write_failure(resource_list)), (summary(findings),), 1)
     resource_list.results = [finding.to_krm() for finding in findings]
-    output = krm_io.encode(krm_io.write_resource_list(resource_list))
+    output = encode(write_resource_list(resource_list))
     if has_errors(findings):
         return Processed(output, (summary(findings),), 1)
     return Processed(output, (), 0)
@@ -126,24 +130,24 @@ def validated(resource_list: krm_io.ResourceList, allow_none: bool = False) -> P
 
 def validate(text: str) -> Processed:
     try:
-        resource_list = krm_io.read_resource_list(text)
-    except krm_io.InputError as error:
+        resource_list = read_resource_list(text)
+    except InputError as error:
         return input_failure(error)
     return validated(resource_list)
 
 
-def krm_failure(error: krm_io.InputError) -> Processed:
+def krm_failure(error: InputError) -> Processed:
     """No ResourceList could be read: the results in an empty one (exit 1: kpt and kustomize write nothing)."""
-    resource_list = krm_io.ResourceList("config.kubernetes.io/v1", [])
+    resource_list = ResourceList("config.kubernetes.io/v1", [])
     results = [Result(message) for message in error.messages]
     resource_list.results = [result.to_krm() for result in results]
-    return Processed(krm_io.encode(krm_io.write_resource_list(resource_list)), (summary(results),), 1)
+    return Processed(encode(write_resource_list(resource_list)), (summary(results),), 1)
 
 
 def process(data: bytes, mode: str = "krm", config: Any = None) -> Processed:
     try:
-        text = krm_io.decode(data)
-    except krm_io.InputError as error:
+        text = decode(data)
+    except InputError as error:
         return krm_failure(error) if mode == "krm" else input_failure(error)
     if mode == "krm":
         return krm(text)

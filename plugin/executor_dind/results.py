@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from executor_dind.krm_io import PATH_ANNOTATIONS, Item
+from executor_dind.krm.item import PATH_ANNOTATIONS, Item
 from executor_dind.records import Record
 
 TYPE_CHECKING = False

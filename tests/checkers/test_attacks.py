@@ -16,7 +16,8 @@ from checkers.conftest import PROFILES
 from checkers.tools import dump, find
 from conftest import run
 from executor_dind.audit import audit
-from executor_dind.krm_io import Item, read_stream
+from executor_dind.krm.item import Item
+from executor_dind.krm.read import read_stream
 
 EXECUTOR = "Deployment/{ns}/executor-all"
 Objects = list[dict[str, Any]]

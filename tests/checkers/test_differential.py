@@ -30,7 +30,7 @@ from executor_dind import netpol_reach as reach
 from executor_dind.audit import audit
 from executor_dind.hardening import network_policy_audit
 from executor_dind.hardening.common import Scope
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 
 METADATA_V4 = [a for a in network_policy_audit.METADATA_ADDRESSES if ":" not in a]
 PRIVATE_V4 = [c for c in network_policy_audit.PRIVATE_RANGES if ":" not in c]

@@ -170,7 +170,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def scaled_objects() -> dict[str, dict]:
-    from executor_dind import function, krm_io
+    from executor_dind import function
+    from executor_dind.krm.item import Item
 
     frontend = {
         "apiVersion": "v1",
@@ -179,7 +180,7 @@ def scaled_objects() -> dict[str, dict]:
         "spec": {"ports": [{"name": "http", "port": 30080}]},
     }
     config = {"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind", "spec": SPEC}
-    outcome = function.run([krm_io.Item.new(frontend)], config, file_paths=True)
+    outcome = function.run([Item.new(frontend)], config, file_paths=True)
     assert not outcome.failed, [r.message for r in outcome.results]
     return {item.name: item.obj["spec"] for item in outcome.items if item.kind == "ScaledObject"}
 

@@ -15,7 +15,8 @@ import yaml
 
 from conftest import run
 from executor_dind.audit import audit
-from executor_dind.krm_io import Item, read_stream
+from executor_dind.krm.item import Item
+from executor_dind.krm.read import read_stream
 
 NS = "sourcegraph"
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from executor_dind import krm_io
+from executor_dind.krm.dump import dump
 from unit.conftest import UPSTREAM_NAMES
 from unit.helpers import config, frontend_service, secret
 
-FRONTEND = krm_io.dump(frontend_service("sourcegraph"))
+FRONTEND = dump(frontend_service("sourcegraph"))
 
 
 def invoke(executable: str, stdin: str | bytes, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -37,7 +37,7 @@ def resource_list(items: list[dict[str, Any]], function_config: dict[str, Any] |
     document: dict[str, Any] = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": items}
     if function_config is not None:
         document["functionConfig"] = function_config
-    return krm_io.dump(document)
+    return dump(document)
 
 
 def no_traceback(proc: subprocess.CompletedProcess) -> None:
@@ -293,7 +293,7 @@ def test_conflicting_upstream_objects_replaced_on_request(executor_dind, upstrea
 
 
 def test_success_is_exit_0_with_the_input_and_the_new_items(executor_dind):
-    entries = (FRONTEND, krm_io.dump(secret("executor-secret", "sourcegraph")))
+    entries = (FRONTEND, dump(secret("executor-secret", "sourcegraph")))
     given = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n" + "".join(
         ("- " if i == 0 else "  ") + line for text in entries for i, line in enumerate(text.splitlines(keepends=True))
     )
@@ -345,7 +345,7 @@ def test_empty_items_still_give_objects_not_an_empty_package(executor_dind):
 @pytest.fixture
 def bad_config(tmp_path: Path) -> Path:
     path = tmp_path / "executor-dind.yaml"
-    path.write_text(krm_io.dump(config(queus=[])))
+    path.write_text(dump(config(queus=[])))
     return path
 
 
@@ -373,7 +373,7 @@ def test_legacy_plugin_unreadable_config(executor_dind, tmp_path):
 
 def test_legacy_plugin_malformed_stream(executor_dind, tmp_path):
     path = tmp_path / "executor-dind.yaml"
-    path.write_text(krm_io.dump(config()))
+    path.write_text(dump(config()))
     proc = invoke(executor_dind, "a: [\n", str(path))
     no_traceback(proc)
     assert (proc.returncode, proc.stdout) == (1, "")
@@ -382,7 +382,7 @@ def test_legacy_plugin_malformed_stream(executor_dind, tmp_path):
 
 def test_legacy_plugin_empty_stream_gives_the_objects(executor_dind, tmp_path):
     path = tmp_path / "executor-dind.yaml"
-    path.write_text(krm_io.dump(config()))
+    path.write_text(dump(config()))
     proc = invoke(executor_dind, "", str(path))
     assert proc.returncode == 0, proc.stderr
     assert len([d for d in yaml.safe_load_all(proc.stdout) if d]) == 6
@@ -399,7 +399,7 @@ def test_render_bad_config(executor_dind, bad_config, tmp_path):
 
 def test_render_missing_file(executor_dind, tmp_path):
     path = tmp_path / "executor-dind.yaml"
-    path.write_text(krm_io.dump(config()))
+    path.write_text(dump(config()))
     proc = invoke(executor_dind, "", "render", "--config", str(path), str(tmp_path / "absent.yaml"))
     no_traceback(proc)
     assert (proc.returncode, proc.stdout) == (1, "")

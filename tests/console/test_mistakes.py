@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from executor_dind import krm_io
+from executor_dind.krm.dump import dump
 from unit.helpers import config, frontend_service, secret
 
 # The huge-integer mistake is dumped by this process; the function must read it whatever Python's limit.
@@ -124,7 +124,7 @@ def clean(proc: subprocess.CompletedProcess) -> None:
 
 
 def stream(objects: list[dict[str, Any]]) -> str:
-    return "---\n".join(krm_io.dump(obj) for obj in objects)
+    return "---\n".join(dump(obj) for obj in objects)
 
 
 @pytest.mark.parametrize("way", WAYS)
@@ -135,7 +135,7 @@ def test_every_mistake_fails_closed_in_every_way(executor_dind, tmp_path, mistak
     function_config = config(**spec)
     if way == "krm":
         document = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": objects}
-        given = krm_io.dump({**document, "functionConfig": function_config})
+        given = dump({**document, "functionConfig": function_config})
         proc = run([executor_dind], given)
         clean(proc)
         assert proc.returncode == 1, proc.stderr
@@ -148,7 +148,7 @@ def test_every_mistake_fails_closed_in_every_way(executor_dind, tmp_path, mistak
         assert len(warning_lines) == len(warnings) and summary.startswith("executor-dind: error ")
         return
     config_file = tmp_path / "executor-dind.yaml"
-    config_file.write_text(krm_io.dump(function_config))
+    config_file.write_text(dump(function_config))
     manifests = tmp_path / "manifests.yaml"
     manifests.write_text(stream(objects))
     if way == "legacy":
@@ -174,7 +174,7 @@ def overlay(directory: Path, spec: Any, objects: list[dict[str, Any]], exec_anno
     function_config = config(**spec)
     if exec_annotation:
         function_config["metadata"]["annotations"] = {"config.kubernetes.io/function": "exec:\n  path: executor-dind\n"}
-    (directory / "executor-dind.yaml").write_text(krm_io.dump(function_config))
+    (directory / "executor-dind.yaml").write_text(dump(function_config))
     (directory / "kustomization.yaml").write_text("resources: [manifests.yaml]\ntransformers: [executor-dind.yaml]\n")
     return directory
 
@@ -197,7 +197,7 @@ def test_mistakes_fail_the_real_orchestrators(request, tool_env, tmp_path, mista
         package = tmp_path / "package"
         package.mkdir()
         (package / "manifests.yaml").write_text(stream(objects))
-        (tmp_path / "fn-config.yaml").write_text(krm_io.dump(config(**spec)))
+        (tmp_path / "fn-config.yaml").write_text(dump(config(**spec)))
         proc = run(
             [
                 kpt,

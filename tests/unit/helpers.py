@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from executor_dind import function, krm_io
+from executor_dind import function
 from executor_dind.discovery import Context
 from executor_dind.function_config import parse_function_config
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item, ResourceList
+from executor_dind.krm.read import read_resource_list
+from executor_dind.krm.write import write_resource_list
 from executor_dind.podspec import container
 from executor_dind.records import ConfigError
 from executor_dind.spec import Spec, parse_spec
@@ -62,8 +64,8 @@ def secret(name: str = "executor-secret", namespace: str = SG, password: str = "
 
 def items(*objs: dict[str, Any]) -> list[Item]:
     """Items as they arrive in a ResourceList on stdin (with their source text), from objects."""
-    resource_list = krm_io.ResourceList("config.kubernetes.io/v1", [Item.new(obj) for obj in objs])
-    return krm_io.read_resource_list(krm_io.write_resource_list(resource_list)).items
+    resource_list = ResourceList("config.kubernetes.io/v1", [Item.new(obj) for obj in objs])
+    return read_resource_list(write_resource_list(resource_list)).items
 
 
 def config(**raw: Any) -> dict[str, Any]:

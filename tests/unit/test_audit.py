@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from executor_dind import krm_io, naming
+from executor_dind import naming
 from executor_dind.audit import audit
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
+from executor_dind.krm.read import read_stream
 
 from .helpers import dind, executor, find, frontend_service, pod, render, replace
 
@@ -84,7 +85,7 @@ NO_EXECUTOR = (
 
 
 def test_no_executor_workload_is_an_error_unless_allowed():
-    items = krm_io.read_stream("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    items = read_stream("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     assert [(r.severity, r.rule, r.message) for r in audit(items)] == [("error", "EXD000", NO_EXECUTOR)]
     assert [(r.severity, r.rule, r.message) for r in audit(items, allow_none=True)] == [("info", "", NO_EXECUTOR)]
 
@@ -144,7 +145,7 @@ def test_exd001_fails_on_a_declared_docker_port():
 
 
 def test_exd001_on_the_upstream_component(upstream_component):
-    items = krm_io.read_stream(upstream_component)
+    items = read_stream(upstream_component)
     assert findings(items, "EXD001") == [
         ("EXD001", "Deployment/sourcegraph/executor", "spec.template.spec.containers[1].command"),
         ("EXD001", "Deployment/sourcegraph/executor", "spec.template.spec.containers[1].ports[0]"),
@@ -240,7 +241,7 @@ def test_exd004_fails_without_a_port(url):
 
 
 def test_exd004_on_the_upstream_component(upstream_component):
-    assert findings(krm_io.read_stream(upstream_component), "EXD004") == [
+    assert findings(read_stream(upstream_component), "EXD004") == [
         ("EXD004", "ConfigMap/sourcegraph/executor-config", "data.EXECUTOR_FRONTEND_URL"),
     ]
 
@@ -584,7 +585,7 @@ def test_exd401_ignores_the_registries_and_other_executors():
 
 
 def test_upstream_component_findings(upstream_component):
-    found = {(rule, resource) for rule, resource, _ in findings(krm_io.read_stream(upstream_component))}
+    found = {(rule, resource) for rule, resource, _ in findings(read_stream(upstream_component))}
     executor_ref = "Deployment/sourcegraph/executor"
     for rule in ("EXD001", "EXD002", "EXD007", "EXD008", "EXD101", "EXD201", "EXD301", "EXD304"):
         assert (rule, executor_ref) in found, rule
@@ -616,9 +617,9 @@ def test_declared_dns_pods_and_node_local_dns_are_not_holes():
 
 
 def test_items_of_other_kinds_are_never_constructed():
-    """The audit picks workloads by the kind in the node: a ConfigMap with a tag nobody can build stays unread
-    (and the self-audit builds no object it does not judge)."""
-    untouched = krm_io.read_stream("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {a: !custom x}\n")
+    """The audit picks workloads by the kind in the node: a ConfigMap's object is never built (and the
+    self-audit builds no object it does not judge)."""
+    untouched = read_stream("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {a: x}\n")
     items = [*baseline(), *untouched]
     assert findings(items) == findings(baseline())
     assert untouched[0]._obj is None

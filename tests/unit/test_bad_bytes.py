@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from executor_dind import krm_io
+from executor_dind.krm.dump import dump
+from executor_dind.krm.text import normalize
 
 HEADER = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"
 FRONTEND = """\
@@ -214,21 +215,40 @@ CASES = [
             "krm": ["stdin: ResourceList.functionConfig must be an object (an ExecutorDind or a ConfigMap), got a list"]
         },
     ),
+    # A tag outside the JSON schema: kubectl's decoder reads the value without it, PyYAML cannot build it, so
+    # the two would see different objects: refused wherever it is, read by the function or not.
     Case(
         "unknown-tag-where-the-function-reads",
         (FRONTEND.replace("port: 30080", "port: !port 30080"), CONFIG_MAP),
         errors={
             "krm": [
-                "stdin: ResourceList.items[0] (Service/sourcegraph/sourcegraph-frontend): cannot read the value at "
-                "line 12, column 13: could not determine a constructor for the tag '!port'"
+                "stdin: ResourceList.items[0] (Service/sourcegraph/sourcegraph-frontend): spec.ports[0].port has "
+                "the YAML tag !port at line 12: Kubernetes' decoder reads the value with the tag ignored, PyYAML no "
+                "value (it cannot build the tag): write the value without the tag"
             ],
             "stream": [
-                "{source}: document 1 (Service/sourcegraph/sourcegraph-frontend): cannot read the value at "
-                "line 9, column 11: could not determine a constructor for the tag '!port'"
+                "{source}: document 1 (Service/sourcegraph/sourcegraph-frontend): spec.ports[0].port has the YAML "
+                "tag !port at line 9: Kubernetes' decoder reads the value with the tag ignored, PyYAML no value (it "
+                "cannot build the tag): write the value without the tag"
             ],
         },
     ),
-    Case("unknown-tag-nobody-reads", (FRONTEND, CONFIG_MAP.replace('quoted: "x"', "quoted: !custom x"))),
+    Case(
+        "unknown-tag-nobody-reads",
+        (FRONTEND, CONFIG_MAP.replace('quoted: "x"', "quoted: !custom x")),
+        errors={
+            "krm": [
+                "stdin: ResourceList.items[1] (ConfigMap/sourcegraph/app): data.quoted has the YAML tag !custom at "
+                "line 19: Kubernetes' decoder reads the value with the tag ignored, PyYAML no value (it cannot "
+                "build the tag): write the value without the tag"
+            ],
+            "stream": [
+                "{source}: document 2 (ConfigMap/sourcegraph/app): data.quoted has the YAML tag !custom at line 17: "
+                "Kubernetes' decoder reads the value with the tag ignored, PyYAML no value (it cannot build the "
+                "tag): write the value without the tag"
+            ],
+        },
+    ),
     Case(
         "other-line-breaks",
         (FRONTEND, CONFIG_MAP.replace('quoted: "x"', 'quoted: "x\u2028y"')),
@@ -315,7 +335,7 @@ def test_bad_bytes(executor_dind, tmp_path, case, mode):
     assert "Traceback" not in stdout + stderr
     assert "internal error" not in stdout + stderr
     errors = case.errors.get(mode if mode == "krm" else "stream")
-    given = krm_io.normalize(text)  # what YAML reads: no BOM, LF line breaks
+    given = normalize(text)  # what YAML reads: no BOM, LF line breaks
     if errors is not None:
         expected = [message.format(source=source, config=tmp_path / "executor-dind.yaml") for message in errors]
         assert proc.returncode == 1, stderr
@@ -326,7 +346,7 @@ def test_bad_bytes(executor_dind, tmp_path, case, mode):
             assert [r["message"] for r in results] == expected
             if case.echoed:
                 # Every item (and the functionConfig, and comments) byte for byte: the input with its results.
-                assert stdout == krm_io.dump({"results": results}) + given
+                assert stdout == dump({"results": results}) + given
             else:
                 assert yaml.safe_load(stdout)["items"] == []  # no item could be read at all
         else:
@@ -336,7 +356,7 @@ def test_bad_bytes(executor_dind, tmp_path, case, mode):
         return
     assert proc.returncode == 0, stderr
     assert stderr == ""
-    documents = [krm_io.normalize(document) for document in case.documents]
+    documents = [normalize(document) for document in case.documents]
     if mode == "krm":
         items = composed_items(stdout)
         assert len(items) > len(documents)

@@ -3,8 +3,8 @@ objects."""
 
 from __future__ import annotations
 
-from executor_dind import krm_io
 from executor_dind.discovery import discover, upstream_executor_objects
+from executor_dind.krm.read import read_stream
 
 from .conftest import UPSTREAM_NAMES
 from .helpers import frontend_service, items, spec
@@ -79,7 +79,7 @@ def test_no_service_and_no_namespace_assumes_the_default_and_says_so():
 
 
 def test_upstream_component_objects_are_all_detected(upstream_component):
-    stream = krm_io.read_stream(upstream_component)
+    stream = read_stream(upstream_component)
     detected = upstream_executor_objects(stream)
     assert sorted((item.kind, item.name) for item in detected) == sorted(UPSTREAM_NAMES)
     found = discover(spec(), [*items(frontend_service("sourcegraph")), *stream])
@@ -102,7 +102,7 @@ def test_an_executor_deployment_without_dind_is_not_upstreams():
 
 
 def test_upstream_names_in_another_namespace_are_left_alone(upstream_component):
-    stream = krm_io.read_stream(upstream_component)
+    stream = read_stream(upstream_component)
     stranger = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "executor-config", "namespace": "other"}}
     detected = upstream_executor_objects([*stream, *items(stranger)])
     assert {item.namespace for item in detected} == {"sourcegraph"}

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
-from executor_dind import function, krm_io, naming
+from executor_dind import function, naming
 from executor_dind.function import run, upsert
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item, ResourceList
+from executor_dind.krm.read import read_resource_list, read_stream
+from executor_dind.krm.write import write_resource_list
 from executor_dind.results import ResourceRef
 
 from .conftest import UPSTREAM_NAMES
@@ -23,8 +25,8 @@ def names(out: list[Item]) -> list[tuple[str, str]]:
 
 def through_stdio(out: list[Item], function_config: dict[str, Any]) -> list[Item]:
     """What the next run reads: the output written as a ResourceList and read back."""
-    text = krm_io.write_resource_list(krm_io.ResourceList("config.kubernetes.io/v1", out, function_config))
-    return krm_io.read_resource_list(text).items
+    text = write_resource_list(ResourceList("config.kubernetes.io/v1", out, function_config))
+    return read_resource_list(text).items
 
 
 def infos(outcome: function.Outcome) -> list[str]:
@@ -158,7 +160,7 @@ def test_a_users_object_labelled_part_of_executor_dind_is_kept():
 
 
 def test_upstream_objects_are_a_conflict_with_the_fix(upstream_component):
-    given = [*items(frontend_service("sourcegraph")), *krm_io.read_stream(upstream_component)]
+    given = [*items(frontend_service("sourcegraph")), *read_stream(upstream_component)]
     outcome = run(given, config())
     assert outcome.failed
     assert outcome.items == given
@@ -169,7 +171,7 @@ def test_upstream_objects_are_a_conflict_with_the_fix(upstream_component):
 
 
 def test_replace_upstream_removes_them_and_injects_ours(upstream_component):
-    given = [*items(frontend_service("sourcegraph")), *krm_io.read_stream(upstream_component)]
+    given = [*items(frontend_service("sourcegraph")), *read_stream(upstream_component)]
     outcome = run(given, config(replaceUpstream=True))
     assert not outcome.failed
     assert names(outcome.items) == [("Service", "sourcegraph-frontend"), *DEFAULT_OBJECTS]
@@ -183,7 +185,7 @@ def test_replace_upstream_removes_them_and_injects_ours(upstream_component):
 def test_replace_upstream_without_an_overlay_namespace_removes_everything(kubectl, upstream, tmp_path):
     from .conftest import build_upstream
 
-    given = [*items(frontend_service(None)), *krm_io.read_stream(build_upstream(kubectl, upstream, tmp_path, ""))]
+    given = [*items(frontend_service(None)), *read_stream(build_upstream(kubectl, upstream, tmp_path, ""))]
     outcome = run(given, config(replaceUpstream=True))
     assert not outcome.failed
     assert [n for n in names(outcome.items) if n[1] == "private-docker-registry"] == []

@@ -137,9 +137,9 @@ def test_a_patch_for_an_object_that_was_never_built_is_a_programming_error():
 
 
 def test_upstream_objects_fail_the_plan_like_render(upstream_component):
-    from executor_dind import krm_io
+    from executor_dind.krm.read import read_stream
 
-    planned = plan(Spec(), [*items(frontend_service("sourcegraph")), *krm_io.read_stream(upstream_component)])
+    planned = plan(Spec(), [*items(frontend_service("sourcegraph")), *read_stream(upstream_component)])
     assert planned.failed
     assert planned.objects == ()
     [error] = [r for r in planned.results if r.severity == "error"]

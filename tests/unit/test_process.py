@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from executor_dind import krm_io
+from executor_dind.krm.dump import dump
 from executor_dind.process import process
 
 from .helpers import config, frontend_service, secret
@@ -15,7 +15,7 @@ def resource_list(*items, function_config=None) -> bytes:
     document = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": list(items)}
     if function_config is not None:
         document["functionConfig"] = function_config
-    return krm_io.dump(document).encode()
+    return dump(document).encode()
 
 
 def test_krm_success_is_exit_0_the_items_and_no_stderr():
@@ -38,7 +38,7 @@ def test_krm_failure_keeps_the_items_and_says_it_in_one_line():
 
 
 def test_stream_mode_gives_a_stream_or_every_result_on_stderr():
-    processed = process(krm_io.dump(frontend_service()).encode(), "stream", config())
+    processed = process(dump(frontend_service()).encode(), "stream", config())
     # A success says each warning on stderr: here, that the input has no password Secret.
     assert processed.code == 0
     assert [line.rsplit(": no Secret", 1)[0] for line in processed.messages] == [
@@ -82,7 +82,7 @@ def test_an_unknown_mode_is_a_programming_error():
 
 def test_stream_mode_an_item_that_cannot_be_written_out_is_one_line_and_no_output():
     deep = "apiVersion: v1\nkind: List\nitems:\n- {kind: A, x: " + "[" * 400 + "]" * 400 + "}\n"
-    stream = (krm_io.dump(frontend_service()) + "---\n" + krm_io.dump(secret()) + "---\n" + deep).encode()
+    stream = (dump(frontend_service()) + "---\n" + dump(secret()) + "---\n" + deep).encode()
     processed = process(stream, "stream", config())
     message = "stdin: document 3 (List) items[0] (A/(no name)): nested too deeply to write out"
     assert processed == (b"", (f"executor-dind: {message}",), 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 from executor_dind.results import ResourceRef, Result, about, has_errors, sort_results, summary
 
 REF = ResourceRef("apps/v1", "Deployment", "executor-all", "executors")

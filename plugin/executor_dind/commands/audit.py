@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from executor_dind import krm_io
 from executor_dind.audit import audit
 from executor_dind.commands import emit, err
-from executor_dind.inputs import read_input
+from executor_dind.krm.dump import dump
+from executor_dind.krm.errors import InputError
+from executor_dind.krm.files import read_input
 from executor_dind.results import has_errors
 
 TYPE_CHECKING = False
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 def run(args: argparse.Namespace) -> int:
     try:
         found = read_input(args.paths, resource_list=True)
-    except krm_io.InputError as error:
+    except InputError as error:
         for message in error.messages:
             err(f"executor-dind: {message}")
         return 1
@@ -31,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
         return emit(validated(found.resource_list, args.allow_none))
     try:
         findings = audit(found.items, args.allow_none)
-    except krm_io.InputError as error:  # a workload the audit must read cannot be built
+    except InputError as error:  # a workload the audit must read cannot be built
         for message in error.messages:
             err(f"executor-dind: {message}")
         return 1
     if args.format == "results":
-        sys.stdout.write(krm_io.dump({"results": [f.to_krm() for f in findings]}))
+        sys.stdout.write(dump({"results": [f.to_krm() for f in findings]}))
     else:
         for finding in findings:
             print(finding.line())

@@ -9,7 +9,7 @@ from executor_dind.commands import emit, err
 from executor_dind.commands.render import config_and_items
 from executor_dind.explain import explain
 from executor_dind.function_config import parse_function_config
-from executor_dind.krm_io import InputError
+from executor_dind.krm.errors import InputError
 from executor_dind.process import input_failure, warnings
 from executor_dind.results import sort_results
 

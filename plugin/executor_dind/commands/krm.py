@@ -14,8 +14,8 @@ def function() -> int:
 
 def legacy_plugin(config_path: str) -> int:
     """kustomize passes the plugin config file and a YAML stream of its resources."""
-    from executor_dind.inputs import read_config
-    from executor_dind.krm_io import InputError
+    from executor_dind.krm.errors import InputError
+    from executor_dind.krm.files import read_config
 
     try:
         config = read_config(config_path)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from executor_dind.commands import emit, err
-from executor_dind.inputs import read_config, read_input
-from executor_dind.krm_io import InputError
+from executor_dind.krm.errors import InputError
+from executor_dind.krm.files import read_config, read_input
 from executor_dind.process import rendered
 
 TYPE_CHECKING = False

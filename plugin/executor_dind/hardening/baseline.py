@@ -16,7 +16,7 @@ from executor_dind.hardening.common import (
     Applied,
     Control,
 )
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 from executor_dind.naming import PASSWORD_PLACEHOLDER
 from executor_dind.results import Result, about
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from executor_dind import values
 from executor_dind.hardening.common import Finding, Rule, Scope, config_map_data, executor_pod
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 from executor_dind.podspec import command_words, containers, image_name, role_containers
 from executor_dind.values import duration_seconds
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 from executor_dind.podspec import pod_spec
 from executor_dind.records import Record
 from executor_dind.results import Result

@@ -28,7 +28,7 @@ from executor_dind.hardening.common import (
     executor_pod,
     op,
 )
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 from executor_dind.naming import CLUSTER_OBJECT_LABELS
 from executor_dind.podspec import role_containers
 from executor_dind.records import Field, Record

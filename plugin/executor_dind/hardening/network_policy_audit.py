@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 from executor_dind.naming import METRICS_PORT, PART_OF, REGISTRY_PORT
 from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_labels, pod_spec
 from executor_dind.records import Record

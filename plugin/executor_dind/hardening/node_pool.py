@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from executor_dind import values
 from executor_dind.hardening.common import Applied, Control, Finding, Patch, Rule, Scope, executor_pod, op
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 from executor_dind.records import EMPTY, Field, Record
 
 TYPE_CHECKING = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from executor_dind.hardening.common import Applied, Control, Finding, Rule, Scope
-from executor_dind.krm_io import Item
+from executor_dind.krm.item import Item
 from executor_dind.naming import CLUSTER_OBJECT_LABELS
 from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_spec
 from executor_dind.records import Field, Record

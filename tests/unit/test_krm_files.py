@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from executor_dind import krm_io
-from executor_dind.inputs import read_config, read_input
+from executor_dind.krm.errors import InputError
+from executor_dind.krm.files import read_config, read_input
 
 STREAM = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\n"
 RESOURCE_LIST = (
@@ -42,7 +42,7 @@ def test_stdin_stream(stdin):
 
 def test_a_malformed_resource_list_is_an_error_not_a_stream(stdin):
     stdin("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: 5\n")
-    with pytest.raises(krm_io.InputError, match=r"ResourceList\.items must be a list"):
+    with pytest.raises(InputError, match=r"ResourceList\.items must be a list"):
         read_input([], resource_list=True)
 
 
@@ -64,12 +64,12 @@ def test_directories_are_read_recursively_skipping_what_is_not_an_object(tmp_pat
 
 def test_a_kustomization_directory_is_refused_with_the_command_to_use(tmp_path):
     (tmp_path / "kustomization.yaml").write_text("resources: [a.yml]\n")
-    with pytest.raises(krm_io.InputError, match=r"is a kustomization \(kustomization\.yaml\).*kustomize build"):
+    with pytest.raises(InputError, match=r"is a kustomization \(kustomization\.yaml\).*kustomize build"):
         read_input([str(tmp_path)])
 
 
 def test_read_config_names_the_file(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("a: [")
-    with pytest.raises(krm_io.InputError, match=f"{path}: cannot read the config"):
+    with pytest.raises(InputError, match=f"{path}: cannot read the config"):
         read_config(str(path))

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
-from executor_dind import krm_io
+from executor_dind.krm.consumer import duplicate_objects
+from executor_dind.krm.errors import InputError
+from executor_dind.krm.item import Item, ResourceList
+from executor_dind.krm.read import is_resource_list, read_config_text, read_resource_list, read_stream, refuse
+from executor_dind.krm.text import decode
 from executor_dind.records import Record
 
 TYPE_CHECKING = False
@@ -20,13 +24,13 @@ class Input(Record):
     """The items read; resource_list is set when stdin held one ResourceList (kpt validator mode); skipped says
     which files of a directory were left out, and why (one warning line each)."""
 
-    items: list[krm_io.Item]
-    resource_list: krm_io.ResourceList | None = None
+    items: list[Item]
+    resource_list: ResourceList | None = None
     skipped: tuple[str, ...] = ()
 
 
 def _stdin_text() -> str:
-    return krm_io.decode(sys.stdin.buffer.read())
+    return decode(sys.stdin.buffer.read())
 
 
 def _directory_files(root: str, exclude: frozenset[str]) -> list[str]:
@@ -34,7 +38,7 @@ def _directory_files(root: str, exclude: frozenset[str]) -> list[str]:
     in path order. (os.walk, not pathlib: pathlib costs the render path ~2 ms of imports.)"""
     kustomization = next((name for name in NOT_RESOURCES if os.path.isfile(os.path.join(root, name))), None)
     if kustomization is not None and kustomization != "Kptfile":
-        raise krm_io.InputError(
+        raise InputError(
             f"{root} is a kustomization ({kustomization}): render reads manifests, not kustomizations; "
             f"build it first: kustomize build {root} | executor-dind render --config CFG -"
         )
@@ -60,28 +64,28 @@ def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str
     exclude: files a directory scan leaves out (the config file). Documents in a directory's files that are not
     Kubernetes objects (no apiVersion or kind: a JSON Schema, a CI workflow) are skipped, and said.
 
-    Raises krm_io.InputError (or OSError) with what is wrong and where.
+    Raises InputError (or OSError) with what is wrong and where.
     """
     paths = paths or ["-"]
     if resource_list and paths == ["-"]:
         text = _stdin_text()
-        if krm_io.is_resource_list(text):
-            found = krm_io.read_resource_list(text)
+        if is_resource_list(text):
+            found = read_resource_list(text)
             return Input(found.items, found)
-        return Input(krm_io.read_stream(text))
+        return Input(read_stream(text))
     excluded = frozenset(os.path.realpath(path) for path in exclude)
-    items: list[krm_io.Item] = []
+    items: list[Item] = []
     skipped: list[str] = []
     for raw in paths:
         if raw == "-":
-            items.extend(krm_io.read_stream(_stdin_text(), "stdin"))
+            items.extend(read_stream(_stdin_text(), "stdin"))
             continue
         path = os.path.normpath(raw)
         if not os.path.isdir(path):
-            items.extend(krm_io.read_stream(krm_io.decode(_read_bytes(path), path), path))
+            items.extend(read_stream(decode(_read_bytes(path), path), path))
             continue
         for file in _directory_files(path, excluded):
-            found = krm_io.read_stream(krm_io.decode(_read_bytes(file), file), file)
+            found = read_stream(decode(_read_bytes(file), file), file)
             objects = [item for item in found if item.api_version and item.kind]
             if len(objects) < len(found):
                 skipped.append(
@@ -89,6 +93,7 @@ def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str
                     "objects (no apiVersion or kind)"
                 )
             items.extend(objects)
+    refuse(duplicate_objects(items))  # across files: each file's own were refused as it was read
     return Input(items, skipped=tuple(skipped))
 
 
@@ -97,5 +102,5 @@ def read_config(path: str) -> Any:
     try:
         data = _read_bytes(path)
     except OSError as error:
-        raise krm_io.InputError(f"{path}: cannot read the config: {error}") from None
-    return krm_io.read_config(krm_io.decode(data, path), path)
+        raise InputError(f"{path}: cannot read the config: {error}") from None
+    return read_config_text(decode(data, path), path)
