@@ -107,7 +107,9 @@ pids+=($!)
 (build runsc "runsc:runsc" 9 -- -ldflags "-s -w" gvisor.dev/gvisor/runsc && done_ok runsc) &
 pids+=($!)
 # The NetworkPolicy engine (its netpol controller only; iptables-nft and ipset from Debian).
-(build kube-router "kube-router:kube-router" 9 -- -ldflags "-s -w" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
+(build kube-router "kube-router:kube-router" 9 -- \
+  -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v2.1.0" \
+  github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
   && done_ok kube-router) &
 pids+=($!)
 failed=0
