@@ -32,8 +32,8 @@ class Dind:
     def run(self, args: list[str], timeout: float = 60) -> Any:
         return sh(in_netns(self.netns, args, env_path(self.directory)), timeout=timeout)
 
-    def docker(self, *args: str, timeout: float = 60) -> Any:
-        return sh(in_netns(self.netns, [DOCKER, "-H", "tcp://127.0.0.1:2375", *args]), timeout=timeout)
+    def docker(self, *args: str, timeout: float = 60, **kwargs: Any) -> Any:
+        return sh(in_netns(self.netns, [DOCKER, "-H", "tcp://127.0.0.1:2375", *args]), timeout=timeout, **kwargs)
 
 
 def env_path(directory: Path) -> str:
@@ -77,6 +77,14 @@ def mount_prelude(directory: Path, daemon_json: Path, mount_path: str) -> str:
 def start_dind(
     janitor: Janitor, objects: list[dict[str, Any]], directory: Path, role: str, device_only_route: bool = False
 ) -> Dind:
+    pod, node = prepare_pod_network(janitor, role, device_only_route)
+    return start_dind_in(janitor, objects, directory, role, pod, node)
+
+
+def start_dind_in(
+    janitor: Janitor, objects: list[dict[str, Any]], directory: Path, role: str, pod: str, node: str
+) -> Dind:
+    """The render's dind in an existing pod namespace (`node`: the namespace its default route leads to)."""
     container, _pod, daemon_json, mount_path = dind_of(objects)
     (directory / "bin").mkdir(parents=True, exist_ok=True)
     wget = directory / "bin" / "wget"
@@ -84,7 +92,6 @@ def start_dind(
         wget.symlink_to("/bin/busybox")
     config_file = directory / "daemon.json"
     config_file.write_text(daemon_json)
-    pod, node = prepare_pod_network(janitor, role, device_only_route)
     argv = [*container["command"], *container.get("args", [])]
     started = time.monotonic()
     proc = janitor.start(
