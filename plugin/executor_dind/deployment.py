@@ -33,9 +33,14 @@ if TYPE_CHECKING:
 DOCKER_PING = ("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{DOCKER_PORT}/_ping")
 EXECUTOR_RUNNING = ("/usr/bin/pgrep", "-f", "/usr/local/bin/executor")
 DOCKER_HOST = f"tcp://127.0.0.1:{DOCKER_PORT}"
+# The pod's interface: the word after `dev` in its (first) default route, which is not always the fifth word
+# (`default dev eth0 scope link` has no gateway).
+DEFAULT_ROUTE_DEVICE = (
+    "dev=$(ip route show default | awk '{for (i = 1; i < NF; i++) if ($i == \"dev\") {print $(i + 1); exit}}')"
+)
 # docker.mtu: auto: the job bridge takes the MTU of the pod's interface (the one with the default route).
 MTU_LINES = (
-    "dev=$(ip route show default | awk '{print $5; exit}')",
+    DEFAULT_ROUTE_DEVICE,
     'mtu=$(cat "/sys/class/net/${dev:-eth0}/mtu") || { echo "cannot read the MTU of ${dev:-eth0}" >&2; exit 1; }',
 )
 MTU_FLAG = '--mtu="$mtu"'

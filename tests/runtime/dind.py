@@ -7,6 +7,7 @@ import json
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,8 @@ class Dind:
     def run(self, args: list[str], timeout: float = 60) -> Any:
         return sh(in_netns(self.netns, args, env_path(self.directory)), timeout=timeout)
 
-    def docker(self, *args: str, timeout: float = 60) -> Any:
-        return sh(in_netns(self.netns, [DOCKER, "-H", "tcp://127.0.0.1:2375", *args]), timeout=timeout)
+    def docker(self, *args: str, timeout: float = 60, **kwargs: Any) -> Any:
+        return sh(in_netns(self.netns, [DOCKER, "-H", "tcp://127.0.0.1:2375", *args]), timeout=timeout, **kwargs)
 
 
 def env_path(directory: Path) -> str:
@@ -40,12 +41,13 @@ def env_path(directory: Path) -> str:
     return f"export PATH={directory / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def prepare_pod_network(janitor: Janitor, role: str) -> tuple[str, str]:
-    """A pod namespace with a default route over a veth to a 'node' namespace (both created here)."""
+def prepare_pod_network(janitor: Janitor, role: str, device_only_route: bool = False) -> tuple[str, str]:
+    """A pod namespace with a default route over a veth to a 'node' namespace (both created here): via the node's
+    address, or (device_only_route) through the device alone, `default dev eth0 scope link`, as some CNIs set it."""
     pod = janitor.netns(f"{role}-pod")
     node = janitor.netns(f"{role}-node")
-    veth(pod, node, POD_ADDR, NODE_ADDR)
-    ok(["ip", "-n", pod, "route", "add", "default", "via", NODE_ADDR])
+    device, _ = veth(pod, node, POD_ADDR, NODE_ADDR)
+    ok(["ip", "-n", pod, "route", "add", "default", *(["dev", device] if device_only_route else ["via", NODE_ADDR])])
     return pod, node
 
 
@@ -72,7 +74,17 @@ def mount_prelude(directory: Path, daemon_json: Path, mount_path: str) -> str:
     return " && ".join(steps)
 
 
-def start_dind(janitor: Janitor, objects: list[dict[str, Any]], directory: Path, role: str) -> Dind:
+def start_dind(
+    janitor: Janitor, objects: list[dict[str, Any]], directory: Path, role: str, device_only_route: bool = False
+) -> Dind:
+    pod, node = prepare_pod_network(janitor, role, device_only_route)
+    return start_dind_in(janitor, objects, directory, role, pod, node)
+
+
+def start_dind_in(
+    janitor: Janitor, objects: list[dict[str, Any]], directory: Path, role: str, pod: str, node: str
+) -> Dind:
+    """The render's dind in an existing pod namespace (`node`: the namespace its default route leads to)."""
     container, _pod, daemon_json, mount_path = dind_of(objects)
     (directory / "bin").mkdir(parents=True, exist_ok=True)
     wget = directory / "bin" / "wget"
@@ -80,7 +92,6 @@ def start_dind(janitor: Janitor, objects: list[dict[str, Any]], directory: Path,
         wget.symlink_to("/bin/busybox")
     config_file = directory / "daemon.json"
     config_file.write_text(daemon_json)
-    pod, node = prepare_pod_network(janitor, role)
     argv = [*container["command"], *container.get("args", [])]
     started = time.monotonic()
     proc = janitor.start(
@@ -120,6 +131,15 @@ def serve_addr_cgi(janitor: Janitor, netns: str, address: str, port: int, direct
         grace=0,  # busybox httpd has no SIGTERM handler
     )
     wait_for(f"httpd on {address}:{port}", lambda: f"{address}:{port}" in listening(netns, "t"), timeout=10)
+
+
+def job_source_address(docker: Callable[..., Any], janitor: Janitor, node: str, directory: Path) -> str:
+    """The address a server on the node side sees when a job container (image job:rt) connects to it."""
+    serve_addr_cgi(janitor, node, NODE_ADDR, 8080, directory)
+    request = f"printf 'GET /cgi-bin/addr HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {NODE_ADDR} 8080"
+    seen = docker("run", "--rm", "job:rt", "sh", "-c", request)
+    assert seen.returncode == 0, seen.stderr
+    return seen.stdout.strip().splitlines()[-1]
 
 
 def import_image(dind: Dind, rootfs: Path, name: str) -> None:

@@ -67,6 +67,7 @@ MODULE_OF = {
     "daemonkeys": "moby",
     "registry": "registry",
     "runsc": "runsc",
+    "kube-router": "kube-router",
 }
 STATUS = ROOT / ".tools" / "status"
 # A cold build of the Kubernetes module beside the others and the tests: ~16 min here; the bound is generous.

@@ -3,7 +3,8 @@ with the rendered capabilities and daemon.json in an OCI bundle, joined to a pod
 
 Proves: dockerd starts inside the sandbox; only 127.0.0.1:2375 listens there; the rendered probes exit 0; a job
 container gets the rendered MTU and its traffic reaches the node side as the pod address (the script's SNAT,
-since gVisor gives dockerd no netfilter of its own); with no default route the script stops and says why.
+since gVisor gives dockerd no netfilter of its own); with no default route the script stops and says why; with a
+device-only default route (`default dev eth0 scope link`, no gateway) it finds the device and starts.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from runtime.dind import DOCKER, NODE_ADDR, POD_ADDR, prepare_pod_network, serve_addr_cgi
+from runtime.dind import DOCKER, POD_ADDR, import_image, job_source_address, prepare_pod_network, start_dind
 from runtime.harness import Janitor, Proc, built, dind_of, in_netns, render, sh, wait_for
 
 STRICT = {
@@ -207,11 +208,7 @@ def test_job_traffic_leaves_as_the_pod_address(sandbox, janitor, tmp_path) -> No
     bridge = sandbox.exec("ip", "-o", "link", "show", "docker0")
     print("job eth0:", link.stdout.strip(), "| docker0:", bridge.stdout.strip())
     assert (mtu_of(bridge.stdout), mtu_of(link.stdout)) == (1500 - 14, 1280 - 14)
-    serve_addr_cgi(janitor, sandbox.node, NODE_ADDR, 8080, tmp_path)
-    request = f"printf 'GET /cgi-bin/addr HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {NODE_ADDR} 8080"
-    seen = sandbox.docker("run", "--rm", "job:rt", "sh", "-c", request)
-    assert seen.returncode == 0, seen.stderr
-    assert seen.stdout.strip().splitlines()[-1] == POD_ADDR, seen.stdout
+    assert job_source_address(sandbox.docker, janitor, sandbox.node, tmp_path) == POD_ADDR
 
 
 def test_no_default_route_fails_with_the_reason(janitor, runsc, executor_dind, tmp_path) -> None:
@@ -231,3 +228,17 @@ def test_no_default_route_fails_with_the_reason_on_the_host_kernel(janitor, exec
     result = sh(in_netns(netns, [*dind["command"], *dind.get("args", [])]), timeout=30)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.strip() == "no default route: no interface to NAT job traffic through"
+
+
+def test_device_only_default_route_starts_on_the_host_kernel(janitor, executor_dind, rootfs_tar, tmp_path) -> None:
+    """`default dev eth0 scope link` has no fifth word `eth0`: the script takes the word after `dev` (also for
+    docker.mtu: auto, the same line; /sys here is the host's, so that case is left to the unit test's text). Its
+    positive twin is every other strict case, whose route goes `via` a gateway."""
+    dind = start_dind(janitor, render(executor_dind, STRICT, tmp_path, "strict"), tmp_path, "devroute", True)
+    route = sh(in_netns(dind.netns, ["ip", "route", "show", "default"]), timeout=10).stdout.split()
+    assert route[:2] == ["default", "dev"] and "via" not in route, route
+    nat = sh(in_netns(dind.netns, ["iptables-legacy", "-t", "nat", "-S", "POSTROUTING"]), timeout=10).stdout
+    assert f"-A POSTROUTING -o {route[2]} -p tcp -j SNAT --to-source {POD_ADDR}" in nat.splitlines(), nat
+    import_image(dind, rootfs_tar, "job:rt")
+    assert job_source_address(dind.docker, janitor, dind.node, tmp_path) == POD_ADDR
+    janitor.stop(dind.proc)

@@ -289,7 +289,7 @@ def test_mtu_auto_reads_the_pod_interface_at_start():
         "/bin/sh",
         "-c",
         "set -eu\n"
-        "dev=$(ip route show default | awk '{print $5; exit}')\n"
+        "dev=$(ip route show default | awk '{for (i = 1; i < NF; i++) if ($i == \"dev\") {print $(i + 1); exit}}')\n"
         'mtu=$(cat "/sys/class/net/${dev:-eth0}/mtu") || { echo "cannot read the MTU of ${dev:-eth0}" >&2; exit 1; }\n'
         'exec dockerd --mtu="$mtu"\n',
     ]

@@ -6,7 +6,7 @@
 #   install.sh [packages|builds]   both (default), only the apt packages, or only the Go builds
 #
 # Cost: the Go builds are most of a cold run. Each module is built in one `go build` (its binaries share the
-# compile of their common packages and link side by side), the five modules build at the same time (downloads
+# compile of their common packages and link side by side), the six modules build at the same time (downloads
 # and single-threaded links fill the other core; the control plane's at a higher priority), with -trimpath, no DWARF (-gcflags=all=-dwarf=false: 13%
 # less compile CPU here; -ldflags -s -w would drop it at link anyway). The Go caches live under .tools/go, so
 # `make clean` (or a fresh clone) measures a truly cold run; a module whose go.mod, go.sum and build command are
@@ -18,10 +18,10 @@ cd "$(dirname "$0")/../.."
 TOOLS="$PWD/.tools"
 BIN="$TOOLS/bin"
 STATUS="$TOOLS/status"
-MODULES="kube moby kwok registry runsc"
+MODULES="kube moby kwok registry runsc kube-router"
 mode="${1:-all}"
 mkdir -p "$BIN" "$TOOLS/stamps" "$TOOLS/logs" "$STATUS"
-PACKAGES="docker.io busybox-static docker-registry etcd-server iproute2 iptables util-linux openssl"
+PACKAGES="docker.io busybox-static docker-registry etcd-server iproute2 iptables ipset util-linux openssl"
 
 # not_built REASON: every module's status says why nothing was built.
 not_built() {
@@ -105,6 +105,12 @@ pids+=($!)
   && done_ok registry) &
 pids+=($!)
 (build runsc "runsc:runsc" 9 -- -ldflags "-s -w" gvisor.dev/gvisor/runsc && done_ok runsc) &
+pids+=($!)
+# The NetworkPolicy engine (its netpol controller only; iptables-nft and ipset from Debian).
+(build kube-router "kube-router:kube-router" 9 -- \
+  -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v2.1.0" \
+  github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
+  && done_ok kube-router) &
 pids+=($!)
 failed=0
 for pid in "${pids[@]}"; do wait "$pid" || failed=1; done

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from executor_dind import values
 from executor_dind.checkov import checkov_skip_key, skip_annotations
-from executor_dind.deployment import dockerd_script
+from executor_dind.deployment import DEFAULT_ROUTE_DEVICE, dockerd_script
 from executor_dind.hardening.common import (
     Applied,
     Control,
@@ -44,7 +44,7 @@ DOCKERD_FLAGS = ("--storage-driver=vfs", "--iptables=false", "--ip6tables=false"
 _NAT_LINES = (
     "# gVisor gives dockerd no netfilter: NAT job traffic to the pod address ourselves.",
     "ip link del docker0 2>/dev/null || true",
-    "dev=$(ip route show default | awk '{print $5; exit}')",
+    DEFAULT_ROUTE_DEVICE,
     '[ -n "$dev" ] || { echo "no default route: no interface to NAT job traffic through" >&2; exit 1; }',
     'addr=$(ip -4 addr show dev "$dev" | awk \'/inet /{sub(/\\/.*/, "", $2); print $2; exit}\')',
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
