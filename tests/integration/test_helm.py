@@ -296,3 +296,68 @@ def test_not_the_chart_and_bad_arguments_are_refused(executor_dind, helm_env) ->
     assert typo.stderr.splitlines()[0].startswith(
         "executor-dind: error: --post-renderer-args.hardening.profil: unknown field"
     )
+
+
+PLACEMENT_VALUES = f"""\
+{SUB}:
+  queues:
+    - name: codeintel
+      replicaCount: 2
+      resources: {{requests: {{cpu: "2", memory: 4Gi}}, limits: {{cpu: "4", memory: 8Gi}}}}
+    - name: both
+      queueNames: [batches, codeintel]
+      env: {{FOO: {{value: bar}}}}
+  executor:
+    frontendUrl: {FRONTEND}
+    frontendExistingSecret: executor-secret
+    storage: {{type: ephemeral, size: 50Gi, class: premium-rwo}}
+  sourcegraph:
+    nodeSelector: {{pool: executors}}
+    tolerations: [{{key: dedicated, operator: Equal, value: executors, effect: NoSchedule}}]
+    affinity: {{podAntiAffinity: {{}}}}
+  privateDockerRegistry: {{enabled: false}}
+  dind:
+    daemonConfig: {{debug: true}}
+"""
+
+
+def test_queues_storage_placement_and_daemon_config_map(helms, umbrella, helm_env, executor_dind, tmp_path) -> None:
+    """The chart's `queues`, per-queue resources and env, ephemeral scratch, global node placement, an extra
+    daemon.json key and a disabled registry, each where executor-dind keeps it; affinity is said not mapped."""
+    values = tmp_path / "values.yaml"
+    values.write_text(PLACEMENT_VALUES)
+    plain = assert_ok(run([helms["helm4"], "template", "x", str(umbrella), "-f", str(values)], env=helm_env))
+    spec = mapped_config(executor_dind, plain, helm_env)["spec"]
+    assert spec == {
+        **{k: v for k, v in MAPPED.items() if k not in ("queues", "privateRegistry", "docker")},
+        "hardening": {
+            "profile": "recommended",
+            "nodePool": {
+                "enabled": True,
+                "nodeSelector": {"pool": "executors"},
+                "taint": {"key": "dedicated", "value": "executors", "effect": "NoSchedule"},
+            },
+        },
+        "storage": {"type": "ephemeral", "size": "50Gi", "storageClassName": "premium-rwo"},
+        "queues": [
+            {
+                "name": "codeintel",
+                "replicas": 2,
+                "resources": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"cpu": "4", "memory": "8Gi"}},
+            },
+            {"name": "both", "queueNames": ["batches", "codeintel"], "replicas": 1, "env": {"FOO": "bar"}},
+        ],
+        "docker": {"mtu": 1200, "daemonConfig": {"debug": True}},
+        "privateRegistry": {"enabled": False},
+    }
+    result = run(
+        [helms["helm4"], "template", "x", str(umbrella), "-f", str(values), "--post-renderer", "executor-dind"],
+        env=helm_env,
+    )
+    rendered = by_key(assert_ok(result))
+    assert {k[2] for k in rendered if k[0] == "Deployment"} == {"executor-codeintel", "executor-both"}
+    assert "StatefulSet" not in {k[0] for k in rendered}
+    assert (
+        "executor-dind: not mapped: Deployment/executor-codeintel affinity: executor-dind has no such setting; "
+        "its executors are placed by nodePool\n"
+    ) in result.stderr
