@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run
-from integration.test_helm import CHART, helms, umbrella  # noqa: F401 (fixtures)
+from integration.test_helm import CHART, helm_homes, helms, umbrella  # noqa: F401 (fixtures)
 from integration.util import assert_ok, objects
 
 DOC = (ROOT / "docs" / "helm.md").read_text()
@@ -31,16 +31,9 @@ def scratch_env(tmp_path: Path, executor_dind: str, helm: str) -> dict[str, str]
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "helm").symlink_to(helm)
-    return {
-        **os.environ,
-        "PATH": os.pathsep.join([str(bin_dir), str(Path(executor_dind).parent), os.environ.get("PATH", "")]),
-        "CHART": str(CHART),
-        "HELM_PLUGINS": str(tmp_path / "plugins"),
-        "HELM_CACHE_HOME": str(tmp_path / "cache"),
-        "HELM_CONFIG_HOME": str(tmp_path / "config"),
-        "HELM_DATA_HOME": str(tmp_path / "data"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-    }
+    env = helm_homes(tmp_path, executor_dind)
+    env["PATH"] = os.pathsep.join([str(bin_dir), env["PATH"]])
+    return {**env, "CHART": str(CHART)}
 
 
 @pytest.mark.parametrize("name", sorted(RUNNABLE))

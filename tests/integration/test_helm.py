@@ -99,19 +99,24 @@ def umbrella(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return chart
 
 
-@pytest.fixture(scope="module")
-def helm_env(executor_dind: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Helm's homes in a scratch directory, the plugin installed the way users install it, the report file there."""
-    home = tmp_path_factory.mktemp("helm-home")
-    env = {
+def helm_homes(directory: Path, executor_dind: str) -> dict[str, str]:
+    """The environment for helm: executor-dind on PATH, Helm's homes and the report file under `directory`."""
+    return {
         **os.environ,
         "PATH": os.pathsep.join([str(Path(executor_dind).parent), os.environ.get("PATH", "")]),
-        "HELM_PLUGINS": str(home / "plugins"),
-        "HELM_CACHE_HOME": str(home / "cache"),
-        "HELM_CONFIG_HOME": str(home / "config"),
-        "HELM_DATA_HOME": str(home / "data"),
-        "XDG_STATE_HOME": str(home / "state"),
+        "HELM_PLUGINS": str(directory / "plugins"),
+        "HELM_CACHE_HOME": str(directory / "cache"),
+        "HELM_CONFIG_HOME": str(directory / "config"),
+        "HELM_DATA_HOME": str(directory / "data"),
+        "XDG_STATE_HOME": str(directory / "state"),
     }
+
+
+@pytest.fixture(scope="module")
+def helm_env(executor_dind: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Helm's homes in a scratch directory, the plugin installed the way users install it."""
+    home = tmp_path_factory.mktemp("helm-home")
+    env = helm_homes(home, executor_dind)
     out = assert_ok(run([executor_dind, "install-plugin", "--helm"], env=env))
     assert out == f"{home / 'plugins' / 'executor-dind'}\n"
     return env

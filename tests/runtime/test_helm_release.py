@@ -3,14 +3,13 @@ server stores is executor-dind's executors, and the upgrade path docs/helm.md gi
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from conftest import find_tool, missing
-from integration.test_helm import CHART, FRONTEND, PROFILE_ARGS, VALUES
+from integration.test_helm import CHART, FRONTEND, PROFILE_ARGS, VALUES, helm_homes
 from runtime.controlplane import ControlPlane
 from runtime.harness import in_netns, sh
 from runtime.test_apiserver import cluster  # noqa: F401 (fixture: a fresh etcd and API server per test)
@@ -23,15 +22,7 @@ OWNER = "app.kubernetes.io/part-of"
 def helm_env(executor_dind: str, tmp_path: Path) -> dict[str, str]:
     if not (CHART / "Chart.yaml").is_file():
         missing(f"the sourcegraph-executor dind chart is not at {CHART}")
-    env = {
-        **os.environ,
-        "PATH": os.pathsep.join([str(Path(executor_dind).parent), os.environ.get("PATH", "")]),
-        "HELM_PLUGINS": str(tmp_path / "plugins"),
-        "HELM_CACHE_HOME": str(tmp_path / "cache"),
-        "HELM_CONFIG_HOME": str(tmp_path / "config"),
-        "HELM_DATA_HOME": str(tmp_path / "data"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-    }
+    env = helm_homes(tmp_path, executor_dind)
     installed = sh([executor_dind, "install-plugin", "--helm"], env=env)
     assert installed.returncode == 0, installed.stderr
     return env
