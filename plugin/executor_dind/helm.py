@@ -151,10 +151,20 @@ class _Mapper:
     def skip(self, what: str, why: str) -> None:
         self.unmapped.append(f"{what}: {why}")
 
+    def shaped(self, where: str, field: str, value: Any, expected: type) -> bool:
+        """Whether a field the chart rendered has the shape Kubernetes needs; if not, a refusal that says so."""
+        if value is None or (isinstance(value, expected) and not isinstance(value, bool)):
+            return value is not None
+        name = {dict: "an object", list: "a list", int: "an integer"}[expected]
+        self.problems.append(f"{where}: {field} is {json.dumps(value)}, not {name}: fix the chart's values")
+        return False
+
 
 def _queue(mapper: _Mapper, item: Item, executor: dict[str, Any]) -> dict[str, Any] | None:
     env = _env(executor)
     where = item.describe()
+    for var in _list(executor.get("env")):
+        mapper.shaped(where, "an entry of the executor's env", var, dict)
     name = item.name.removeprefix("executor-") or item.name
     queue: dict[str, Any] = {"name": name}
     names = _value(env, "EXECUTOR_QUEUE_NAMES")
@@ -165,13 +175,12 @@ def _queue(mapper: _Mapper, item: Item, executor: dict[str, Any]) -> dict[str, A
         return None
     if listed != [name]:
         queue["queueNames"] = listed
-    replicas = item.obj.get("spec", {}).get("replicas")
-    if isinstance(replicas, int) and not isinstance(replicas, bool):
-        queue["replicas"] = replicas
+    if mapper.shaped(where, "spec.replicas", item.obj["spec"].get("replicas"), int):
+        queue["replicas"] = item.obj["spec"]["replicas"]
     jobs = _value(env, "EXECUTOR_MAXIMUM_NUM_JOBS")
     if jobs is not None and jobs.isdigit():
         queue["maximumNumJobs"] = int(jobs)
-    if _mapping(executor.get("resources")):
+    if mapper.shaped(where, "the executor's resources", executor.get("resources"), dict) and executor["resources"]:
         queue["resources"] = executor["resources"]
     extra = {key: {k: v for k, v in var.items() if k != "name"} for key, var in env.items() if key not in CHART_ENV}
     if extra:
@@ -221,11 +230,14 @@ def _pod(mapper: _Mapper, item: Item, spec: dict[str, Any], executor: dict[str, 
     if runtime_class:
         mapper.put("hardening.gvisor.enabled", True, f"{where} runtimeClassName (dind.gVisor.enabled)")
         mapper.put("hardening.gvisor.runtimeClassName", str(runtime_class), f"{where} runtimeClassName")
-    selector = _mapping(spec.get("nodeSelector"))
-    if selector:
+    selector = spec.get("nodeSelector")
+    if mapper.shaped(where, "nodeSelector", selector, dict) and selector:
         mapper.put("hardening.nodePool.enabled", True, f"{where} nodeSelector (sourcegraph.nodeSelector)")
         mapper.put("hardening.nodePool.nodeSelector", selector, f"{where} nodeSelector")
-    tolerations = [t for t in _list(spec.get("tolerations")) if isinstance(t, dict)]
+    tolerations = spec.get("tolerations") if mapper.shaped(where, "tolerations", spec.get("tolerations"), list) else []
+    for toleration in tolerations:
+        mapper.shaped(where, "a toleration", toleration, dict)
+    tolerations = [t for t in tolerations if isinstance(t, dict)]
     taints = [t for t in tolerations if t.get("operator", "Equal") == "Equal" and t.get("key")]
     if len(taints) == 1 and taints[0].get("effect") in ("NoSchedule", "NoExecute") and len(tolerations) == 1:
         taint = {"key": str(taints[0]["key"]), "value": str(taints[0].get("value", "")), "effect": taints[0]["effect"]}

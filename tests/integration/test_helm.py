@@ -366,3 +366,43 @@ def test_queues_storage_placement_and_daemon_config_map(helms, umbrella, helm_en
         "executor-dind: not mapped: Deployment/executor-codeintel affinity: executor-dind has no such setting; "
         "its executors are placed by nodePool\n"
     ) in result.stderr
+
+
+def _executor_pod(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+
+
+MALFORMED = {
+    "resources": (
+        lambda pod: pod["containers"][0].__setitem__("resources", "big"),
+        'executor-dind: error: Deployment/executor-batches: the executor\'s resources is "big", not an object: '
+        "fix the chart's values",
+    ),
+    "nodeSelector": (
+        lambda pod: pod.__setitem__("nodeSelector", ["pool"]),
+        'executor-dind: error: Deployment/executor-batches: nodeSelector is ["pool"], not an object: '
+        "fix the chart's values",
+    ),
+    "toleration": (
+        lambda pod: pod.__setitem__("tolerations", [5]),
+        "executor-dind: error: Deployment/executor-batches: a toleration is 5, not an object: fix the chart's values",
+    ),
+    "env": (
+        lambda pod: pod["containers"][0]["env"].append("FOO=bar"),
+        'executor-dind: error: Deployment/executor-batches: an entry of the executor\'s env is "FOO=bar", not an '
+        "object: fix the chart's values",
+    ),
+}
+
+
+@pytest.mark.parametrize("field", list(MALFORMED))
+def test_a_malformed_chart_object_is_refused_not_dropped(field, helms, umbrella, helm_env, executor_dind) -> None:
+    plain = assert_ok(template(helms, "helm4", umbrella, helm_env, args=None))
+    control = run([executor_dind, "helm-post-render"], input=plain, env=helm_env)
+    assert control.returncode == 0, control.stderr  # positive control: the chart's own output maps
+    docs = objects(plain)
+    change, message = MALFORMED[field]
+    change(_executor_pod(docs))
+    refused = run([executor_dind, "helm-post-render"], input=yaml.safe_dump_all(docs), env=helm_env)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert [line for line in refused.stderr.splitlines() if "error" in line] == [message]

@@ -85,7 +85,13 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         _report([f"executor-dind: error: {path}: {message}" for path, message in error.problems], failed=True)
         return 1
-    result = helm.post_render(sys.stdin.buffer.read(), tree)
+    try:
+        result = helm.post_render(sys.stdin.buffer.read(), tree)
+    except Exception as error:  # a bug: Helm 4 would drop the CLI's last-resort line, so report it here
+        if os.environ.get("EXECUTOR_DIND_DEBUG"):
+            raise
+        _report([f"executor-dind: internal error: {type(error).__name__}: {error} (please report this)"], failed=True)
+        return 1
     if args.emit_config:
         if result.config is None:
             _report(list(result.lines), failed=True)
