@@ -117,11 +117,31 @@ def recognise(items: list[Item]) -> Recognised:
         for item in items
         if item.kind == "ConfigMap" and item.name in mounted and "daemon.json" in _mapping(item.obj.get("data"))
     )
-    registries = tuple(item for item in items if item.is_mapping and is_registry_workload(item.obj))
-    services = tuple(
-        item for item in items if item.kind == "Service" and any(_selects(item, registry) for registry in registries)
+    # The registry is the one daemon.json sends dockerd to: the Services its mirrors name, the workloads behind them.
+    hosts = {host for item in daemon_configs for host in _mirror_hosts(item)}
+    services = tuple(item for item in items if item.kind == "Service" and item.name in hosts)
+    registries = tuple(
+        item
+        for item in items
+        if item.is_mapping and is_registry_workload(item.obj) and any(_selects(service, item) for service in services)
     )
-    return Recognised(executors, daemon_configs, registries, services)
+    return Recognised(
+        executors, daemon_configs, registries, tuple(s for s in services if any(_selects(s, r) for r in registries))
+    )
+
+
+def _mirror_hosts(config_map: Item) -> set[str]:
+    """The Service names in daemon.json's registry-mirrors and insecure-registries (host, or host.namespace...)."""
+    try:
+        config = json.loads(str(_mapping(config_map.obj.get("data")).get("daemon.json", "")))
+    except ValueError:
+        return set()  # map_chart says why
+    listed = [*_list(_mapping(config).get("registry-mirrors")), *_list(_mapping(config).get("insecure-registries"))]
+    hosts = set()
+    for entry in listed:
+        address = str(entry).split("://", 1)[-1]
+        hosts.add(address.split("/", 1)[0].split(":", 1)[0].split(".", 1)[0])
+    return hosts
 
 
 def _env(container: dict[str, Any]) -> dict[str, Any]:

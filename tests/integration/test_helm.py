@@ -37,7 +37,30 @@ metadata:
   name: site-notes
 data:
   owner: platform-team
-"""
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: team-registry
+spec:
+  selector: {app: team-registry}
+  ports: [{port: 5000}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: team-registry
+spec:
+  selector:
+    matchLabels: {app: team-registry}
+  template:
+    metadata:
+      labels: {app: team-registry}
+    spec:
+      containers:
+        - name: registry
+          image: index.docker.io/library/registry:3.0.0
+"""  # a registry of the team's own, which the executors' daemon.json does not name: it is kept
 # The chart's executor objects with these values: what the post-renderer must replace, and nothing else.
 CHART_EXECUTOR_OBJECTS = {
     ("Deployment", "", "executor-batches"),
@@ -171,7 +194,7 @@ def test_post_render_per_profile(which, profile, helms, umbrella, helm_env, exec
     assert set(before) - set(kept) == CHART_EXECUTOR_OBJECTS
     assert {k: after[k] for k in kept} == kept
     if which == "helm4":  # Helm 4 names each object's template from the annotation the post-renderer kept
-        assert rendered.count("# Source: umbrella/templates/extra.yaml\n") == 2
+        assert rendered.count("# Source: umbrella/templates/extra.yaml\n") == 4
     assert "executor-dind: self-audit passed" in result.stderr  # the report reaches helm's stderr on success
 
     audit = run([executor_dind, "audit"], input=rendered)
