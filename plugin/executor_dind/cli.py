@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "schema": "schema",
     "components": "components",
     "migrate": "migrate",
+    "helm-post-render": "helm_post_render",
 }
 
 
@@ -141,10 +142,28 @@ def parser() -> argparse.ArgumentParser:
     _adoption(migrate, ("krm", "legacy"), "replace an existing executor-dind.yaml")
     install = command(
         "install-plugin",
-        help="install the legacy exec plugin for kubectl kustomize",
-        epilog="example: executor-dind install-plugin && kubectl kustomize --enable-alpha-plugins instances/my",
+        help="install the legacy exec plugin for kubectl kustomize, or (--helm) the Helm 4 post-renderer plugin",
+        epilog="examples: executor-dind install-plugin && kubectl kustomize --enable-alpha-plugins instances/my\n"
+        "          executor-dind install-plugin --helm && helm template x CHART --post-renderer executor-dind",
     )
-    install.add_argument("--plugin-home", help="default: $KUSTOMIZE_PLUGIN_HOME or ~/.config/kustomize/plugin")
+    install.add_argument(
+        "--plugin-home",
+        help="default: $KUSTOMIZE_PLUGIN_HOME or ~/.config/kustomize/plugin; with --helm: the first entry of "
+        "$HELM_PLUGINS, else $HELM_DATA_HOME/plugins or ~/.local/share/helm/plugins",
+    )
+    install.add_argument("--helm", action="store_true", help="write the Helm 4 postrenderer/v1 plugin executor-dind")
+    helm = command(
+        "helm-post-render",
+        help="Helm post-renderer: replace the sourcegraph-executor dind chart's executors with executor-dind's",
+        epilog="examples: helm template x CHART --post-renderer executor-dind --post-renderer-args "
+        "hardening.profile=strict (Helm 4)\n"
+        "          helm template x CHART --post-renderer executor-dind --post-renderer-args helm-post-render (Helm 3)",
+    )
+    helm.add_argument("--config", help="ExecutorDind (or ConfigMap) file merged over what the chart's objects say")
+    helm.add_argument("--emit-config", action="store_true", help="print the merged ExecutorDind config, not the render")
+    helm.add_argument(
+        "settings", nargs="*", metavar="KEY=VALUE", help="dotted spec keys, e.g. hardening.profile=strict"
+    )
     command(
         "schema",
         help="print the JSON Schema of the ExecutorDind config",

@@ -28,7 +28,17 @@ spec:
   ports:
     - {name: http, port: 30080, targetPort: http}
 """
-SUBCOMMANDS = ("render", "audit", "explain", "init", "migrate", "install-plugin", "schema", "components")
+SUBCOMMANDS = (
+    "render",
+    "audit",
+    "explain",
+    "init",
+    "migrate",
+    "install-plugin",
+    "schema",
+    "components",
+    "helm-post-render",
+)
 
 
 @pytest.fixture

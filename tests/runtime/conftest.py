@@ -24,6 +24,7 @@ ENABLED = os.environ.get("EXECUTOR_DIND_RUNTIME") == "1"
 # builds; then the control plane's, the longest, while the other modules finish.
 BUILD_ORDER = {
     "test_apiserver": 1,  # kube
+    "test_helm_release": 1,  # kube
     "test_keda": 1,  # kube
     "test_scheduling": 2,  # kube and kwok
     "test_gvisor": 3,  # runsc
