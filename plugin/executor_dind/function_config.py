@@ -27,14 +27,14 @@ def parse_function_config(config: dict[str, Any] | None) -> Spec:
         )
     api_version, kind = config.get("apiVersion"), config.get("kind")
     if kind == KIND and api_version == API_VERSION:
-        return parse_spec(config.get("spec"), "spec")
+        return validated_spec(config.get("spec"), "spec")
     if kind == "ConfigMap" and api_version == "v1":
         data = config.get("data") or {}
         if not isinstance(data, dict):
             raise ConfigError([("data", "must be an object of dotted keys, e.g. frontend.url")])
         from executor_dind.configmap import dotted_tree
 
-        return parse_spec(dotted_tree(data, Spec, "data"), "data")
+        return validated_spec(dotted_tree(data, Spec, "data"), "data")
     raise ConfigError(
         [
             (
@@ -44,6 +44,28 @@ def parse_function_config(config: dict[str, Any] | None) -> Spec:
             )
         ]
     )
+
+
+def validated_spec(raw: Any, path: str = "spec") -> Spec:
+    """The spec, each field checked alone, then across fields by every control's validate hook, and its
+    auditExceptions against the audit's registry; ConfigError lists every problem at its config field."""
+    spec = parse_spec(raw, path)
+    from executor_dind import hardening
+
+    problems = [*hardening.validate(spec, path), *_audit_exception_problems(spec, path)]
+    if problems:
+        raise ConfigError(problems)
+    return spec
+
+
+def _audit_exception_problems(spec: Spec, path: str) -> list[tuple[str, str]]:
+    from executor_dind.audit.rules import RULES
+
+    return [
+        (f"{path}.auditExceptions[{index}].rule", f"{exception.rule!r} is not an audit rule ({', '.join(RULES)})")
+        for index, exception in enumerate(spec.audit_exceptions)
+        if exception.rule not in RULES
+    ]
 
 
 def config_ref(config: Any) -> ResourceRef | None:

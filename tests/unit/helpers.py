@@ -9,18 +9,18 @@ import pytest
 
 from executor_dind import function, krm_io
 from executor_dind.discovery import Context
-from executor_dind.function_config import parse_function_config
+from executor_dind.function_config import parse_function_config, validated_spec
 from executor_dind.krm_io import Item
 from executor_dind.podspec import container
 from executor_dind.records import ConfigError
-from executor_dind.spec import Spec, parse_spec
+from executor_dind.spec import Spec
 
 SG = "sourcegraph"
 
 
 def spec(**raw: Any) -> Spec:
     """A validated Spec from wire-form (camelCase) keyword arguments."""
-    return parse_spec(raw)
+    return validated_spec(raw)
 
 
 def context(namespace: str = SG, sourcegraph_namespace: str = SG, url: str = "") -> Context:
@@ -130,9 +130,9 @@ DEFAULT_OBJECTS = [
 
 
 def problems(raw: Any) -> list[tuple[str, str]]:
-    """The problems parse_spec raises for this raw spec."""
+    """The problems validated_spec raises for this raw spec."""
     with pytest.raises(ConfigError) as caught:
-        parse_spec(raw)
+        validated_spec(raw)
     return caught.value.problems
 
 

@@ -326,3 +326,26 @@ def test_lifecycle_fields_default_off_and_parse():
 )
 def test_lifecycle_value_checks(raw, path, message):
     assert problems(raw) == [(path, message)]
+
+
+def test_the_config_model_is_a_leaf():
+    """Importing the config model loads its own modules only: no YAML library, no object builder, no hardening
+    control and no audit module (a fresh interpreter, so nothing imported before counts)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; before = set(sys.modules); import executor_dind.spec, executor_dind.settings; "
+        "print('\\n'.join(sorted(set(sys.modules) - before)))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(run.stdout.split())
+    ours = {name for name in loaded if name.split(".")[0] == "executor_dind"}
+    assert ours == {
+        "executor_dind",
+        "executor_dind.records",
+        "executor_dind.settings",
+        "executor_dind.spec",
+        "executor_dind.values",
+    }
+    assert not {"yaml", "ruamel", "ruamel.yaml", "jsonpatch", "ipaddress", "typing"} & loaded

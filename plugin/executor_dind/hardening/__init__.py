@@ -29,3 +29,8 @@ def get(control_id: str) -> Control:
 def enabled(spec: Spec) -> tuple[Control, ...]:
     """The controls on for this spec, baseline first, in the order they apply."""
     return tuple(control for control in CONTROLS if control.enabled(spec))
+
+
+def validate(spec: Spec, path: str = "spec") -> list[tuple[str, str]]:
+    """Every control's spec-only checks, as (config field path, message), in the order the controls apply."""
+    return [problem for control in CONTROLS for problem in control.validate(spec, path)]

@@ -36,10 +36,16 @@ def no_check(spec: Spec, context: Context) -> list[Result]:
     return []
 
 
+def no_validate(spec: Spec, path: str) -> list[tuple[str, str]]:
+    return []
+
+
 class Control(Record):
     """One hardening control (or the baseline), as each module declares it in its CONTROL.
 
     settings: the control's own record under spec.hardening.<id> (None: the control is always on).
+    validate: problems of the spec alone, each at its config field (under path: `spec`, or `data` for a
+    ConfigMap), run when the config is parsed, whether the control is on or not.
     check: problems of this spec with this input, found before anything is built.
     apply: what the control adds and changes, given the objects built by the controls before it.
     """
@@ -52,6 +58,7 @@ class Control(Record):
     settings: type | None
     apply: Callable[[Spec, Context, tuple[dict[str, Any], ...]], Applied]
     check: Callable[[Spec, Context], list[Result]] = no_check
+    validate: Callable[[Spec, str], list[tuple[str, str]]] = no_validate
 
     def settings_of(self, spec: Spec) -> Any:
         return None if self.settings is None else getattr(spec.hardening, snake_case(self.id))
