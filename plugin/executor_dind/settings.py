@@ -68,8 +68,8 @@ class Dns(Record):
 
 class NetworkPolicy(Record):
     enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
-    denied_cidrs: Annotated[tuple[str, ...], Field(key="deniedCIDRs", check=values.cidrs)] = DENIED_CIDRS
-    allowed_cidrs: Annotated[tuple[str, ...], Field(key="allowedCIDRs", check=values.cidrs)] = ()
+    denied_cidrs: Annotated[tuple[str, ...], Field(key="deniedCIDRs")] = DENIED_CIDRS
+    allowed_cidrs: Annotated[tuple[str, ...], Field(key="allowedCIDRs")] = ()
     dns: Dns = Dns()
 
 

@@ -153,17 +153,6 @@ def url_authority(value: str) -> tuple[str, str, int | None]:
     return match["scheme"], match["host"].lower(), int(match["port"]) if match["port"] else None
 
 
-def cidrs(values: tuple[str, ...]) -> str | None:
-    import ipaddress
-
-    for value in values:
-        try:
-            ipaddress.ip_network(value)
-        except ValueError:
-            return f"{value!r} is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)"
-    return None
-
-
 def ip_address(value: str) -> str | None:
     import ipaddress
 

@@ -227,8 +227,8 @@ def test_unknown_profile(value, hint):
         ),
         (
             {"hardening": {"networkPolicy": {"deniedCIDRs": ["10.0.0.0/33"]}}},
-            "spec.hardening.networkPolicy.deniedCIDRs",
-            "'10.0.0.0/33' is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)",
+            "spec.hardening.networkPolicy.deniedCIDRs[0]",
+            "'10.0.0.0/33' is not a CIDR: /33 is not a prefix length from 0 to 32",
         ),
         (
             {"hardening": {"networkPolicy": {"dns": {"nodeLocalIP": "169.254.20"}}}},

@@ -28,8 +28,3 @@ def test_duration_seconds(text, seconds):
 def test_value_checks_match_whole_strings(check, good, bad):
     assert [value for value in good if check(value)] == []
     assert [value for value in bad if not check(value)] == []
-
-
-def test_cidrs_names_the_first_bad_one():
-    assert values.cidrs(("10.0.0.0/8", "fd00::/8")) is None
-    assert values.cidrs(("10.0.0.0/8", "10.0.0.1/8")) == "'10.0.0.1/8' is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)"
