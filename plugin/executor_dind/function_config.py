@@ -81,15 +81,30 @@ def config_ref(config: Any) -> ResourceRef | None:
     )
 
 
-def config_results(error: ConfigError, config: Any) -> list[Result]:
+def config_file(config: Any) -> str:
+    """Where the orchestrator says the functionConfig lives (kpt's and kustomize's path annotation), or ""."""
+    from executor_dind.krm_io import PATH_ANNOTATIONS
+
+    meta = config.get("metadata") if isinstance(config, dict) else None
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(annotations, dict):
+        return ""
+    return next((str(annotations[key]) for key in PATH_ANNOTATIONS if annotations.get(key)), "")
+
+
+def config_results(error: ConfigError, config: Any, file: str = "") -> list[Result]:
+    """One error per problem, naming the config field and the config file (given, or the path annotation)."""
     ref = config_ref(config)
+    file = file or config_file(config)
+    where = f" in {file}" if file else ""
     return [
         # A problem with the whole object ("functionConfig") is its own message; a field's names the field.
         Result(
-            message if path == "functionConfig" else f"invalid functionConfig: {path}: {message}",
+            message if path == "functionConfig" else f"invalid functionConfig{where}: {path}: {message}",
             "error",
             ref,
             path if ref else "",
+            file,
         )
         for path, message in error.problems
     ]

@@ -356,7 +356,8 @@ def test_legacy_plugin_bad_config(executor_dind, bad_config):
     assert proc.stdout == ""  # kustomize must not read a half-written stream
     lines = proc.stderr.splitlines()
     assert lines[0] == (
-        "error ExecutorDind/-/executors: invalid functionConfig: spec.queus: unknown field (did you mean 'queues'?)"
+        f"error ExecutorDind/-/executors: invalid functionConfig in {bad_config}: spec.queus: unknown field (did you "
+        "mean 'queues'?)"
     )
     assert lines[-1].startswith("executor-dind: error ")
 
