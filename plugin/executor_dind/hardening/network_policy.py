@@ -1,4 +1,4 @@
-"""Network policy: executors reach DNS, the frontend, the registry and the internet, nothing private (control 3).
+"""Network policy: executors reach DNS, the frontend, the registry and the internet, nothing private (README.md).
 
 Executor pods get one NetworkPolicy with both policy types. Ingress: only Prometheus on the metrics port.
 Egress: the cluster DNS pods (a ports-only DNS rule would open port 53 on every private address), the frontend
