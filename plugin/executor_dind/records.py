@@ -245,6 +245,8 @@ def shown(value: Any) -> str:
         return "an object"
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         return repr(value) if hasattr(value, "digits") else f"a {value.bit_length()}-bit integer"
+    if isinstance(value, str) and len(value) > 40:  # a message stays one readable line
+        return f"{value[:40]!r}... ({len(value)} characters)"
     return "a list" if isinstance(value, list) else repr(value)
 
 

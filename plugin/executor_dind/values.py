@@ -9,6 +9,8 @@ compiled on first use (re caches them): most runs check a handful of fields, and
 import re
 from collections.abc import Mapping
 
+from executor_dind.records import shown
+
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 _NAME_PART = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
@@ -16,11 +18,13 @@ _LABEL_VALUE = r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
 _CONFIG_KEY = r"[-._a-zA-Z0-9]+"
 _QUANTITY = r"[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?"
 _DURATION = r"([0-9]+(\.[0-9]+)?(h|m|s|ms))+"
-_DURATION_PART = r"([0-9]+(?:\.[0-9]+)?)(h|ms|m|s)"
+_DURATION_PART = r"([0-9]+)(?:\.([0-9]+))?(h|ms|m|s)"
 _URL = r"(?P<scheme>https?)://(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?)(:(?P<port>[0-9]{1,5}))?/?"
 _IMAGE = r"[A-Za-z0-9][-A-Za-z0-9._/:@]*[A-Za-z0-9]"
 _ENV_NAME = r"[-._a-zA-Z][-._a-zA-Z0-9]*"
-_DURATION_UNITS = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_UNIT_NANOSECONDS = {"h": 3600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6}
+_INT64_MAX = 2**63 - 1
+GO_DURATION_MAX = "2562047h47m16.854775807s"
 LABEL_MAX = 63
 ENV_SOURCES = frozenset({"fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"})
 
@@ -117,8 +121,14 @@ def required_quantity(value: str) -> str | None:
 
 def duration(value: str) -> str | None:
     if not re.fullmatch(_DURATION, value):
-        return f"{value!r} is not a duration (e.g. 30m, 1h30m, 90s)"
-    if duration_seconds(value) < 1:
+        return f"{shown(value)} is not a duration (e.g. 30m, 1h30m, 90s)"
+    nanoseconds = duration_nanoseconds(value)
+    if nanoseconds is None:
+        return (
+            f"{shown(value)} is beyond Go's time.Duration range (at most {GO_DURATION_MAX}): the executor and "
+            "dockerd cannot read it"
+        )
+    if nanoseconds < 10**9:
         return f"{value!r} is shorter than a second"
     return None
 
@@ -164,5 +174,23 @@ def ip_address(value: str) -> str | None:
     return None
 
 
+def duration_nanoseconds(value: str) -> int | None:
+    """Go's time.ParseDuration of a text the duration pattern accepts, in nanoseconds; None beyond its range (an
+    int64 of nanoseconds: Go refuses such a text). Digits past nanosecond precision are dropped, as Go does."""
+    total = 0
+    for whole, fraction, unit in re.findall(_DURATION_PART, value):
+        if len(whole) > 19:  # more than int64 has: out of range whatever the unit (and int() of it may be slow)
+            return None
+        scale = _UNIT_NANOSECONDS[unit]
+        fraction = fraction[:19]
+        total += int(whole) * scale + (int(fraction) * scale // 10 ** len(fraction) if fraction else 0)
+        if total > _INT64_MAX:
+            return None
+    return total
+
+
 def duration_seconds(value: str) -> int:
-    return int(sum(float(n) * _DURATION_UNITS[u] for n, u in re.findall(_DURATION_PART, value)))
+    """Whole seconds of a duration text; beyond Go's range, one second more than Go can hold (never an error: the
+    audit reads durations from any input)."""
+    nanoseconds = duration_nanoseconds(value)
+    return (_INT64_MAX if nanoseconds is None else nanoseconds) // 10**9 + (nanoseconds is None)

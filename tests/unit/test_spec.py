@@ -219,6 +219,18 @@ def test_unknown_profile(value, hint):
             "spec.maximumRuntimePerJob",
             "'30 minutes' is not a duration (e.g. 30m, 1h30m, 90s)",
         ),
+        (
+            {"maximumRuntimePerJob": "1" * 300 + "h"},
+            "spec.maximumRuntimePerJob",
+            "'1111111111111111111111111111111111111111'... (301 characters) is beyond Go's time.Duration range (at "
+            "most 2562047h47m16.854775807s): the executor and dockerd cannot read it",
+        ),
+        (
+            {"docker": {"prune": {"until": "2562047h47m16.854775808s"}}},
+            "spec.docker.prune.until",
+            "'2562047h47m16.854775808s' is beyond Go's time.Duration range (at most 2562047h47m16.854775807s): the "
+            "executor and dockerd cannot read it",
+        ),
         ({"storage": {"size": "20 GB"}}, "spec.storage.size", "'20 GB' is not a Kubernetes quantity (e.g. 20Gi)"),
         (
             {"privateRegistry": {"storage": "lots"}},
