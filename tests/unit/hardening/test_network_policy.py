@@ -277,3 +277,29 @@ def test_node_local_ip_on_a_metadata_address_is_refused_at_its_field():
     assert path == f"{NP}.dns.nodeLocalIP"
     assert message.startswith("169.254.169.254/32 holds 169.254.169.254 (AWS, GCP")
     assert np_problems({"dns": {"nodeLocalIP": "169.254.20.10"}}) == []
+
+
+# Credential endpoints users hit (../shared/research/helm-and-peers.md), each with the default entry covering it.
+CREDENTIAL_ENDPOINTS = {
+    "169.254.169.254": "169.254.0.0/16",  # AWS, GCP (GKE's metadata server), Azure IMDS
+    "169.254.169.252": "169.254.0.0/16",  # GKE metadata server on some setups
+    "169.254.170.2": "169.254.0.0/16",  # ECS task credentials
+    "169.254.170.23": "169.254.0.0/16",  # EKS Pod Identity
+    "fd00:ec2::23": "fc00::/7",  # EKS Pod Identity over IPv6
+    "fd00:ec2::254": "fc00::/7",  # AWS IMDS over IPv6
+    "100.100.100.200": "100.64.0.0/10",  # Alibaba Cloud metadata, inside CGNAT
+    "168.63.129.16": "168.63.129.16/32",  # Azure WireServer, a public address
+}
+
+
+def test_every_credential_endpoint_is_denied_by_default_and_reaches_the_rendered_except_lists():
+    policy, _ = policy_of({"hardening": {"profile": "recommended"}})
+    internet = [peer["ipBlock"] for peer in policy["spec"]["egress"][-1]["to"]]
+    assert [block["cidr"] for block in internet] == ["0.0.0.0/0", "::/0"]
+    for address, entry in CREDENTIAL_ENDPOINTS.items():
+        ip = ipaddress.ip_address(address)
+        covering = [text for text in DENIED_CIDRS if ip in ipaddress.ip_network(text)]
+        assert covering == [entry], address
+        assert entry in internet[0 if ip.version == 4 else 1]["except"], address
+    # the positive control: a public address nobody lists is not denied
+    assert not any(ipaddress.ip_address("8.8.8.8") in ipaddress.ip_network(text) for text in DENIED_CIDRS)
