@@ -6,6 +6,15 @@ Facts the config (a sandbox runtimeClassName), the gVisor control (dind's capabi
 from __future__ import annotations
 
 SANDBOX_HANDLERS = ("runsc", "gvisor")
+# Handlers that run containers on the node's kernel: as a RuntimeClass name, no sandbox unless the input's
+# RuntimeClass of that name says otherwise.
+HOST_KERNEL_HANDLERS = ("runc", "crun", "youki", "nvidia", "containerd", "docker", "default")
+
+
+def is_sandbox_handler(handler: str) -> bool:
+    return handler in SANDBOX_HANDLERS or handler.startswith("kata")
+
+
 WELL_KNOWN_SANDBOX = "gvisor"
 # containerd's and Docker's default capability set: what a container gets without privileged or add.
 RUNTIME_DEFAULT_CAPABILITIES = frozenset(

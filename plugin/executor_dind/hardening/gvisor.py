@@ -23,7 +23,12 @@ from executor_dind.hardening.common import (
 )
 from executor_dind.naming import CLUSTER_OBJECT_LABELS, SANDBOX_ANNOTATION
 from executor_dind.results import Result
-from executor_dind.runtimes import RUNTIME_DEFAULT_CAPABILITIES, WELL_KNOWN_SANDBOX
+from executor_dind.runtimes import (
+    HOST_KERNEL_HANDLERS,
+    RUNTIME_DEFAULT_CAPABILITIES,
+    WELL_KNOWN_SANDBOX,
+    is_sandbox_handler,
+)
 from executor_dind.settings import Gvisor
 
 TYPE_CHECKING = False
@@ -74,17 +79,41 @@ SECCOMP_SKIP = (
 )
 
 
-def check(spec: Spec, context: Context) -> list[Result]:
-    conflicting = [key for key in _FLAG_KEYS if key in spec.docker.daemon_config]
-    if not conflicting:
+def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
+    """daemon.json keys gVisor mode passes to dockerd as flags (dockerd refuses a setting given both ways)."""
+    if not CONTROL.enabled(spec):
         return []
     return [
+        (
+            f"{path}.docker.daemonConfig.{key}",
+            "gVisor mode passes this to dockerd as a flag (dockerd refuses a setting given both ways): remove it "
+            "from daemonConfig",
+        )
+        for key in _FLAG_KEYS
+        if key in spec.docker.daemon_config
+    ]
+
+
+def check(spec: Spec, context: Context) -> list[Result]:
+    """A runtimeClassName that names a handler running containers on the node's kernel (runc, crun, ...) gives dind
+    SYS_ADMIN, NET_ADMIN and SYS_PTRACE on the node: refused unless the input's RuntimeClass of that name, or
+    the one this control emits, runs a sandbox."""
+    gvisor = spec.hardening.gvisor
+    name = gvisor.runtime_class_name
+    if gvisor.create_runtime_class or name not in HOST_KERNEL_HANDLERS:
+        return []
+    handler = context.runtime_classes.get(name)
+    if handler is not None and is_sandbox_handler(handler):
+        return []
+    shown = f"the input's RuntimeClass {name!r} has handler {handler!r}" if handler is not None else "no sandbox"
+    return [
         Result(
-            f"docker.daemonConfig sets {', '.join(conflicting)}, which gVisor mode passes to dockerd as flags "
-            "(dockerd refuses a setting given both ways): remove them from daemonConfig",
+            f"{name!r} runs containers on the node's kernel ({shown}): dind would hold SYS_ADMIN, NET_ADMIN and "
+            "SYS_PTRACE on the node with no sandbox; name the gVisor RuntimeClass (e.g. gvisor, handler runsc) or "
+            "set createRuntimeClass: true",
             "error",
             context.config_ref,
-            "spec.docker.daemonConfig",
+            "spec.hardening.gvisor.runtimeClassName",
         )
     ]
 
@@ -149,5 +178,6 @@ CONTROL = Control(
     requires="nodes with the runsc runtime and a RuntimeClass (GKE Sandbox provides `gvisor`)",
     settings=Gvisor,
     check=check,
+    validate=validate,
     apply=apply,
 )

@@ -36,14 +36,36 @@ def namespace_object(name: str) -> dict[str, Any]:
     }
 
 
-def check(spec: Spec, context: Context) -> list[Result]:
-    if spec.namespace and spec.namespace != context.sourcegraph_namespace:
+# Namespaces every cluster shares: labelling one privileged admits privileged pods for everything in it.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
+    if not CONTROL.enabled(spec):
         return []
-    reason = "is not set" if not spec.namespace else f"is Sourcegraph's own namespace ({spec.namespace!r})"
+    if not spec.namespace:
+        reason = "is not set"
+    elif spec.namespace in SYSTEM_NAMESPACES:
+        reason = f"is {spec.namespace!r}, which every cluster shares (its label would admit privileged pods for all)"
+    else:
+        return []
+    return [
+        (
+            f"{path}.namespace",
+            f"hardening.podSecurity labels the executors' namespace privileged, but spec.namespace {reason}: set it "
+            "to a namespace of their own (e.g. sourcegraph-executors) or disable hardening.podSecurity",
+        )
+    ]
+
+
+def check(spec: Spec, context: Context) -> list[Result]:
+    if not spec.namespace or spec.namespace != context.sourcegraph_namespace:  # no namespace: validate said it
+        return []
     return [
         Result(
-            f"hardening.podSecurity needs the executors in a namespace of their own, but spec.namespace "
-            f"{reason}: set spec.namespace (e.g. sourcegraph-executors) or disable hardening.podSecurity",
+            f"hardening.podSecurity needs the executors in a namespace of their own, but spec.namespace is "
+            f"Sourcegraph's own namespace ({spec.namespace!r}): set spec.namespace (e.g. sourcegraph-executors) or "
+            "disable hardening.podSecurity",
             "error",
             context.config_ref,
             "spec.namespace",
@@ -64,5 +86,6 @@ CONTROL = Control(
     requires="Pod Security Admission (Kubernetes >= 1.25) and spec.namespace set to a namespace of their own",
     settings=PodSecurity,
     check=check,
+    validate=validate,
     apply=apply,
 )

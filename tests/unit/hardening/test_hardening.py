@@ -37,7 +37,7 @@ def test_baseline_is_first_always_on_and_has_no_settings():
     assert baseline.CONTROL.settings is None
     assert baseline.CONTROL.profiles == PROFILES
     for profile in PROFILES:
-        assert hardening.enabled(spec(hardening={"profile": profile}))[0] is baseline.CONTROL
+        assert hardening.enabled(spec(namespace="ex", hardening={"profile": profile}))[0] is baseline.CONTROL
 
 
 def test_each_control_owns_its_settings_record_under_spec_hardening():
@@ -85,7 +85,8 @@ def test_get_unknown_control_raises():
     ],
 )
 def test_profiles(profile, expected):
-    assert [c.id for c in hardening.enabled(spec(hardening={"profile": profile}))] == ["baseline", *expected]
+    enabled = hardening.enabled(spec(namespace="ex", hardening={"profile": profile}))
+    assert [c.id for c in enabled] == ["baseline", *expected]
 
 
 def test_explicit_enabled_wins_over_the_profile():
