@@ -20,7 +20,17 @@ _QUANTITY = r"[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?"
 _DURATION = r"([0-9]+(\.[0-9]+)?(h|m|s|ms))+"
 _DURATION_PART = r"([0-9]+)(?:\.([0-9]+))?(h|ms|m|s)"
 _URL = r"(?P<scheme>https?)://(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?)(:(?P<port>[0-9]{1,5}))?/?"
-_IMAGE = r"[A-Za-z0-9][-A-Za-z0-9._/:@]*[A-Za-z0-9]"
+# github.com/distribution/reference's grammar (reference.go): [domain/]path[:tag][@digest].
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = (
+    r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
+)
+_IMAGE = (
+    rf"(?:(?P<domain>(?:{_DOMAIN}|\[[a-fA-F0-9:]+\])(?::[0-9]+)?)/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<algorithm>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):(?P<hex>[0-9a-fA-F]{32,}))?"
+)
+_NAME_MAX = 255
 _ENV_NAME = r"[-._a-zA-Z][-._a-zA-Z0-9]*"
 _UNIT_NANOSECONDS = {"h": 3600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6}
 _INT64_MAX = 2**63 - 1
@@ -88,8 +98,26 @@ def config_key(value: str) -> str | None:
 
 
 def image(value: str) -> str | None:
-    if not re.fullmatch(_IMAGE, value):
-        return f"{value!r} is not an image reference (e.g. index.docker.io/sourcegraph/executor:6.2.1106@sha256:...)"
+    """An image reference as the kubelet's runtime parses it (distribution/reference): a lower-case repository, a
+    tag of at most 128 characters, a digest whose sha256 is 64 lower-case hex digits."""
+    match = re.fullmatch(_IMAGE, value, re.ASCII)
+    if match is None:
+        return (
+            f"{shown(value)} is not an image reference ([registry/]repository[:tag][@sha256:<64 hex>], the "
+            "repository lower-case; e.g. index.docker.io/sourcegraph/executor:6.2.1106@sha256:...)"
+        )
+    name, domain = value[: match.end("path")], match["domain"]
+    # docker's normalisation: a first component without '.' or ':' (and not localhost) is no registry but part of
+    # the repository, which must be lower-case
+    if domain and not ("." in domain or ":" in domain or domain == "localhost") and domain != domain.lower():
+        return f"{shown(value)}: the repository must be lower-case"
+    if len(name) > _NAME_MAX:
+        return f"{shown(value)}: the repository name is longer than {_NAME_MAX} characters"
+    algorithm, digest = match["algorithm"], match["hex"]
+    if algorithm == "sha256" and not re.fullmatch(r"[0-9a-f]{64}", digest or ""):
+        return f"{shown(value)}: a sha256 digest is exactly 64 lower-case hex digits"
+    if algorithm is not None and algorithm not in ("sha256", "sha384", "sha512"):
+        return f"{shown(value)}: {algorithm!r} is not a digest algorithm the registries accept (sha256)"
     return None
 
 
@@ -110,9 +138,14 @@ def resources(value: Mapping) -> str | None:
 
 
 def quantity(value: str) -> str | None:
-    if not value or re.fullmatch(_QUANTITY, value):
+    """A storage size: a Kubernetes quantity above zero (a PersistentVolumeClaim of 0 is refused), or ""."""
+    if not value:
         return None
-    return f"{value!r} is not a Kubernetes quantity (e.g. 20Gi)"
+    if not re.fullmatch(_QUANTITY, value):
+        return f"{value!r} is not a Kubernetes quantity (e.g. 20Gi)"
+    if not value.rstrip("mkKMGTPEi").strip("0."):
+        return f"{value!r} is no space at all: a size must be more than 0 (e.g. 20Gi)"
+    return None
 
 
 def required_quantity(value: str) -> str | None:

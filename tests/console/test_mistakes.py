@@ -88,6 +88,13 @@ MISTAKES: dict[str, tuple[Any, str, list[dict[str, Any]] | None]] = {
         "is beyond Go's time.Duration range",
         None,
     ),
+    "storage-size-zero": ({"privateRegistry": {"storage": "0Gi"}}, "a size must be more than 0", None),
+    "image-upper-case": ({"images": {"dind": "Sourcegraph/dind:6.2"}}, "the repository must be lower-case", None),
+    "image-short-digest": (
+        {"images": {"executor": "sourcegraph/executor@sha256:" + "a" * 40}},
+        "a sha256 digest is exactly 64 lower-case hex digits",
+        None,
+    ),
     "prune-until-beyond-go": (
         {"docker": {"prune": {"until": "2562048h"}}},
         "is beyond Go's time.Duration range",
