@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from executor_dind import model, values
+from executor_dind import model, resources, values
 from executor_dind.discovery import FRONTEND_SERVICE
 from executor_dind.hardening import pod_security
 from executor_dind.hardening.common import Applied, Control
@@ -259,6 +259,10 @@ def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
         if queue.replicas > 1000 or queue.maximum_num_jobs < 1:
             problems.append((where, "replicas must be at most 1000 and maximumNumJobs at least 1"))
         problems.extend(_autoscaling_problems(spec, queue, where))
+        executor = resources.merged(resources.DEFAULT_EXECUTOR_RESOURCES, queue.resources)
+        problems.extend(
+            resources.requirement_problems(executor, f"{where}.resources", resources.DEFAULT_EXECUTOR_RESOURCES)
+        )
         for name, value in queue.env.items():
             if name in MANAGED_ENV:
                 problems.append(
@@ -276,6 +280,9 @@ def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
                 )
     if not spec.queues:
         problems.append((f"{path}.queues", "must list at least one queue"))
+    dind = resources.dind_resources(spec)
+    unset = resources.dind_resources(spec._replace(docker=spec.docker._replace(resources={})))
+    problems.extend(resources.requirement_problems(dind, f"{path}.docker.resources", unset))
     if spec.storage.type == "ephemeral" and not spec.storage.size:
         problems.append(
             (
