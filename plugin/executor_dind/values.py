@@ -37,6 +37,25 @@ _INT64_MAX = 2**63 - 1
 GO_DURATION_MAX = "2562047h47m16.854775807s"
 LABEL_MAX = 63
 ENV_SOURCES = frozenset({"fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"})
+# The pod fields the kubelet resolves for env fieldRef (validEnvDownwardAPIFieldPathExpressions in the API server).
+ENV_FIELD_PATHS = (
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "spec.nodeName",
+    "spec.serviceAccountName",
+    "status.hostIP",
+    "status.hostIPs",
+    "status.podIP",
+    "status.podIPs",
+)
+_ENV_SOURCE_FIELDS = {
+    "fieldRef": ({"fieldPath"}, {"apiVersion"}),
+    "resourceFieldRef": ({"resource"}, {"containerName", "divisor"}),
+    "configMapKeyRef": ({"name", "key"}, {"optional"}),
+    "secretKeyRef": ({"name", "key"}, {"optional"}),
+}
+_RESOURCE_FIELDS = r"(limits|requests)\.(cpu|memory|ephemeral-storage|hugepages-[0-9A-Za-z.]+)"
 
 
 def env_name(value: str) -> bool:
@@ -227,3 +246,36 @@ def duration_seconds(value: str) -> int:
     audit reads durations from any input)."""
     nanoseconds = duration_nanoseconds(value)
     return (_INT64_MAX if nanoseconds is None else nanoseconds) // 10**9 + (nanoseconds is None)
+
+
+def env_source(source: str, ref: Mapping) -> str | None:
+    """One env valueFrom source as the API server validates it, with the fieldRef paths the kubelet resolves."""
+    required, optional = _ENV_SOURCE_FIELDS[source]
+    missing, unknown = sorted(required - set(ref)), sorted(set(ref) - required - optional)
+    if missing or unknown:
+        return f"{source} needs {', '.join(sorted(required))} (and may have {', '.join(sorted(optional))})" + (
+            f"; it lacks {', '.join(missing)}" if missing else f"; {', '.join(map(str, unknown))} is no field of it"
+        )
+    if source == "fieldRef":
+        path = ref["fieldPath"]
+        keyed = re.fullmatch(r"metadata\.(labels|annotations)\['(.+)'\]", str(path))
+        if not (path in ENV_FIELD_PATHS or (keyed and not qualified_name(keyed[2]))):
+            return (
+                f"fieldRef.fieldPath {shown(str(path))} is not a pod field the kubelet resolves ("
+                f"{', '.join(ENV_FIELD_PATHS)}, metadata.labels['<key>'], metadata.annotations['<key>'])"
+            )
+        if ref.get("apiVersion", "v1") != "v1":
+            return "fieldRef.apiVersion must be v1"
+    elif source == "resourceFieldRef":
+        if not isinstance(ref["resource"], str) or not re.fullmatch(_RESOURCE_FIELDS, ref["resource"]):
+            return (
+                f"resourceFieldRef.resource {shown(ref['resource'])} is not limits.<cpu|memory|ephemeral-storage> "
+                "or requests.<...>"
+            )
+    else:
+        for key in ("name", "key"):
+            if not isinstance(ref[key], str) or (dns_subdomain if key == "name" else config_key)(ref[key]):
+                return f"{source}.{key} {shown(ref[key])} is not a valid {'object name' if key == 'name' else 'key'}"
+        if not isinstance(ref.get("optional", False), bool):
+            return f"{source}.optional must be true or false"
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -10,7 +11,7 @@ from executor_dind.function_config import parse_function_config
 from executor_dind.settings import DENIED_CIDRS
 from executor_dind.spec import API_VERSION, DEFAULT_IMAGES, KIND, MANAGED_ENV, Queue, Spec, parse_spec
 
-from .helpers import configmap, problems
+from .helpers import configmap, problems, spec
 
 
 def test_no_config_and_empty_spec_mean_the_defaults():
@@ -361,3 +362,50 @@ def test_the_config_model_is_a_leaf():
         "executor_dind.values",
     }
     assert not {"yaml", "ruamel", "ruamel.yaml", "jsonpatch", "ipaddress", "typing"} & loaded
+
+
+def _env(**env: Any) -> dict[str, Any]:
+    return {"queues": [{"name": "batches", "env": env}]}
+
+
+@pytest.mark.parametrize(
+    ("source", "ref", "message"),
+    [
+        (
+            "fieldRef",
+            {"fieldPath": "spec.hostname"},
+            "fieldRef.fieldPath 'spec.hostname' is not a pod field the kubelet resolves (metadata.name, "
+            "metadata.namespace, metadata.uid, spec.nodeName, spec.serviceAccountName, status.hostIP, status.hostIPs, "
+            "status.podIP, status.podIPs, metadata.labels['<key>'], metadata.annotations['<key>'])",
+        ),
+        ("secretKeyRef", {"name": "s"}, "secretKeyRef needs key, name (and may have optional); it lacks key"),
+        (
+            "configMapKeyRef",
+            {"name": "c", "key": "k", "items": []},
+            "configMapKeyRef needs key, name (and may have optional); items is no field of it",
+        ),
+        ("secretKeyRef", {"name": "S_x", "key": "k"}, "secretKeyRef.name 'S_x' is not a valid object name"),
+        (
+            "resourceFieldRef",
+            {"resource": "limits.gpu"},
+            "resourceFieldRef.resource 'limits.gpu' is not limits.<cpu|memory|ephemeral-storage> or requests.<...>",
+        ),
+        (
+            "configMapKeyRef",
+            {"name": "c", "key": "k", "optional": "yes"},
+            "configMapKeyRef.optional must be true or false",
+        ),
+    ],
+)
+def test_env_value_from_as_the_api_server_validates_it(source, ref, message):
+    assert problems(_env(A={"valueFrom": {source: ref}})) == [(f"spec.queues[0].env.A.valueFrom.{source}", message)]
+
+
+def test_env_value_from_the_api_server_accepts_passes():
+    accepted = {
+        "A": {"valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app.kubernetes.io/name']"}}},
+        "B": {"valueFrom": {"fieldRef": {"fieldPath": "status.podIP", "apiVersion": "v1"}}},
+        "C": {"valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
+        "D": {"valueFrom": {"secretKeyRef": {"name": "s", "key": "k", "optional": True}}},
+    }
+    assert set(spec(**_env(**accepted)).queues[0].env) == set(accepted)

@@ -278,6 +278,11 @@ def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
                         f"must be a string or {{valueFrom: {{X: {{...}}}}}} with X one of {sources}",
                     )
                 )
+            elif not isinstance(value, str):
+                [(source, ref)] = value["valueFrom"].items()
+                message = values.env_source(source, ref)
+                if message:
+                    problems.append((f"{where}.env.{name}.valueFrom.{source}", message))
     if not spec.queues:
         problems.append((f"{path}.queues", "must list at least one queue"))
     dind = resources.dind_resources(spec)
