@@ -409,3 +409,29 @@ def test_env_value_from_the_api_server_accepts_passes():
         "D": {"valueFrom": {"secretKeyRef": {"name": "s", "key": "k", "optional": True}}},
     }
     assert set(spec(**_env(**accepted)).queues[0].env) == set(accepted)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("debug", "true", "must be a boolean (dockerd decodes it into that type and refuses to start otherwise)"),
+        ("mtu", True, "must be an integer (dockerd decodes it into that type and refuses to start otherwise)"),
+        (
+            "registry-mirrors",
+            "https://m",
+            "must be an array (dockerd decodes it into that type and refuses to start otherwise)",
+        ),
+        (
+            "log-level",
+            "verbose",
+            "'verbose' is not a log level dockerd accepts (panic, fatal, error, warn, info, debug, trace)",
+        ),
+    ],
+)
+def test_daemon_config_values_are_of_the_type_dockerd_decodes(key, value, message):
+    assert problems({"docker": {"daemonConfig": {key: value}}}) == [(f"spec.docker.daemonConfig.{key}", message)]
+
+
+def test_daemon_config_typed_values_dockerd_reads_pass():
+    accepted = {"debug": True, "log-level": "WARN", "max-concurrent-downloads": 6, "log-opts": {"max-size": "10m"}}
+    assert dict(spec(docker={"daemonConfig": accepted}).docker.daemon_config) == accepted

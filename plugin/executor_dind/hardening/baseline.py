@@ -295,9 +295,9 @@ def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
                 "is required with storage.type: ephemeral (each pod gets a volume of that size: it costs money)",
             )
         )
-    from executor_dind.daemon_keys import DAEMON_KEYS
+    from executor_dind.daemon_keys import DAEMON_KEYS, value_problem
 
-    for key in spec.docker.daemon_config:
+    for key, value in spec.docker.daemon_config.items():
         if key not in DAEMON_KEYS:
             problems.append(
                 (
@@ -306,6 +306,8 @@ def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
                     + nearest(str(key), sorted(DAEMON_KEYS)),
                 )
             )
+        elif message := value_problem(key, value):
+            problems.append((f"{path}.docker.daemonConfig.{key}", message))
     if "hosts" in spec.docker.daemon_config:
         problems.append(
             (
