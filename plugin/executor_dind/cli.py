@@ -61,13 +61,15 @@ def _example_formatter(prog: str) -> argparse.HelpFormatter:
 
 def _adoption(command: argparse.ArgumentParser, ways: tuple[str, ...], force: str) -> None:
     """The options init and migrate share."""
+    from executor_dind.settings import PROFILES
+
     command.add_argument(
         "--way",
         choices=ways,
         default="krm",
         help="KRM function (kustomize --enable-exec), legacy plugin (kubectl) or plain components; default: krm",
     )
-    command.add_argument("--profile", choices=("baseline", "recommended", "strict"), default="recommended")
+    command.add_argument("--profile", choices=PROFILES, default="recommended")
     command.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     command.add_argument("--force", action="store_true", help=force)
 

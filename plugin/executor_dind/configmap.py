@@ -7,7 +7,17 @@
 
 from __future__ import annotations
 
-from executor_dind.records import LITERAL, ConfigError, Parser, fields, is_record, nearest, origin, unwrap_optional
+from executor_dind.records import (
+    LITERAL,
+    ConfigError,
+    Parser,
+    alternatives,
+    fields,
+    is_record,
+    nearest,
+    origin,
+    unwrap_optional,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,14 +54,23 @@ def dotted_tree(data: dict[str, Any], record: type, path: str) -> dict[str, Any]
     return tree
 
 
+# Longer than any integer a field takes (int64 has 19 digits); Python's int() refuses more than 4300.
+_MAX_DIGITS = 19
+
+
 def _from_string(tp: Any, key: str, text: str, where: str, parser: Parser) -> Any:
+    digits = text.strip()
+    # ASCII only: str.isdigit() also accepts superscripts and other scripts' digits, which int() refuses.
+    if digits.isascii() and digits.isdigit() and len(digits) > _MAX_DIGITS and (tp is int or int in alternatives(tp)):
+        parser.problem(where, f"is a number of {len(digits)} digits: no field takes an integer that large")
+        return None
     if tp is bool:
         lowered = text.strip().lower()
         if lowered in ("true", "false"):
             return lowered == "true"
         return text
     if tp is int:
-        return int(text) if text.strip().isdigit() else text
+        return int(digits) if digits.isascii() and digits.isdigit() else text
     if tp is str or origin(tp) is LITERAL:
         return text
     if key == "queues" and not text.lstrip().startswith("["):
@@ -62,4 +81,6 @@ def _from_string(tp: Any, key: str, text: str, where: str, parser: Parser) -> An
         return yaml.safe_load(text)
     except yaml.YAMLError:
         parser.problem(where, f"is not valid YAML flow: {text!r}")
-        return None
+    except ValueError:  # PyYAML's int() of a number of more than 4300 digits
+        parser.problem(where, "holds a number of thousands of digits: no field takes an integer that large")
+    return None

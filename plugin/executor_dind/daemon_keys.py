@@ -1,4 +1,4 @@
-"""The top-level daemon.json keys dockerd reads: data for validating `docker.daemonConfig`.
+"""The top-level daemon.json keys dockerd reads, and the JSON type of each: data for validating `docker.daemonConfig`.
 
 Derived from moby v2.0.0-beta.24 (`github.com/moby/moby/v2`, pinned in tools/runtime/moby/go.mod and go.sum) by
 `go run ./daemonkeys` there: the JSON names of `daemon/config.Config`'s fields, embedded structs flattened as
@@ -109,3 +109,124 @@ DAEMON_KEYS = frozenset(
         "userns-remap",
     }
 )
+
+
+# The JSON type dockerd's decoder needs for each key (the Go field's type in moby's daemon/config, config_linux.go,
+# builder.go and daemon/pkg/registry/config.go: bool -> boolean, string / net.IP / netip.Addr -> string, ints ->
+# integer, slices -> array, maps and structs -> object). default-address-pools and default-shm-size decode
+# themselves (opts.PoolsOpt, opts.MemBytes) and are not typed here; dockerd --validate judges them.
+DAEMON_KEY_TYPES = {
+    "allow-direct-routing": "boolean",
+    "apparmor-profile": "string",
+    "authorization-plugins": "array",
+    "bip": "string",
+    "bip6": "string",
+    "bridge": "string",
+    "bridge-accept-fwmark": "string",
+    "builder": "object",
+    "cdi-spec-dirs": "array",
+    "cgroup-parent": "string",
+    "containerd": "string",
+    "containerd-namespace": "string",
+    "containerd-plugin-namespace": "string",
+    "cpu-rt-period": "integer",
+    "cpu-rt-runtime": "integer",
+    "cri-containerd": "boolean",
+    "data-root": "string",
+    "debug": "boolean",
+    "default-cgroupns-mode": "string",
+    "default-gateway": "string",
+    "default-gateway-v6": "string",
+    "default-init": "string",
+    "default-ipc-mode": "string",
+    "default-network-opts": "object",
+    "default-runtime": "string",
+    "default-stop-timeout": "integer",
+    "default-ulimits": "object",
+    "dns": "array",
+    "dns-opts": "array",
+    "dns-search": "array",
+    "exec-opts": "array",
+    "exec-root": "string",
+    "experimental": "boolean",
+    "extension-config": "object",
+    "extension-dirs": "array",
+    "features": "object",
+    "firewall-backend": "string",
+    "fixed-cidr": "string",
+    "fixed-cidr-v6": "string",
+    "group": "string",
+    "host-gateway-ip": "string",
+    "host-gateway-ips": "array",
+    "hosts": "array",
+    "icc": "boolean",
+    "init": "boolean",
+    "init-path": "string",
+    "insecure-registries": "array",
+    "ip": "string",
+    "ip-forward": "boolean",
+    "ip-forward-no-drop": "boolean",
+    "ip-masq": "boolean",
+    "ip6tables": "boolean",
+    "iptables": "boolean",
+    "ipv6": "boolean",
+    "labels": "array",
+    "live-restore": "boolean",
+    "log-driver": "string",
+    "log-format": "string",
+    "log-level": "string",
+    "log-opts": "object",
+    "max-concurrent-downloads": "integer",
+    "max-concurrent-uploads": "integer",
+    "max-download-attempts": "integer",
+    "metrics-addr": "string",
+    "min-api-version": "string",
+    "mtu": "integer",
+    "network-control-plane-mtu": "integer",
+    "network-diagnostic-port": "integer",
+    "no-new-privileges": "boolean",
+    "node-generic-resources": "array",
+    "nri-opts": "object",
+    "pidfile": "string",
+    "proxies": "object",
+    "raw-logs": "boolean",
+    "registry-mirrors": "array",
+    "resolv-conf": "string",
+    "rootless": "boolean",
+    "runtimes": "object",
+    "seccomp-profile": "string",
+    "selinux-enabled": "boolean",
+    "shutdown-timeout": "integer",
+    "storage-driver": "string",
+    "storage-opts": "array",
+    "swarm-default-advertise-addr": "string",
+    "swarm-raft-election-tick": "integer",
+    "swarm-raft-heartbeat-tick": "integer",
+    "tls": "boolean",
+    "tlscacert": "string",
+    "tlscert": "string",
+    "tlskey": "string",
+    "tlsverify": "boolean",
+    "userland-proxy": "boolean",
+    "userland-proxy-path": "string",
+    "userns-remap": "string",
+}
+# moby's validateDaemonLogConfig: the levels dockerd accepts (case-insensitive).
+LOG_LEVELS = ("panic", "fatal", "error", "warn", "info", "debug", "trace")
+_JSON_TYPES = {"boolean": (bool,), "string": (str,), "integer": (int,), "array": (list, tuple), "object": (dict,)}
+
+
+def value_problem(key: str, value: object) -> str | None:
+    """What dockerd's decoder or its validation refuses in one daemon.json value (None: it reads it)."""
+    from collections.abc import Mapping
+
+    kind = DAEMON_KEY_TYPES.get(key)
+    if kind is not None:
+        is_mapping = isinstance(value, Mapping)
+        fits = is_mapping if kind == "object" else isinstance(value, _JSON_TYPES[kind])
+        if (kind != "boolean" and isinstance(value, bool)) or not fits:
+            article = "an" if kind[0] in "aeiou" else "a"
+            return f"must be {article} {kind} (dockerd decodes it into that type and refuses to start otherwise)"
+    if key == "log-level" and isinstance(value, str) and value.lower() not in LOG_LEVELS:
+        return f"{value!r} is not a log level dockerd accepts ({', '.join(LOG_LEVELS)})"
+    return None

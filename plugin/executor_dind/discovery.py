@@ -58,6 +58,8 @@ class Context(Record):
     password_secret: str = ""
     # KEDA queries Prometheus from its own namespace: always the Service's FQDN; "" when no namespace is known.
     prometheus_url: str = ""
+    # The input's RuntimeClasses: name -> handler.
+    runtime_classes: Mapping[str, str] = MappingProxyType({})
 
     def secret_name(self, spec: Spec) -> str:
         """The password Secret's name as the input holds it (kustomize's hash suffix included), else the spec's."""
@@ -171,6 +173,13 @@ def discover(spec: Spec, items: list[Item], config_ref: ResourceRef | None = Non
         # The exact name when the input has it, else the one kustomize's secretGenerator hashed.
         password_secret="" if not beside or spec.frontend.password_secret.name in beside else sorted(beside)[0],
         upstream=tuple(upstream_executor_objects(items)),
+        runtime_classes=MappingProxyType(
+            {
+                item.name: str(_mapping(item.obj).get("handler", ""))
+                for item in items
+                if item.kind == "RuntimeClass" and item.api_version == "node.k8s.io/v1"
+            }
+        ),
         config_ref=config_ref,
         prometheus_url=_prometheus_url(items, sourcegraph_namespace or namespace)
         if any(queue.autoscaling is not None for queue in spec.queues)

@@ -123,12 +123,15 @@ def upsert(
     return out, results, counts
 
 
-def run(items: list[Item], function_config: dict[str, Any] | None, file_paths: bool = False) -> Outcome:
-    """file_paths: give new items path annotations (KRM mode: kpt writes them there, kustomize strips them)."""
+def run(
+    items: list[Item], function_config: dict[str, Any] | None, file_paths: bool = False, config_file: str = ""
+) -> Outcome:
+    """file_paths: give new items path annotations (KRM mode: kpt writes them there, kustomize strips them).
+    config_file: the file the config came from (render, the legacy plugin), named in its errors."""
     try:
         spec = parse_function_config(function_config)
     except ConfigError as error:
-        return Outcome(items, config_results(error, function_config))
+        return Outcome(items, config_results(error, function_config, config_file))
     planned = plan(spec, items, config_ref(function_config))
     results = list(planned.results)
     if planned.failed:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 
-from executor_dind import krm_io
+from executor_dind.krm.errors import InputError
+from executor_dind.krm.read import read_stream
+from executor_dind.krm.text import decode
 from executor_dind.podspec import (
     containers,
     is_executor_workload,
@@ -26,7 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from executor_dind.krm_io import Item
+    from executor_dind.krm.item import Item
 
 DEFAULT_PROFILE = "recommended"
 # The chart's executor environment that is not a user's setting: the chart hard-codes it, or executor-dind sets
@@ -390,8 +392,8 @@ def post_render(data: bytes, overrides: dict[str, Any]) -> PostRendered:
     from executor_dind.results import sort_results
 
     try:
-        items = krm_io.read_stream(krm_io.decode(data))
-    except krm_io.InputError as error:
+        items = read_stream(decode(data))
+    except InputError as error:
         return _refused([], *error.messages)
     recognised = recognise(items)
     if not recognised.executors:
@@ -410,7 +412,7 @@ def post_render(data: bytes, overrides: dict[str, Any]) -> PostRendered:
     kept = [item for item in items if id(item) not in chart]
     try:
         outcome = function.run(kept, config)
-    except krm_io.InputError as error:
+    except InputError as error:
         return _refused(lines, *error.messages)
     if outcome.failed:
         said = [f"executor-dind: {result.line()}" for result in sort_results(outcome.results)]

@@ -8,8 +8,6 @@ validator).
 
 from __future__ import annotations
 
-import os
-
 from executor_dind.krm.errors import InputError
 from executor_dind.krm.item import Item, ResourceList
 from executor_dind.krm.read import read_resource_list, read_stream
@@ -34,13 +32,13 @@ def warnings(results: Any) -> tuple[str, ...]:
     return tuple(f"executor-dind: {result.line()}" for result in sort_results(results) if result.severity == "warning")
 
 
-def _internal_error(error: Exception) -> Result:
-    if os.environ.get("EXECUTOR_DIND_DEBUG"):
+def _internal_error(error: Exception, debug: bool) -> Result:
+    if debug:
         raise error
     return Result(f"internal error: {type(error).__name__}: {error} (please report this)".replace("\n", " "))
 
 
-def krm(text: str) -> Processed:
+def krm(text: str, debug: bool = False) -> Processed:
     """KRM function: one ResourceList in, one out; results in it, a one-line summary on stderr."""
     from executor_dind import function
 
@@ -55,7 +53,7 @@ def krm(text: str) -> Processed:
         except InputError as error:  # an item the function had to read cannot be built
             outcome = function.Outcome(resource_list.items, [Result(message) for message in error.messages])
         except Exception as error:  # a bug, or items of a shape nobody expected: still answer with a result
-            outcome = function.Outcome(resource_list.items, [_internal_error(error)])
+            outcome = function.Outcome(resource_list.items, [_internal_error(error, debug)])
         results = outcome.results
         if not outcome.failed:
             resource_list.items = outcome.items
@@ -92,23 +90,24 @@ def input_failure(error: InputError) -> Processed:
     return Processed(b"", tuple(f"executor-dind: {message}" for message in error.messages), 1)
 
 
-def rendered(items: list[Item], config: Any) -> Processed:
-    """The function over items read from a stream (legacy plugin, render), as a stream."""
+def rendered(items: list[Item], config: Any, config_file: str = "") -> Processed:
+    """The function over items read from a stream (legacy plugin, render), as a stream; config_file is named in
+    the config's errors."""
     from executor_dind import function
 
     try:
-        return stream_outcome(function.run(items, config))
+        return stream_outcome(function.run(items, config, config_file=config_file))
     except InputError as error:  # an item the function had to read cannot be built
         return input_failure(error)
 
 
-def stream(text: str, config: Any) -> Processed:
+def stream(text: str, config: Any, config_file: str = "") -> Processed:
     """Legacy exec plugin: the plugin config, and a YAML stream of the resources on stdin."""
     try:
         items = read_stream(text)
     except InputError as error:
         return input_failure(error)
-    return rendered(items, config)
+    return rendered(items, config, config_file)
 
 
 def validated(resource_list: ResourceList, allow_none: bool = False) -> Processed:
@@ -144,15 +143,19 @@ def krm_failure(error: InputError) -> Processed:
     return Processed(encode(write_resource_list(resource_list)), (summary(results),), 1)
 
 
-def process(data: bytes, mode: str = "krm", config: Any = None) -> Processed:
+def process(
+    data: bytes, mode: str = "krm", config: Any = None, config_file: str = "", debug: bool = False
+) -> Processed:
+    """One way of use over stdin's bytes. config and config_file: the legacy plugin's; debug: let an internal
+    error raise (the CLI sets it from EXECUTOR_DIND_DEBUG: the core reads no environment)."""
     try:
         text = decode(data)
     except InputError as error:
         return krm_failure(error) if mode == "krm" else input_failure(error)
     if mode == "krm":
-        return krm(text)
+        return krm(text, debug)
     if mode == "stream":
-        return stream(text, config)
+        return stream(text, config, config_file)
     if mode == "validate":
         return validate(text)
     raise ValueError(f"no such mode: {mode!r}")

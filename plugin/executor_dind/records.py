@@ -245,6 +245,8 @@ def shown(value: Any) -> str:
         return "an object"
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         return repr(value) if hasattr(value, "digits") else f"a {value.bit_length()}-bit integer"
+    if isinstance(value, str) and len(value) > 40:  # a message stays one readable line
+        return f"{value[:40]!r}... ({len(value)} characters)"
     return "a list" if isinstance(value, list) else repr(value)
 
 
@@ -310,6 +312,10 @@ class Parser:
             return raw if isinstance(raw, str) else self.wrong(tp, raw, path)
         raise TypeError(tp)  # pragma: no cover - a field of an unsupported type is a programming error
 
+    def reported_under(self, path: str) -> bool:
+        """A problem at path or inside it (`a.b`, `a[0]`), never at a field whose name path prefixes (`ab`)."""
+        return any(p == path or p.startswith((path + ".", path + "[")) for p, _ in self.problems)
+
     def wrong(self, tp: Any, raw: Any, path: str, expected: str = "") -> None:
         self.problem(path, f"must be {expected or _type_name(tp)}, got {shown(raw)}")
 
@@ -331,12 +337,12 @@ class Parser:
                 continue
             value = self.value(field.type, raw[key], where, field.meta.maximum)
             check = field.meta.check
-            if check is not None and value is not None and not any(p[0].startswith(where) for p in self.problems):
+            if check is not None and value is not None and not self.reported_under(where):
                 message = check(value)
                 if message:
                     self.problem(where, message)
             kwargs[field.name] = value
-        if any(p[0].startswith(path + ".") or p[0] == path for p in self.problems):
+        if self.reported_under(path):
             return None
         return cls(**kwargs)
 

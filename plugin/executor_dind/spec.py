@@ -1,7 +1,8 @@
-"""The ExecutorDind spec: its records, and the checks that need nothing but the spec.
+"""The ExecutorDind spec: its records, each field's value checked alone (values.py); spec.hardening's are in
+settings.py. A leaf: importing it loads no YAML library, no object builder, no hardening and no audit module.
 
-The hardening controls declare their own settings records (hardening/<control>.py); `Hardening` gathers them.
-Checks that need the input (namespaces, the frontend Service, Secrets) run later, in the plan's check step.
+Checks across fields are the controls' validate hooks (hardening/<control>.py), run when the functionConfig is
+parsed (function_config.py); checks that need the input run later, in the plan's check step.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from executor_dind import values
-from executor_dind.hardening import Hardening
-from executor_dind.records import EMPTY, ConfigError, Field, Parser, Record, nearest
+from executor_dind.records import EMPTY, ConfigError, Field, Parser, Record
+from executor_dind.settings import Hardening
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -144,18 +145,12 @@ class PrivateRegistry(Record):
     remote_url: Annotated[str, Field(check=values.url)] = "https://registry-1.docker.io"
 
 
-def _known_rule(value: str) -> str | None:
-    from executor_dind.hardening import RULES
-
-    return None if value in RULES else f"{value!r} is not an audit rule ({', '.join(RULES)})"
-
-
 def _reason(value: str) -> str | None:
     return None if len(value.split()) >= 3 else "must say why the finding is acceptable here, in a few words"
 
 
 class AuditException(Record):
-    rule: Annotated[str, Field(check=_known_rule, doc="the audit rule ID, e.g. EXD303")]
+    rule: Annotated[str, Field(doc="the audit rule ID, e.g. EXD303 (checked against the audit's registry)")]
     reason: Annotated[str, Field(check=_reason, doc="why this render may break the rule (shown on every render)")]
 
 
@@ -193,129 +188,10 @@ class Spec(Record):
 
 
 def parse_spec(raw: Any, path: str = "spec") -> Spec:
-    """The validated, frozen spec; ConfigError lists every problem with its field path."""
+    """The frozen spec, each field's value checked alone; ConfigError lists every problem with its field path.
+    The checks across fields are the controls' validate hooks (function_config.validated_spec runs both)."""
     parser = Parser()
     spec = parser.record(Spec, raw, path)
-    if spec is not None:
-        parser.problems.extend(spec_problems(spec, path))
     if parser.problems:
         raise ConfigError(parser.problems)
     return spec
-
-
-def _is_value_from(value: Any) -> bool:
-    if not (isinstance(value, Mapping) and set(value) == {"valueFrom"} and isinstance(value["valueFrom"], Mapping)):
-        return False
-    sources = value["valueFrom"]
-    return (
-        len(sources) == 1 and set(sources) <= values.ENV_SOURCES and isinstance(next(iter(sources.values())), Mapping)
-    )
-
-
-def spec_problems(spec: Spec, path: str) -> list[tuple[str, str]]:
-    """Problems that span fields: each value alone was valid."""
-    problems: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for i, queue in enumerate(spec.queues):
-        where = f"{path}.queues[{i}]"
-        if len(f"executor-{queue.name}") > values.LABEL_MAX:
-            problems.append(
-                (
-                    f"{where}.name",
-                    f"{queue.name!r} is too long: executor-<name> is a label value, at most 63 characters",
-                )
-            )
-        if queue.name in seen:
-            problems.append((f"{where}.name", f"duplicate queue name {queue.name!r}"))
-        seen.add(queue.name)
-        if not queue.queue_names and queue.name not in QUEUES:
-            problems.append(
-                (
-                    f"{where}.queueNames",
-                    f"is required because the name {queue.name!r} is not itself a queue "
-                    f"(set queueNames to a list of {', '.join(QUEUES)})",
-                )
-            )
-        if len(set(queue.queue_names)) != len(queue.queue_names):
-            problems.append((f"{where}.queueNames", "lists a queue twice"))
-        if queue.replicas > 1000 or queue.maximum_num_jobs < 1:
-            problems.append((where, "replicas must be at most 1000 and maximumNumJobs at least 1"))
-        problems.extend(_autoscaling_problems(spec, queue, where))
-        for name, value in queue.env.items():
-            if name in MANAGED_ENV:
-                problems.append(
-                    (f"{where}.env.{name}", "is set by executor-dind; use the structured spec field instead")
-                )
-            elif not isinstance(name, str) or not values.env_name(name):
-                problems.append((f"{where}.env.{name}", "is not a valid environment variable name"))
-            elif not isinstance(value, str) and not _is_value_from(value):
-                sources = ", ".join(sorted(values.ENV_SOURCES))
-                problems.append(
-                    (
-                        f"{where}.env.{name}",
-                        f"must be a string or {{valueFrom: {{X: {{...}}}}}} with X one of {sources}",
-                    )
-                )
-    if not spec.queues:
-        problems.append((f"{path}.queues", "must list at least one queue"))
-    if spec.storage.type == "ephemeral" and not spec.storage.size:
-        problems.append(
-            (
-                f"{path}.storage.size",
-                "is required with storage.type: ephemeral (each pod gets a volume of that size: it costs money)",
-            )
-        )
-    from executor_dind.daemon_keys import DAEMON_KEYS
-
-    for key in spec.docker.daemon_config:
-        if key not in DAEMON_KEYS:
-            problems.append(
-                (
-                    f"{path}.docker.daemonConfig.{key}",
-                    "is not a daemon.json key dockerd reads (it would be ignored, or refused at start)"
-                    + nearest(str(key), sorted(DAEMON_KEYS)),
-                )
-            )
-    if "hosts" in spec.docker.daemon_config:
-        problems.append(
-            (
-                f"{path}.docker.daemonConfig.hosts",
-                "must not be set: dockerd listens on 127.0.0.1:2375 only (an unauthenticated privileged API)",
-            )
-        )
-    if spec.docker.mtu != "auto" and not 576 <= spec.docker.mtu <= 9000:
-        problems.append((f"{path}.docker.mtu", "must be between 576 and 9000, or auto"))
-    if spec.docker.mtu == "auto" and "mtu" in spec.docker.daemon_config:
-        problems.append(
-            (f"{path}.docker.daemonConfig.mtu", "conflicts with docker.mtu: auto (dockerd refuses it both ways)")
-        )
-    return problems
-
-
-def _autoscaling_problems(spec: Spec, queue: Queue, where: str) -> list[tuple[str, str]]:
-    scaling = queue.autoscaling
-    if scaling is None:
-        return []
-    problems = []
-    if not 1 <= scaling.max_replicas <= 1000:
-        problems.append((f"{where}.autoscaling.maxReplicas", "must be between 1 and 1000"))
-    elif scaling.min_replicas > scaling.max_replicas:
-        problems.append((f"{where}.autoscaling.minReplicas", f"must be at most maxReplicas ({scaling.max_replicas})"))
-    if scaling.jobs_per_replica is not None and not 1 <= scaling.jobs_per_replica <= queue.maximum_num_jobs:
-        problems.append(
-            (
-                f"{where}.autoscaling.jobsPerReplica",
-                f"must be between 1 and maximumNumJobs ({queue.maximum_num_jobs}): a pod takes no more jobs than that",
-            )
-        )
-    runtime = values.duration_seconds(spec.maximum_runtime_per_job)
-    if spec.grace_period_seconds < runtime:
-        problems.append(
-            (
-                f"{where}.autoscaling",
-                f"KEDA scales executors down while they run jobs: terminationGracePeriodSeconds "
-                f"({spec.grace_period_seconds}) must cover maximumRuntimePerJob ({spec.maximum_runtime_per_job} = "
-                f"{runtime}s), or every scale-down kills running jobs; raise it or leave it unset",
-            )
-        )
-    return problems

@@ -9,6 +9,8 @@ compiled on first use (re caches them): most runs check a handful of fields, and
 import re
 from collections.abc import Mapping
 
+from executor_dind.records import shown
+
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 _NAME_PART = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
@@ -16,13 +18,44 @@ _LABEL_VALUE = r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
 _CONFIG_KEY = r"[-._a-zA-Z0-9]+"
 _QUANTITY = r"[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?"
 _DURATION = r"([0-9]+(\.[0-9]+)?(h|m|s|ms))+"
-_DURATION_PART = r"([0-9]+(?:\.[0-9]+)?)(h|ms|m|s)"
+_DURATION_PART = r"([0-9]+)(?:\.([0-9]+))?(h|ms|m|s)"
 _URL = r"(?P<scheme>https?)://(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?)(:(?P<port>[0-9]{1,5}))?/?"
-_IMAGE = r"[A-Za-z0-9][-A-Za-z0-9._/:@]*[A-Za-z0-9]"
+# github.com/distribution/reference's grammar (reference.go): [domain/]path[:tag][@digest].
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = (
+    r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
+)
+_IMAGE = (
+    rf"(?:(?P<domain>(?:{_DOMAIN}|\[[a-fA-F0-9:]+\])(?::[0-9]+)?)/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<algorithm>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):(?P<hex>[0-9a-fA-F]{32,}))?"
+)
+_NAME_MAX = 255
 _ENV_NAME = r"[-._a-zA-Z][-._a-zA-Z0-9]*"
-_DURATION_UNITS = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_UNIT_NANOSECONDS = {"h": 3600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6}
+_INT64_MAX = 2**63 - 1
+GO_DURATION_MAX = "2562047h47m16.854775807s"
 LABEL_MAX = 63
 ENV_SOURCES = frozenset({"fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"})
+# The pod fields the kubelet resolves for env fieldRef (validEnvDownwardAPIFieldPathExpressions in the API server).
+ENV_FIELD_PATHS = (
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "spec.nodeName",
+    "spec.serviceAccountName",
+    "status.hostIP",
+    "status.hostIPs",
+    "status.podIP",
+    "status.podIPs",
+)
+_ENV_SOURCE_FIELDS = {
+    "fieldRef": ({"fieldPath"}, {"apiVersion"}),
+    "resourceFieldRef": ({"resource"}, {"containerName", "divisor"}),
+    "configMapKeyRef": ({"name", "key"}, {"optional"}),
+    "secretKeyRef": ({"name", "key"}, {"optional"}),
+}
+_RESOURCE_FIELDS = r"(limits|requests)\.(cpu|memory|ephemeral-storage|hugepages-[0-9A-Za-z.]+)"
 
 
 def env_name(value: str) -> bool:
@@ -84,8 +117,26 @@ def config_key(value: str) -> str | None:
 
 
 def image(value: str) -> str | None:
-    if not re.fullmatch(_IMAGE, value):
-        return f"{value!r} is not an image reference (e.g. index.docker.io/sourcegraph/executor:6.2.1106@sha256:...)"
+    """An image reference as the kubelet's runtime parses it (distribution/reference): a lower-case repository, a
+    tag of at most 128 characters, a digest whose sha256 is 64 lower-case hex digits."""
+    match = re.fullmatch(_IMAGE, value, re.ASCII)
+    if match is None:
+        return (
+            f"{shown(value)} is not an image reference ([registry/]repository[:tag][@sha256:<64 hex>], the "
+            "repository lower-case; e.g. index.docker.io/sourcegraph/executor:6.2.1106@sha256:...)"
+        )
+    name, domain = value[: match.end("path")], match["domain"]
+    # docker's normalisation: a first component without '.' or ':' (and not localhost) is no registry but part of
+    # the repository, which must be lower-case
+    if domain and not ("." in domain or ":" in domain or domain == "localhost") and domain != domain.lower():
+        return f"{shown(value)}: the repository must be lower-case"
+    if len(name) > _NAME_MAX:
+        return f"{shown(value)}: the repository name is longer than {_NAME_MAX} characters"
+    algorithm, digest = match["algorithm"], match["hex"]
+    if algorithm == "sha256" and not re.fullmatch(r"[0-9a-f]{64}", digest or ""):
+        return f"{shown(value)}: a sha256 digest is exactly 64 lower-case hex digits"
+    if algorithm is not None and algorithm not in ("sha256", "sha384", "sha512"):
+        return f"{shown(value)}: {algorithm!r} is not a digest algorithm the registries accept (sha256)"
     return None
 
 
@@ -106,9 +157,14 @@ def resources(value: Mapping) -> str | None:
 
 
 def quantity(value: str) -> str | None:
-    if not value or re.fullmatch(_QUANTITY, value):
+    """A storage size: a Kubernetes quantity above zero (a PersistentVolumeClaim of 0 is refused), or ""."""
+    if not value:
         return None
-    return f"{value!r} is not a Kubernetes quantity (e.g. 20Gi)"
+    if not re.fullmatch(_QUANTITY, value):
+        return f"{value!r} is not a Kubernetes quantity (e.g. 20Gi)"
+    if not value.rstrip("mkKMGTPEi").strip("0."):
+        return f"{value!r} is no space at all: a size must be more than 0 (e.g. 20Gi)"
+    return None
 
 
 def required_quantity(value: str) -> str | None:
@@ -117,8 +173,14 @@ def required_quantity(value: str) -> str | None:
 
 def duration(value: str) -> str | None:
     if not re.fullmatch(_DURATION, value):
-        return f"{value!r} is not a duration (e.g. 30m, 1h30m, 90s)"
-    if duration_seconds(value) < 1:
+        return f"{shown(value)} is not a duration (e.g. 30m, 1h30m, 90s)"
+    nanoseconds = duration_nanoseconds(value)
+    if nanoseconds is None:
+        return (
+            f"{shown(value)} is beyond Go's time.Duration range (at most {GO_DURATION_MAX}): the executor and "
+            "dockerd cannot read it"
+        )
+    if nanoseconds < 10**9:
         return f"{value!r} is shorter than a second"
     return None
 
@@ -153,17 +215,6 @@ def url_authority(value: str) -> tuple[str, str, int | None]:
     return match["scheme"], match["host"].lower(), int(match["port"]) if match["port"] else None
 
 
-def cidrs(values: tuple[str, ...]) -> str | None:
-    import ipaddress
-
-    for value in values:
-        try:
-            ipaddress.ip_network(value)
-        except ValueError:
-            return f"{value!r} is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)"
-    return None
-
-
 def ip_address(value: str) -> str | None:
     import ipaddress
 
@@ -175,5 +226,56 @@ def ip_address(value: str) -> str | None:
     return None
 
 
+def duration_nanoseconds(value: str) -> int | None:
+    """Go's time.ParseDuration of a text the duration pattern accepts, in nanoseconds; None beyond its range (an
+    int64 of nanoseconds: Go refuses such a text). Digits past nanosecond precision are dropped, as Go does."""
+    total = 0
+    for whole, fraction, unit in re.findall(_DURATION_PART, value):
+        if len(whole) > 19:  # more than int64 has: out of range whatever the unit (and int() of it may be slow)
+            return None
+        scale = _UNIT_NANOSECONDS[unit]
+        fraction = fraction[:19]
+        total += int(whole) * scale + (int(fraction) * scale // 10 ** len(fraction) if fraction else 0)
+        if total > _INT64_MAX:
+            return None
+    return total
+
+
 def duration_seconds(value: str) -> int:
-    return int(sum(float(n) * _DURATION_UNITS[u] for n, u in re.findall(_DURATION_PART, value)))
+    """Whole seconds of a duration text; beyond Go's range, one second more than Go can hold (never an error: the
+    audit reads durations from any input)."""
+    nanoseconds = duration_nanoseconds(value)
+    return (_INT64_MAX if nanoseconds is None else nanoseconds) // 10**9 + (nanoseconds is None)
+
+
+def env_source(source: str, ref: Mapping) -> str | None:
+    """One env valueFrom source as the API server validates it, with the fieldRef paths the kubelet resolves."""
+    required, optional = _ENV_SOURCE_FIELDS[source]
+    missing, unknown = sorted(required - set(ref)), sorted(set(ref) - required - optional)
+    if missing or unknown:
+        return f"{source} needs {', '.join(sorted(required))} (and may have {', '.join(sorted(optional))})" + (
+            f"; it lacks {', '.join(missing)}" if missing else f"; {', '.join(map(str, unknown))} is no field of it"
+        )
+    if source == "fieldRef":
+        path = ref["fieldPath"]
+        keyed = re.fullmatch(r"metadata\.(labels|annotations)\['(.+)'\]", str(path))
+        if not (path in ENV_FIELD_PATHS or (keyed and not qualified_name(keyed[2]))):
+            return (
+                f"fieldRef.fieldPath {shown(str(path))} is not a pod field the kubelet resolves ("
+                f"{', '.join(ENV_FIELD_PATHS)}, metadata.labels['<key>'], metadata.annotations['<key>'])"
+            )
+        if ref.get("apiVersion", "v1") != "v1":
+            return "fieldRef.apiVersion must be v1"
+    elif source == "resourceFieldRef":
+        if not isinstance(ref["resource"], str) or not re.fullmatch(_RESOURCE_FIELDS, ref["resource"]):
+            return (
+                f"resourceFieldRef.resource {shown(ref['resource'])} is not limits.<cpu|memory|ephemeral-storage> "
+                "or requests.<...>"
+            )
+    else:
+        for key in ("name", "key"):
+            if not isinstance(ref[key], str) or (dns_subdomain if key == "name" else config_key)(ref[key]):
+                return f"{source}.{key} {shown(ref[key])} is not a valid {'object name' if key == 'name' else 'key'}"
+        if not isinstance(ref.get("optional", False), bool):
+            return f"{source}.optional must be true or false"
+    return None

@@ -258,7 +258,10 @@ def test_no_frontend_url_given_and_none_derivable(executor_dind):
 def test_pod_security_without_a_namespace_of_their_own(executor_dind):
     given = resource_list([frontend_service("sourcegraph")], config(hardening={"profile": "strict"}))
     [error] = krm_failure(invoke(executor_dind, given), given)
-    assert error["message"].startswith("hardening.podSecurity needs the executors in a namespace of their own")
+    assert error["message"].startswith(
+        "invalid functionConfig: spec.namespace: hardening.podSecurity labels the executors' namespace privileged, "
+        "but spec.namespace is not set"
+    )
 
 
 def test_spec_errors_found_later_still_point_at_the_function_config(executor_dind):
@@ -356,7 +359,8 @@ def test_legacy_plugin_bad_config(executor_dind, bad_config):
     assert proc.stdout == ""  # kustomize must not read a half-written stream
     lines = proc.stderr.splitlines()
     assert lines[0] == (
-        "error ExecutorDind/-/executors: invalid functionConfig: spec.queus: unknown field (did you mean 'queues'?)"
+        f"error ExecutorDind/-/executors: invalid functionConfig in {bad_config}: spec.queus: unknown field (did you "
+        "mean 'queues'?)"
     )
     assert lines[-1].startswith("executor-dind: error ")
 

@@ -50,7 +50,54 @@ MISTAKES: dict[str, tuple[Any, str, list[dict[str, Any]] | None]] = {
     "profile-typo": ({"hardening": {"profile": "strct"}}, "did you mean 'strict'", None),
     "pod-security-without-namespace": (
         {"hardening": {"profile": "strict"}},
-        "needs the executors in a namespace",
+        "labels the executors' namespace privileged, but spec.namespace is not set",
+        None,
+    ),
+    "pod-security-in-kube-system": (
+        {"namespace": "kube-system", "hardening": {"profile": "strict"}},
+        "is 'kube-system', which every cluster shares",
+        None,
+    ),
+    "gvisor-on-runc": (
+        {"hardening": {"gvisor": {"enabled": True, "runtimeClassName": "runc"}}},
+        "'runc' runs containers on the node's kernel",
+        None,
+    ),
+    "allowed-cidr-ipv4-mapped-metadata": (
+        {"hardening": {"profile": "recommended", "networkPolicy": {"allowedCIDRs": ["::ffff:169.254.169.254/128"]}}},
+        "169.254.169.254/32 holds 169.254.169.254",
+        None,
+    ),
+    "allowed-cidr-leading-zero": (
+        {"hardening": {"networkPolicy": {"allowedCIDRs": ["010.0.0.0/8"]}}},
+        "has an IPv4 octet with a leading zero",
+        None,
+    ),
+    "denied-cidr-everything": (
+        {"hardening": {"networkPolicy": {"deniedCIDRs": ["0.0.0.0/0"]}}},
+        "must be a strict subset",
+        None,
+    ),
+    "node-local-ipv6": (
+        {"hardening": {"profile": "recommended", "networkPolicy": {"dns": {"nodeLocalIP": "fd00:ec2::254"}}}},
+        "fd00:ec2::254/128 holds fd00:ec2::254",
+        None,
+    ),
+    "runtime-hundreds-of-digits": (
+        {"maximumRuntimePerJob": "1" * 300 + "h"},
+        "is beyond Go's time.Duration range",
+        None,
+    ),
+    "storage-size-zero": ({"privateRegistry": {"storage": "0Gi"}}, "a size must be more than 0", None),
+    "image-upper-case": ({"images": {"dind": "Sourcegraph/dind:6.2"}}, "the repository must be lower-case", None),
+    "image-short-digest": (
+        {"images": {"executor": "sourcegraph/executor@sha256:" + "a" * 40}},
+        "a sha256 digest is exactly 64 lower-case hex digits",
+        None,
+    ),
+    "prune-until-beyond-go": (
+        {"docker": {"prune": {"until": "2562048h"}}},
+        "is beyond Go's time.Duration range",
         None,
     ),
     "node-selector-bad-key": ({"hardening": {"nodePool": {"nodeSelector": {"bad key!": "x"}}}}, "qualified name", None),
@@ -62,23 +109,23 @@ MISTAKES: dict[str, tuple[Any, str, list[dict[str, Any]] | None]] = {
     ),
     "allowed-everything": (
         {"hardening": {"profile": "recommended", "networkPolicy": {"allowedCIDRs": ["0.0.0.0/0"]}}},
-        "the render fails its own audit",
+        "0.0.0.0/0 holds 169.254.169.254",
         None,
     ),
     "denied-nothing": (
         {"hardening": {"profile": "recommended", "networkPolicy": {"deniedCIDRs": []}}},
-        "the render fails its own audit",
+        "does not cover 169.254.169.254",
         None,
     ),
     "node-local-dns-on-metadata": (
         {"hardening": {"profile": "recommended", "networkPolicy": {"dns": {"nodeLocalIP": "169.254.169.254"}}}},
-        "the render fails its own audit",
+        "169.254.169.254/32 holds 169.254.169.254",
         None,
     ),
     "daemon-config-hosts": ({"docker": {"daemonConfig": {"hosts": ["tcp://0.0.0.0:2375"]}}}, "must not be set", None),
     "gvisor-storage-driver-twice": (
         {"docker": {"daemonConfig": {"storage-driver": "overlay2"}}, "hardening": {"gvisor": {"enabled": True}}},
-        "which gVisor mode passes to dockerd as flags",
+        "gVisor mode passes this to dockerd as a flag",
         None,
     ),
     "mtu-too-small": ({"docker": {"mtu": 100}}, "must be between 576 and 9000", None),

@@ -61,6 +61,30 @@ def test_unknown_key_is_refused(moby, tmp_path) -> None:
     assert "the following directives don't match any configuration option: no-such-key" in result.stderr
 
 
+TYPED = {
+    # key: (a value of the wrong type or out of range, what dockerd says of it, a value it reads)
+    "debug": ("true", "debug", True),
+    "max-concurrent-downloads": ("6", "max-concurrent-downloads", 6),
+    "registry-mirrors": ("https://mirror.example", "registry-mirrors", ["https://mirror.example"]),
+    "log-level": ("verbose", "invalid logging level: verbose", "warn"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(TYPED))
+def test_typed_values_dockerd_refuses_the_function_refuses_and_the_ones_it_reads_pass_both(key, moby, tmp_path) -> None:
+    """`dockerd --validate` decodes daemon.json into moby's typed config: a string for a bool or a number, a string
+    for a list, an unknown log level stop it; daemon_keys.value_problem refuses exactly these, at the field."""
+    from executor_dind.daemon_keys import value_problem
+
+    wrong, said, right = TYPED[key]
+    refused = validate(moby, {key: wrong}, tmp_path)
+    assert refused.returncode == 1 and said in refused.stderr, refused.stderr
+    assert value_problem(key, wrong) is not None
+    accepted = validate(moby, {key: right}, tmp_path)  # the positive control: the same key, a value it reads
+    assert (accepted.returncode, accepted.stderr.strip()) == (0, "configuration OK"), accepted.stderr
+    assert value_problem(key, right) is None
+
+
 def test_singular_registry_mirror_passes_validation_and_is_ignored(
     janitor, executor_dind, moby, tmp_path, tmp_path_factory
 ) -> None:
@@ -118,7 +142,8 @@ def test_function_refuses_keys_dockerd_would_not_read(key, executor_dind, tmp_pa
     config.write_text(json.dumps({"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind", "spec": spec}))
     result = sh([executor_dind, "render", "--config", str(config)])
     problem = (
-        f"error ExecutorDind/-/: invalid functionConfig: spec.docker.daemonConfig.{key}: is not a daemon.json key "
+        f"error ExecutorDind/-/: invalid functionConfig in {config}: spec.docker.daemonConfig.{key}: is not a "
+        "daemon.json key "
         f"dockerd reads (it would be ignored, or refused at start){REFUSED[key]}"
     )
     assert (result.returncode, result.stdout) == (1, "")

@@ -290,7 +290,7 @@ def audit_says_open(objects: list[dict[str, Any]]) -> dict[str, bool]:
     """The audit of the same objects the engine reads (the render and the cluster's pods): per destination,
     whether an error finding says it is reachable."""
     from executor_dind.audit import audit
-    from executor_dind.krm_io import Item
+    from executor_dind.krm.item import Item
 
     assert ipaddress.ip_address(OTHER_POD) in ipaddress.ip_network("10.0.0.0/8")
     findings = [r for r in audit([Item.new(o) for o in objects]) if r.severity == "error"]

@@ -9,20 +9,20 @@ import pytest
 
 from executor_dind import function
 from executor_dind.discovery import Context
-from executor_dind.function_config import parse_function_config
+from executor_dind.function_config import parse_function_config, validated_spec
 from executor_dind.krm.item import Item, ResourceList
 from executor_dind.krm.read import read_resource_list
 from executor_dind.krm.write import write_resource_list
 from executor_dind.podspec import container
 from executor_dind.records import ConfigError
-from executor_dind.spec import Spec, parse_spec
+from executor_dind.spec import Spec
 
 SG = "sourcegraph"
 
 
 def spec(**raw: Any) -> Spec:
     """A validated Spec from wire-form (camelCase) keyword arguments."""
-    return parse_spec(raw)
+    return validated_spec(raw)
 
 
 def context(namespace: str = SG, sourcegraph_namespace: str = SG, url: str = "") -> Context:
@@ -132,9 +132,9 @@ DEFAULT_OBJECTS = [
 
 
 def problems(raw: Any) -> list[tuple[str, str]]:
-    """The problems parse_spec raises for this raw spec."""
+    """The problems validated_spec raises for this raw spec."""
     with pytest.raises(ConfigError) as caught:
-        parse_spec(raw)
+        validated_spec(raw)
     return caught.value.problems
 
 

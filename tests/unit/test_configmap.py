@@ -155,3 +155,18 @@ def test_configmap_and_typed_config_agree():
         )
     )
     assert dotted == typed
+
+
+def test_integers_are_ascii_digits_and_no_longer_than_any_field_takes():
+    """str.isdigit() accepts superscripts and other scripts' digits, which int() refuses: they are text here."""
+    assert cm_problems({"terminationGracePeriodSeconds": "6\u2070"}) == [
+        ("data.terminationGracePeriodSeconds", "must be a non-negative integer, got '6\u2070'")
+    ]
+    assert cm_problems({"docker.mtu": "9" * 5000}) == [
+        ("data.docker.mtu", "is a number of 5000 digits: no field takes an integer that large")
+    ]
+    assert cm_problems({"queues": "[{name: batches, replicas: " + "9" * 5000 + "}]"}) == [
+        ("data.queues", "holds a number of thousands of digits: no field takes an integer that large")
+    ]
+    # the positive control: ASCII digits of a sane length are the integer they say
+    assert parse_function_config(configmap(terminationGracePeriodSeconds=" 60 ")).termination_grace_period_seconds == 60

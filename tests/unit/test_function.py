@@ -309,23 +309,50 @@ def test_config_errors_point_at_the_function_config():
 # --- the self-audit -----------------------------------------------------------------------------------------------
 
 OPEN_POLICIES = {
-    # declared, the private ranges are the user's choice; the metadata service never is
-    "allowedCIDRs: [0.0.0.0/0]": ({"allowedCIDRs": ["0.0.0.0/0"]}, {"EXD302"}),
-    "deniedCIDRs: []": ({"deniedCIDRs": []}, {"EXD302", "EXD303"}),
-    "nodeLocalIP on the metadata address": ({"dns": {"nodeLocalIP": "169.254.169.254"}}, {"EXD302"}),
+    # a config whose policy the audit would reject is refused at its own field, before anything is built
+    "allowedCIDRs: [0.0.0.0/0]": ({"allowedCIDRs": ["0.0.0.0/0"]}, {"spec.hardening.networkPolicy.allowedCIDRs[0]"}),
+    "deniedCIDRs: []": ({"deniedCIDRs": []}, {"spec.hardening.networkPolicy.deniedCIDRs"}),
+    "nodeLocalIP on the metadata address": (
+        {"dns": {"nodeLocalIP": "169.254.169.254"}},
+        {"spec.hardening.networkPolicy.dns.nodeLocalIP"},
+    ),
 }
 
 
 @pytest.mark.parametrize("case", OPEN_POLICIES)
-def test_a_render_its_own_audit_rejects_is_never_emitted(case):
-    policy, rules = OPEN_POLICIES[case]
+def test_a_config_whose_render_its_audit_rejects_is_refused_at_its_own_field(case):
+    policy, fields = OPEN_POLICIES[case]
     given = items(frontend_service("sourcegraph"), secret())
     outcome = run(given, config(hardening={"profile": "recommended", "networkPolicy": policy}))
     assert outcome.failed
     assert outcome.items == given
     errors = [r for r in outcome.results if r.severity == "error"]
-    assert {r.rule for r in errors} == rules
+    assert {r.field_path for r in errors} == fields
+    assert all(r.message.startswith(f"invalid functionConfig: {r.field_path}: ") for r in errors)
+    assert all(r.rule == "" and r.resource.kind == "ExecutorDind" for r in errors)
+
+
+# An input policy that opens every egress of the executors' namespace: only the self-audit, the last line, sees it.
+OPEN_EGRESS = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "allow-all-egress", "namespace": "sourcegraph"},
+    "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]},
+}
+
+
+def test_a_render_its_own_audit_rejects_is_never_emitted():
+    given = items(frontend_service("sourcegraph"), secret(), OPEN_EGRESS)
+    outcome = run(given, config(hardening={"profile": "recommended"}))
+    assert outcome.failed
+    assert outcome.items == given
+    errors = [r for r in outcome.results if r.severity == "error"]
+    assert {r.rule for r in errors} == {"EXD302", "EXD303", "EXD305"}
     assert all(r.message.startswith("the render fails its own audit: ") for r in errors)
+    # the positive control: without that policy the same config renders
+    assert not run(
+        items(frontend_service("sourcegraph"), secret()), config(hardening={"profile": "recommended"})
+    ).failed
 
 
 def test_an_audit_exception_turns_that_rules_errors_into_warnings_that_give_the_reason():
@@ -344,11 +371,12 @@ def test_an_audit_exception_turns_that_rules_errors_into_warnings_that_give_the_
 
 
 def test_an_exception_for_one_rule_leaves_the_others_errors():
-    raw = {"hardening": {"profile": "recommended", "networkPolicy": {"deniedCIDRs": []}}}
     exceptions = [{"rule": "EXD302", "reason": "bare metal, no metadata service"}]
-    outcome = run(items(frontend_service("sourcegraph"), secret()), config(**raw, auditExceptions=exceptions))
+    given = items(frontend_service("sourcegraph"), secret(), OPEN_EGRESS)
+    outcome = run(given, config(hardening={"profile": "recommended"}, auditExceptions=exceptions))
     assert outcome.failed
-    assert {r.rule for r in outcome.results if r.severity == "error"} == {"EXD303"}
+    assert {r.rule for r in outcome.results if r.severity == "error"} == {"EXD303", "EXD305"}
+    assert {r.rule for r in outcome.results if r.severity == "warning"} >= {"EXD302"}
 
 
 @pytest.mark.parametrize("profile", ["baseline", "recommended", "strict"])

@@ -90,7 +90,7 @@ def test_a_spec_with_nested_values_is_frozen_all_the_way_down():
 
 
 def test_checks_run_before_anything_is_built():
-    planned = plan_for(spec(hardening={"podSecurity": {"enabled": True}}), context())
+    planned = plan_for(spec(namespace="sourcegraph", hardening={"podSecurity": {"enabled": True}}), context())
     assert [(r.severity, r.field_path) for r in planned.results] == [("error", "spec.namespace")]
     assert planned.objects == ()
     assert planned.steps == ()

@@ -86,3 +86,33 @@ def test_stream_mode_an_item_that_cannot_be_written_out_is_one_line_and_no_outpu
     processed = process(stream, "stream", config())
     message = "stdin: document 3 (List) items[0] (A/(no name)): nested too deeply to write out"
     assert processed == (b"", (f"executor-dind: {message}",), 1)
+
+
+def test_config_errors_name_the_config_file_given_or_annotated():
+    bad = config(bogus=1)
+    line = "executor-dind: error ExecutorDind/-/executors: invalid functionConfig{}: spec.bogus: unknown field"
+    assert process(b"", "stream", bad, "instances/x/executor-dind.yaml").messages[-1] == line.format(
+        " in instances/x/executor-dind.yaml"
+    )
+    assert process(b"", "stream", bad).messages[-1] == line.format("")  # no file: none named
+    bad["metadata"]["annotations"] = {"config.kubernetes.io/path": "fn-config.yaml"}
+    processed = process(resource_list(frontend_service(), function_config=bad))
+    assert processed.messages == (line.format(" in fn-config.yaml"),)
+    [result] = yaml.safe_load(processed.output)["results"]
+    assert (result["field"], result["file"]) == ({"path": "spec.bogus"}, {"path": "fn-config.yaml"})
+
+
+def test_the_core_reads_no_environment():
+    """EXECUTOR_DIND_DEBUG and the rest of the environment are the command line's to read (cli.py, commands/):
+    the core gets what it needs as arguments (process's debug)."""
+    import re
+    from pathlib import Path
+
+    import executor_dind
+
+    package = Path(executor_dind.__file__).parent
+    core = [p for p in package.rglob("*.py") if p.name != "cli.py" and "commands" not in p.parts]
+    reading = [str(p.relative_to(package)) for p in core if re.search(r"os\.environ|getenv", p.read_text())]
+    assert reading == []
+    # the control: the command line does read it
+    assert re.search(r"os\.environ", (package / "commands" / "krm.py").read_text())

@@ -188,3 +188,26 @@ def test_a_union_is_parsed_alternative_by_alternative_and_its_schema_is_any_of()
         "anyOf": [{"type": "integer", "minimum": 0}, {"enum": ["auto"]}],
         "description": "d",
     }
+
+
+def _no_x(value: str) -> str | None:
+    return "must not hold x" if "x" in value else None
+
+
+class Volume(Record):
+    size_limit: Annotated[str, Field(check=_no_x)] = ""
+    size: Annotated[str, Field(check=_no_x)] = ""
+    sizes: Annotated[tuple[str, ...], Field(check=lambda items: None if "" not in items else "no empty entry")] = ()
+
+
+def test_an_error_in_a_field_never_silences_the_check_of_a_field_its_name_prefixes():
+    """`size` after `sizeLimit`: the "already reported under this field" test compares whole path segments."""
+    parser = Parser()
+    assert parser.record(Volume, {"sizeLimit": "x1", "size": "x2"}, "v") is None
+    assert parser.problems == [("v.sizeLimit", "must not hold x"), ("v.size", "must not hold x")]
+    # the check is still skipped under the field's own path: an entry's type error is reported once
+    parser = Parser()
+    assert parser.record(Volume, {"sizes": ["", 3]}, "v") is None
+    assert parser.problems == [("v.sizes[1]", "must be a string, got 3")]
+    # the positive control: good values parse
+    assert Parser().record(Volume, {"sizeLimit": "1", "size": "2", "sizes": ["a"]}, "v") == Volume("1", "2", ("a",))

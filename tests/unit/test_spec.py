@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
 from executor_dind.function_config import parse_function_config
-from executor_dind.hardening.network_policy import DENIED_CIDRS
+from executor_dind.settings import DENIED_CIDRS
 from executor_dind.spec import API_VERSION, DEFAULT_IMAGES, KIND, MANAGED_ENV, Queue, Spec, parse_spec
 
-from .helpers import configmap, problems
+from .helpers import configmap, problems, spec
 
 
 def test_no_config_and_empty_spec_mean_the_defaults():
@@ -219,6 +220,18 @@ def test_unknown_profile(value, hint):
             "spec.maximumRuntimePerJob",
             "'30 minutes' is not a duration (e.g. 30m, 1h30m, 90s)",
         ),
+        (
+            {"maximumRuntimePerJob": "1" * 300 + "h"},
+            "spec.maximumRuntimePerJob",
+            "'1111111111111111111111111111111111111111'... (301 characters) is beyond Go's time.Duration range (at "
+            "most 2562047h47m16.854775807s): the executor and dockerd cannot read it",
+        ),
+        (
+            {"docker": {"prune": {"until": "2562047h47m16.854775808s"}}},
+            "spec.docker.prune.until",
+            "'2562047h47m16.854775808s' is beyond Go's time.Duration range (at most 2562047h47m16.854775807s): the "
+            "executor and dockerd cannot read it",
+        ),
         ({"storage": {"size": "20 GB"}}, "spec.storage.size", "'20 GB' is not a Kubernetes quantity (e.g. 20Gi)"),
         (
             {"privateRegistry": {"storage": "lots"}},
@@ -227,8 +240,8 @@ def test_unknown_profile(value, hint):
         ),
         (
             {"hardening": {"networkPolicy": {"deniedCIDRs": ["10.0.0.0/33"]}}},
-            "spec.hardening.networkPolicy.deniedCIDRs",
-            "'10.0.0.0/33' is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)",
+            "spec.hardening.networkPolicy.deniedCIDRs[0]",
+            "'10.0.0.0/33' is not a CIDR: /33 is not a prefix length from 0 to 32",
         ),
         (
             {"hardening": {"networkPolicy": {"dns": {"nodeLocalIP": "169.254.20"}}}},
@@ -326,3 +339,99 @@ def test_lifecycle_fields_default_off_and_parse():
 )
 def test_lifecycle_value_checks(raw, path, message):
     assert problems(raw) == [(path, message)]
+
+
+def test_the_config_model_is_a_leaf():
+    """Importing the config model loads its own modules only: no YAML library, no object builder, no hardening
+    control and no audit module (a fresh interpreter, so nothing imported before counts)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; before = set(sys.modules); import executor_dind.spec, executor_dind.settings; "
+        "print('\\n'.join(sorted(set(sys.modules) - before)))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(run.stdout.split())
+    ours = {name for name in loaded if name.split(".")[0] == "executor_dind"}
+    assert ours == {
+        "executor_dind",
+        "executor_dind.records",
+        "executor_dind.settings",
+        "executor_dind.spec",
+        "executor_dind.values",
+    }
+    assert not {"yaml", "ruamel", "ruamel.yaml", "jsonpatch", "ipaddress", "typing"} & loaded
+
+
+def _env(**env: Any) -> dict[str, Any]:
+    return {"queues": [{"name": "batches", "env": env}]}
+
+
+@pytest.mark.parametrize(
+    ("source", "ref", "message"),
+    [
+        (
+            "fieldRef",
+            {"fieldPath": "spec.hostname"},
+            "fieldRef.fieldPath 'spec.hostname' is not a pod field the kubelet resolves (metadata.name, "
+            "metadata.namespace, metadata.uid, spec.nodeName, spec.serviceAccountName, status.hostIP, status.hostIPs, "
+            "status.podIP, status.podIPs, metadata.labels['<key>'], metadata.annotations['<key>'])",
+        ),
+        ("secretKeyRef", {"name": "s"}, "secretKeyRef needs key, name (and may have optional); it lacks key"),
+        (
+            "configMapKeyRef",
+            {"name": "c", "key": "k", "items": []},
+            "configMapKeyRef needs key, name (and may have optional); items is no field of it",
+        ),
+        ("secretKeyRef", {"name": "S_x", "key": "k"}, "secretKeyRef.name 'S_x' is not a valid object name"),
+        (
+            "resourceFieldRef",
+            {"resource": "limits.gpu"},
+            "resourceFieldRef.resource 'limits.gpu' is not limits.<cpu|memory|ephemeral-storage> or requests.<...>",
+        ),
+        (
+            "configMapKeyRef",
+            {"name": "c", "key": "k", "optional": "yes"},
+            "configMapKeyRef.optional must be true or false",
+        ),
+    ],
+)
+def test_env_value_from_as_the_api_server_validates_it(source, ref, message):
+    assert problems(_env(A={"valueFrom": {source: ref}})) == [(f"spec.queues[0].env.A.valueFrom.{source}", message)]
+
+
+def test_env_value_from_the_api_server_accepts_passes():
+    accepted = {
+        "A": {"valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app.kubernetes.io/name']"}}},
+        "B": {"valueFrom": {"fieldRef": {"fieldPath": "status.podIP", "apiVersion": "v1"}}},
+        "C": {"valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
+        "D": {"valueFrom": {"secretKeyRef": {"name": "s", "key": "k", "optional": True}}},
+    }
+    assert set(spec(**_env(**accepted)).queues[0].env) == set(accepted)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("debug", "true", "must be a boolean (dockerd decodes it into that type and refuses to start otherwise)"),
+        ("mtu", True, "must be an integer (dockerd decodes it into that type and refuses to start otherwise)"),
+        (
+            "registry-mirrors",
+            "https://m",
+            "must be an array (dockerd decodes it into that type and refuses to start otherwise)",
+        ),
+        (
+            "log-level",
+            "verbose",
+            "'verbose' is not a log level dockerd accepts (panic, fatal, error, warn, info, debug, trace)",
+        ),
+    ],
+)
+def test_daemon_config_values_are_of_the_type_dockerd_decodes(key, value, message):
+    assert problems({"docker": {"daemonConfig": {key: value}}}) == [(f"spec.docker.daemonConfig.{key}", message)]
+
+
+def test_daemon_config_typed_values_dockerd_reads_pass():
+    accepted = {"debug": True, "log-level": "WARN", "max-concurrent-downloads": 6, "log-opts": {"max-size": "10m"}}
+    assert dict(spec(docker={"daemonConfig": accepted}).docker.daemon_config) == accepted

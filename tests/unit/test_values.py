@@ -30,6 +30,47 @@ def test_value_checks_match_whole_strings(check, good, bad):
     assert [value for value in bad if not check(value)] == []
 
 
-def test_cidrs_names_the_first_bad_one():
-    assert values.cidrs(("10.0.0.0/8", "fd00::/8")) is None
-    assert values.cidrs(("10.0.0.0/8", "10.0.0.1/8")) == "'10.0.0.1/8' is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)"
+SHA = "1363cce32f2002594cad461380b223670e17de1f4466edee956a3404c7bbd172"
+
+
+@pytest.mark.parametrize(
+    ("reference", "problem"),
+    [
+        (f"index.docker.io/sourcegraph/executor:6.2.1106@sha256:{SHA}", None),
+        ("localhost:5000/team/image:v1.2_3", None),
+        ("[::1]:5000/image", None),
+        ("registry:3.0.0", None),
+        (
+            "Sourcegraph/executor:6.2",
+            "'Sourcegraph/executor:6.2': the repository must be lower-case",
+        ),
+        (
+            "a@@b",
+            "'a@@b' is not an image reference ([registry/]repository[:tag][@sha256:<64 hex>], the repository "
+            "lower-case; e.g. index.docker.io/sourcegraph/executor:6.2.1106@sha256:...)",
+        ),
+        (
+            f"x@sha256:{SHA[:63]}",
+            "'x@sha256:1363cce32f2002594cad461380b2236'... (72 characters): a sha256 digest is "
+            "exactly 64 lower-case hex digits",
+        ),
+        (
+            f"x@sha256:{SHA.upper()}",
+            "'x@sha256:1363CCE32F2002594CAD461380B2236'... (73 characters): a sha256 digest "
+            "is exactly 64 lower-case hex digits",
+        ),
+        (
+            "x@md5:" + "a" * 32,
+            "'x@md5:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa': 'md5' is not a digest algorithm the registries accept (sha256)",
+        ),
+    ],
+)
+def test_image_references_by_the_distribution_grammar(reference, problem):
+    assert values.image(reference) == problem
+
+
+@pytest.mark.parametrize("size", ["0", "0Gi", "0.0Mi", "000", "0m"])
+def test_a_storage_size_is_more_than_zero(size):
+    assert values.quantity(size) == f"{size!r} is no space at all: a size must be more than 0 (e.g. 20Gi)"
+    assert values.required_quantity(size) == values.quantity(size)
+    assert values.quantity("0.5Gi") is None and values.quantity("1") is None  # the positive control

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     config, items = loaded
     try:
-        outcome = function.run(items, config)
+        outcome = function.run(items, config, config_file=args.config)
     except InputError as error:  # an item the function had to read cannot be built
         return emit(input_failure(error))
     if outcome.failed or outcome.plan is None:

@@ -29,7 +29,7 @@ def overrides(config_path: str | None, settings: list[str]) -> dict[str, Any]:
     from executor_dind.configmap import dotted_tree
     from executor_dind.function_config import parse_function_config
     from executor_dind.helm import merged
-    from executor_dind.inputs import read_config
+    from executor_dind.krm.files import read_config
     from executor_dind.records import ConfigError
     from executor_dind.spec import Spec
 
@@ -74,7 +74,8 @@ def _report(lines: list[str], failed: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from executor_dind import helm
-    from executor_dind.krm_io import InputError, dump
+    from executor_dind.krm.dump import dump
+    from executor_dind.krm.errors import InputError
     from executor_dind.records import ConfigError
 
     try:

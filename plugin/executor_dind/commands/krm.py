@@ -9,7 +9,9 @@ from executor_dind.process import process
 
 
 def function() -> int:
-    return emit(process(sys.stdin.buffer.read(), "krm"))
+    import os
+
+    return emit(process(sys.stdin.buffer.read(), "krm", debug=bool(os.environ.get("EXECUTOR_DIND_DEBUG"))))
 
 
 def legacy_plugin(config_path: str) -> int:
@@ -22,7 +24,7 @@ def legacy_plugin(config_path: str) -> int:
     except InputError as error:
         err(f"executor-dind: {error}")
         return 1
-    processed = process(sys.stdin.buffer.read(), "stream", config)
+    processed = process(sys.stdin.buffer.read(), "stream", config, config_path)
     if processed.code == 0 and processed.messages:
         _relay_to_the_caller(processed.messages)
     return emit(processed)

@@ -36,4 +36,4 @@ def run(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     config, items = loaded
-    return emit(rendered(items, config))
+    return emit(rendered(items, config, args.config))

@@ -1,4 +1,4 @@
-"""Baseline: the protections every render carries, whatever the profile (DESIGN §3).
+"""Baseline: the protections every render carries, whatever the profile (README.md, Hardening).
 
 Its apply builds the executor objects (model.py); its check asks of the input what those objects need (a
 frontend URL, the password Secret beside the executors, no upstream executor component in the way); its rules
@@ -7,18 +7,18 @@ audit any rendered executor workload for the same protections.
 
 from __future__ import annotations
 
-from executor_dind import model, values
+from collections.abc import Mapping
+
+from executor_dind import model, resources, values
 from executor_dind.discovery import FRONTEND_SERVICE
 from executor_dind.hardening import pod_security
-from executor_dind.hardening.baseline_audit import RULES
-from executor_dind.hardening.common import (
-    PROFILES,
-    Applied,
-    Control,
-)
+from executor_dind.hardening.common import Applied, Control
 from executor_dind.krm.item import Item
 from executor_dind.naming import PASSWORD_PLACEHOLDER
+from executor_dind.records import nearest
 from executor_dind.results import Result, about
+from executor_dind.settings import PROFILES
+from executor_dind.spec import MANAGED_ENV, QUEUES, Queue
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -221,6 +221,138 @@ def _upstream_results(spec: Spec, context: Context) -> list[Result]:
     ]
 
 
+def _is_value_from(value: Any) -> bool:
+    if not (isinstance(value, Mapping) and set(value) == {"valueFrom"} and isinstance(value["valueFrom"], Mapping)):
+        return False
+    sources = value["valueFrom"]
+    return (
+        len(sources) == 1 and set(sources) <= values.ENV_SOURCES and isinstance(next(iter(sources.values())), Mapping)
+    )
+
+
+def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
+    """The spec's problems across fields (each value alone was valid), at their config fields."""
+    problems: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, queue in enumerate(spec.queues):
+        where = f"{path}.queues[{i}]"
+        if len(f"executor-{queue.name}") > values.LABEL_MAX:
+            problems.append(
+                (
+                    f"{where}.name",
+                    f"{queue.name!r} is too long: executor-<name> is a label value, at most 63 characters",
+                )
+            )
+        if queue.name in seen:
+            problems.append((f"{where}.name", f"duplicate queue name {queue.name!r}"))
+        seen.add(queue.name)
+        if not queue.queue_names and queue.name not in QUEUES:
+            problems.append(
+                (
+                    f"{where}.queueNames",
+                    f"is required because the name {queue.name!r} is not itself a queue "
+                    f"(set queueNames to a list of {', '.join(QUEUES)})",
+                )
+            )
+        if len(set(queue.queue_names)) != len(queue.queue_names):
+            problems.append((f"{where}.queueNames", "lists a queue twice"))
+        if queue.replicas > 1000 or queue.maximum_num_jobs < 1:
+            problems.append((where, "replicas must be at most 1000 and maximumNumJobs at least 1"))
+        problems.extend(_autoscaling_problems(spec, queue, where))
+        executor = resources.merged(resources.DEFAULT_EXECUTOR_RESOURCES, queue.resources)
+        problems.extend(
+            resources.requirement_problems(executor, f"{where}.resources", resources.DEFAULT_EXECUTOR_RESOURCES)
+        )
+        for name, value in queue.env.items():
+            if name in MANAGED_ENV:
+                problems.append(
+                    (f"{where}.env.{name}", "is set by executor-dind; use the structured spec field instead")
+                )
+            elif not isinstance(name, str) or not values.env_name(name):
+                problems.append((f"{where}.env.{name}", "is not a valid environment variable name"))
+            elif not isinstance(value, str) and not _is_value_from(value):
+                sources = ", ".join(sorted(values.ENV_SOURCES))
+                problems.append(
+                    (
+                        f"{where}.env.{name}",
+                        f"must be a string or {{valueFrom: {{X: {{...}}}}}} with X one of {sources}",
+                    )
+                )
+            elif not isinstance(value, str):
+                [(source, ref)] = value["valueFrom"].items()
+                message = values.env_source(source, ref)
+                if message:
+                    problems.append((f"{where}.env.{name}.valueFrom.{source}", message))
+    if not spec.queues:
+        problems.append((f"{path}.queues", "must list at least one queue"))
+    dind = resources.dind_resources(spec)
+    unset = resources.dind_resources(spec._replace(docker=spec.docker._replace(resources={})))
+    problems.extend(resources.requirement_problems(dind, f"{path}.docker.resources", unset))
+    if spec.storage.type == "ephemeral" and not spec.storage.size:
+        problems.append(
+            (
+                f"{path}.storage.size",
+                "is required with storage.type: ephemeral (each pod gets a volume of that size: it costs money)",
+            )
+        )
+    from executor_dind.daemon_keys import DAEMON_KEYS, value_problem
+
+    for key, value in spec.docker.daemon_config.items():
+        if key not in DAEMON_KEYS:
+            problems.append(
+                (
+                    f"{path}.docker.daemonConfig.{key}",
+                    "is not a daemon.json key dockerd reads (it would be ignored, or refused at start)"
+                    + nearest(str(key), sorted(DAEMON_KEYS)),
+                )
+            )
+        elif message := value_problem(key, value):
+            problems.append((f"{path}.docker.daemonConfig.{key}", message))
+    if "hosts" in spec.docker.daemon_config:
+        problems.append(
+            (
+                f"{path}.docker.daemonConfig.hosts",
+                "must not be set: dockerd listens on 127.0.0.1:2375 only (an unauthenticated privileged API)",
+            )
+        )
+    if spec.docker.mtu != "auto" and not 576 <= spec.docker.mtu <= 9000:
+        problems.append((f"{path}.docker.mtu", "must be between 576 and 9000, or auto"))
+    if spec.docker.mtu == "auto" and "mtu" in spec.docker.daemon_config:
+        problems.append(
+            (f"{path}.docker.daemonConfig.mtu", "conflicts with docker.mtu: auto (dockerd refuses it both ways)")
+        )
+    return problems
+
+
+def _autoscaling_problems(spec: Spec, queue: Queue, where: str) -> list[tuple[str, str]]:
+    scaling = queue.autoscaling
+    if scaling is None:
+        return []
+    problems = []
+    if not 1 <= scaling.max_replicas <= 1000:
+        problems.append((f"{where}.autoscaling.maxReplicas", "must be between 1 and 1000"))
+    elif scaling.min_replicas > scaling.max_replicas:
+        problems.append((f"{where}.autoscaling.minReplicas", f"must be at most maxReplicas ({scaling.max_replicas})"))
+    if scaling.jobs_per_replica is not None and not 1 <= scaling.jobs_per_replica <= queue.maximum_num_jobs:
+        problems.append(
+            (
+                f"{where}.autoscaling.jobsPerReplica",
+                f"must be between 1 and maximumNumJobs ({queue.maximum_num_jobs}): a pod takes no more jobs than that",
+            )
+        )
+    runtime = values.duration_seconds(spec.maximum_runtime_per_job)
+    if spec.grace_period_seconds < runtime:
+        problems.append(
+            (
+                f"{where}.autoscaling",
+                f"KEDA scales executors down while they run jobs: terminationGracePeriodSeconds "
+                f"({spec.grace_period_seconds}) must cover maximumRuntimePerJob ({spec.maximum_runtime_per_job} = "
+                f"{runtime}s), or every scale-down kills running jobs; raise it or leave it unset",
+            )
+        )
+    return problems
+
+
 def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> Applied:
     return Applied(added=tuple(model.build(spec, context)))
 
@@ -233,6 +365,6 @@ CONTROL = Control(
     requires="nothing (Kubernetes >= 1.29 for the native sidecar)",
     settings=None,
     check=check,
+    validate=validate,
     apply=apply,
-    rules=RULES,
 )

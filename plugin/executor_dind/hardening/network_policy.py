@@ -1,4 +1,4 @@
-"""Network policy: executors reach DNS, the frontend, the registry and the internet, nothing private (control 3).
+"""Network policy: executors reach DNS, the frontend, the registry and the internet, nothing private (README.md).
 
 Executor pods get one NetworkPolicy with both policy types. Ingress: only Prometheus on the metrics port.
 Egress: the cluster DNS pods (a ports-only DNS rule would open port 53 on every private address), the frontend
@@ -9,40 +9,34 @@ dind's network namespace and leave NATed to the pod address, so the pod's policy
 policy admits only executor pods to the private registry's port.
 
 The audit computes, as address sets and pods with ports, what the union of every NetworkPolicy that selects a
-pod allows (netpol_reach.py). What the render allows beyond the defaults, the function declares on its policy
+pod allows (audit/reach.py). What the render allows beyond the defaults, the function declares on its policy
 (ALLOWED_CIDRS_ANNOTATION and the DNS annotations); the audit reads those declarations from policies labelled
 part-of executor-dind only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
-from executor_dind import values
 from executor_dind.hardening.common import Applied, Control
-from executor_dind.hardening.network_policy_audit import (
+from executor_dind.naming import (
     ALLOWED_CIDRS_ANNOTATION,
     DNS_ANNOTATION,
     DNS_NAMESPACE,
     DNS_POD_LABELS,
-    NODE_LOCAL_DNS_ANNOTATION,
-    PROMETHEUS_POD_LABELS,
-    RULES,
-)
-from executor_dind.naming import (
     EXECUTOR_POD_SELECTOR,
     METRICS_PORT,
+    NODE_LOCAL_DNS_ANNOTATION,
+    PROMETHEUS_POD_LABELS,
     REGISTRY_POD_SELECTOR,
     REGISTRY_PORT,
     object_metadata,
 )
-from executor_dind.records import Field, Record
+from executor_dind.settings import DENIED_CIDRS, NetworkPolicy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Annotated, Any
+    from typing import Any
 
+    from executor_dind import cidr
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
 
@@ -50,38 +44,108 @@ POLICY_NAME = "executor-dind-executors"
 REGISTRY_POLICY_NAME = "executor-dind-registry"
 
 
-DENIED_CIDRS = (
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "169.254.0.0/16",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "0.0.0.0/8",
-    "224.0.0.0/4",
-    "240.0.0.0/4",
-    # Azure WireServer: a public address that serves the VM agent its configuration.
-    "168.63.129.16/32",
-    "fc00::/7",
-    "fe80::/10",
-    "::1/128",
-    "ff00::/8",
-)
+def node_local_block(address: str) -> cidr.Network:
+    """The NodeLocal DNSCache address as the one-address block of its family (an IPv4-mapped address is IPv4)."""
+    from executor_dind import cidr
+
+    return cidr.network(f"{address}/{128 if ':' in address else 32}")
 
 
-class Dns(Record):
-    namespace: Annotated[str, Field(check=values.dns_label)] = "kube-system"
-    pod_labels: Annotated[Mapping[str, str], Field(check=values.labels)] = MappingProxyType({"k8s-app": "kube-dns"})
-    node_local_ip: Annotated[
-        str, Field(key="nodeLocalIP", check=values.ip_address, doc="NodeLocal DNSCache address, e.g. 169.254.20.10")
-    ] = ""
+def _uncovered(block: cidr.Network, by: list[cidr.Network]) -> list[cidr.Network]:
+    """The parts of block that none of the networks in by contains."""
+    parts = [block]
+    for net in by:
+        if net.version != block.version:
+            continue
+        rest = []
+        for part in parts:
+            if part.subnet_of(net):  # type: ignore[arg-type]
+                continue
+            rest.extend(part.address_exclude(net) if net.subnet_of(part) else [part])  # type: ignore[arg-type]
+        parts = rest
+    return parts
 
 
-class NetworkPolicy(Record):
-    enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
-    denied_cidrs: Annotated[tuple[str, ...], Field(key="deniedCIDRs", check=values.cidrs)] = DENIED_CIDRS
-    allowed_cidrs: Annotated[tuple[str, ...], Field(key="allowedCIDRs", check=values.cidrs)] = ()
-    dns: Dns = Dns()
+def _blocks(texts: tuple[str, ...], field: str, problems: list[tuple[str, str]]) -> list[tuple[str, cidr.Network]]:
+    """(field path, network) of each readable entry; each unreadable one a problem at its own index."""
+    from executor_dind import cidr
+
+    found = []
+    for index, text in enumerate(texts):
+        where = f"{field}[{index}]"
+        try:
+            found.append((where, cidr.network(text)))
+        except cidr.CidrError as error:
+            problems.append((where, f"{text!r} {error}"))
+    return found
+
+
+def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
+    """Every CIDR read as the API server and the engines read it; with the control on, a config whose policy the
+    self-audit would reject (a metadata address or a private range reachable) is refused at its own field."""
+    conf = spec.hardening.network_policy
+    if conf.denied_cidrs == DENIED_CIDRS and not conf.allowed_cidrs and not conf.dns.node_local_ip:
+        return []  # the defaults, as the tests show: every metadata address and private range denied
+    import ipaddress
+
+    from executor_dind import cidr
+    from executor_dind.audit.rules.network_policy import METADATA_ADDRESSES, PRIVATE_RANGES
+
+    field = f"{path}.hardening.networkPolicy"
+    problems: list[tuple[str, str]] = []
+    denied = _blocks(conf.denied_cidrs, f"{field}.deniedCIDRs", problems)
+    allowed = _blocks(conf.allowed_cidrs, f"{field}.allowedCIDRs", problems)
+    for where, net in denied:
+        if net.prefixlen == 0:
+            problems.append(
+                (
+                    where,
+                    f"denies every {'IPv4' if net.version == 4 else 'IPv6'} address: it becomes the `except` of "
+                    f"{net}, which must be a strict subset (the API server rejects it); to deny everything, disable "
+                    "egress some other way",
+                )
+            )
+    if problems or not CONTROL.enabled(spec):
+        return problems
+    accepted = {exception.rule for exception in spec.audit_exceptions}
+    metadata = {ipaddress.ip_address(address): what for address, what in METADATA_ADDRESSES.items()}
+    if "EXD302" not in accepted:
+        local = (
+            [(f"{field}.dns.nodeLocalIP", node_local_block(conf.dns.node_local_ip))] if conf.dns.node_local_ip else []
+        )
+        for where, net in [*allowed, *local]:
+            for address, what in metadata.items():
+                if address in net:
+                    problems.append(
+                        (
+                            where,
+                            f"{net} holds {address} ({what}): executors would reach it (audit rule EXD302); "
+                            "leave it out",
+                        )
+                    )
+        for address, what in metadata.items():
+            host = cidr.network(f"{address}/{address.max_prefixlen}")
+            if _uncovered(host, [net for _, net in denied]):
+                problems.append(
+                    (
+                        f"{field}.deniedCIDRs",
+                        f"does not cover {address} ({what}): executors would reach it (audit "
+                        f"rule EXD302); add {host} (the default list covers every metadata address)",
+                    )
+                )
+    if "EXD303" not in accepted:
+        covering = [net for _, net in denied + allowed]
+        for text, what in PRIVATE_RANGES.items():
+            open_parts = _uncovered(cidr.network(text), covering)
+            if open_parts:
+                problems.append(
+                    (
+                        f"{field}.deniedCIDRs",
+                        f"leaves {', '.join(map(str, open_parts[:3]))} of the {what} range "
+                        f"{text} open (audit rule EXD303): deny it, or list what executors need in allowedCIDRs",
+                    )
+                )
+    return problems
 
 
 def _namespace_peer(namespace: str, context: Context) -> dict[str, Any]:
@@ -97,6 +161,8 @@ def _namespace_peer(namespace: str, context: Context) -> dict[str, Any]:
 def policy(spec: Spec, context: Context) -> dict[str, Any]:
     import ipaddress
 
+    from executor_dind import cidr
+
     conf = spec.hardening.network_policy
     dns_peer = {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": conf.dns.namespace}},
@@ -105,7 +171,9 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
     dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
     egress: list[dict[str, Any]] = [{"to": [dns_peer], "ports": dns_ports}]
     if conf.dns.node_local_ip:
-        egress.append({"to": [{"ipBlock": {"cidr": f"{conf.dns.node_local_ip}/32"}}], "ports": dns_ports})
+        egress.append(
+            {"to": [{"ipBlock": {"cidr": str(node_local_block(conf.dns.node_local_ip))}}], "ports": dns_ports}
+        )
     frontend_peer = {
         **_namespace_peer(context.sourcegraph_namespace, context),
         "podSelector": {"matchLabels": dict(context.frontend_pod_labels)},
@@ -118,14 +186,14 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
             "ports": [{"protocol": "TCP", "port": REGISTRY_PORT}],
         }
     )
-    denied = [ipaddress.ip_network(cidr) for cidr in conf.denied_cidrs]
+    denied = [cidr.network(text) for text in conf.denied_cidrs]
     internet = []
     for everything in (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")):
         excepted = [str(net) for net in denied if net.version == everything.version]
         internet.append({"ipBlock": {"cidr": str(everything), "except": excepted}})
     egress.append({"to": internet})
     if conf.allowed_cidrs:
-        egress.append({"to": [{"ipBlock": {"cidr": cidr}} for cidr in conf.allowed_cidrs]})
+        egress.append({"to": [{"ipBlock": {"cidr": cidr.canonical(text)}} for text in conf.allowed_cidrs]})
     prometheus_peer = {
         **_namespace_peer(context.sourcegraph_namespace, context),
         "podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)},
@@ -147,14 +215,16 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
 
 def _declarations(conf: Any) -> dict[str, str]:
     """The annotations that tell the audit what this render lets executors reach beyond the defaults."""
+    from executor_dind import cidr
+
     annotations = {}
     if conf.allowed_cidrs:
-        annotations[ALLOWED_CIDRS_ANNOTATION] = ",".join(conf.allowed_cidrs)
+        annotations[ALLOWED_CIDRS_ANNOTATION] = ",".join(cidr.canonical(text) for text in conf.allowed_cidrs)
     if conf.dns.namespace != DNS_NAMESPACE or dict(conf.dns.pod_labels) != DNS_POD_LABELS:
         labels = ",".join(f"{key}={value}" for key, value in sorted(conf.dns.pod_labels.items()))
         annotations[DNS_ANNOTATION] = f"{conf.dns.namespace}/{labels}"
     if conf.dns.node_local_ip:
-        annotations[NODE_LOCAL_DNS_ANNOTATION] = conf.dns.node_local_ip
+        annotations[NODE_LOCAL_DNS_ANNOTATION] = str(node_local_block(conf.dns.node_local_ip).network_address)
     return annotations
 
 
@@ -204,6 +274,6 @@ CONTROL = Control(
     "only DNS, the frontend's HTTP port, the registry and the public internet",
     requires="a CNI that enforces NetworkPolicy (Calico, Cilium, GKE Dataplane V2, ...)",
     settings=NetworkPolicy,
+    validate=validate,
     apply=apply,
-    rules=RULES,
 )

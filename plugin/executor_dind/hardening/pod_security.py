@@ -7,18 +7,14 @@ touched and can stay at baseline or restricted. Needs spec.namespace, different 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from executor_dind.hardening.common import Applied, Control, Finding, Rule, Scope
-from executor_dind.krm.item import Item
+from executor_dind.hardening.common import Applied, Control
 from executor_dind.naming import CLUSTER_OBJECT_LABELS
-from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_spec
-from executor_dind.records import Field, Record
 from executor_dind.results import Result
+from executor_dind.settings import PodSecurity
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Annotated, Any
+    from typing import Any
 
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
@@ -32,10 +28,6 @@ PSA_LABELS = {
 }
 
 
-class PodSecurity(Record):
-    enabled: Annotated[bool | None, Field(doc="unset: the profile decides; needs spec.namespace")] = None
-
-
 def namespace_object(name: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -44,14 +36,36 @@ def namespace_object(name: str) -> dict[str, Any]:
     }
 
 
-def check(spec: Spec, context: Context) -> list[Result]:
-    if spec.namespace and spec.namespace != context.sourcegraph_namespace:
+# Namespaces every cluster shares: labelling one privileged admits privileged pods for everything in it.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
+    if not CONTROL.enabled(spec):
         return []
-    reason = "is not set" if not spec.namespace else f"is Sourcegraph's own namespace ({spec.namespace!r})"
+    if not spec.namespace:
+        reason = "is not set"
+    elif spec.namespace in SYSTEM_NAMESPACES:
+        reason = f"is {spec.namespace!r}, which every cluster shares (its label would admit privileged pods for all)"
+    else:
+        return []
+    return [
+        (
+            f"{path}.namespace",
+            f"hardening.podSecurity labels the executors' namespace privileged, but spec.namespace {reason}: set it "
+            "to a namespace of their own (e.g. sourcegraph-executors) or disable hardening.podSecurity",
+        )
+    ]
+
+
+def check(spec: Spec, context: Context) -> list[Result]:
+    if not spec.namespace or spec.namespace != context.sourcegraph_namespace:  # no namespace: validate said it
+        return []
     return [
         Result(
-            f"hardening.podSecurity needs the executors in a namespace of their own, but spec.namespace "
-            f"{reason}: set spec.namespace (e.g. sourcegraph-executors) or disable hardening.podSecurity",
+            f"hardening.podSecurity needs the executors in a namespace of their own, but spec.namespace is "
+            f"Sourcegraph's own namespace ({spec.namespace!r}): set spec.namespace (e.g. sourcegraph-executors) or "
+            "disable hardening.podSecurity",
             "error",
             context.config_ref,
             "spec.namespace",
@@ -63,29 +77,6 @@ def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> 
     return Applied(added=(namespace_object(spec.namespace),))
 
 
-def shared_namespace(item: Item, scope: Scope) -> Iterator[Finding]:
-    others = [
-        other.describe()
-        for other in scope.items
-        if other is not item
-        and other.kind in POD_SPEC_PATHS
-        and other.namespace == item.namespace
-        and pod_spec(other.obj) is not None
-        and not is_executor_workload(other.obj)
-        and not is_registry_workload(other.obj)
-        and other.label("deploy") == "sourcegraph"
-        and other.label("app.kubernetes.io/part-of") != "executor-dind"
-    ]
-    if others:
-        yield Finding(
-            item,
-            "metadata.namespace",
-            f"privileged executor pods share namespace {item.namespace or '(none)'!r} with {len(others)} other "
-            f"Sourcegraph workloads (e.g. {others[0]}): its Pod Security level must admit privileged pods for "
-            "all of them; enable hardening.podSecurity with a namespace of their own",
-        )
-
-
 CONTROL = Control(
     id="podSecurity",
     profiles=("strict",),
@@ -95,14 +86,6 @@ CONTROL = Control(
     requires="Pod Security Admission (Kubernetes >= 1.25) and spec.namespace set to a namespace of their own",
     settings=PodSecurity,
     check=check,
+    validate=validate,
     apply=apply,
-    rules=(
-        Rule(
-            "EXD401",
-            "shared-namespace",
-            "warning",
-            "executors share a namespace with other Sourcegraph workloads",
-            shared_namespace,
-        ),
-    ),
 )

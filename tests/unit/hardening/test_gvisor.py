@@ -7,7 +7,7 @@ import pytest
 from executor_dind import naming
 from executor_dind.hardening import gvisor
 
-from ..helpers import dind, find, pod
+from ..helpers import dind, find, items, pod, problems, spec
 from .support import apply
 
 
@@ -47,6 +47,35 @@ def test_gvisor_optional_runtime_class():
 
 @pytest.mark.parametrize("key", ["storage-driver", "iptables", "ip6tables"])
 def test_gvisor_refuses_daemon_config_keys_it_passes_as_flags(key):
-    _, results = apply(gvisor.CONTROL, {"docker": {"daemonConfig": {key: "x"}}})
-    assert [(r.severity, r.field_path) for r in results] == [("error", "spec.docker.daemonConfig")]
-    assert results[0].message.startswith(f"docker.daemonConfig sets {key}, which gVisor mode passes to dockerd")
+    value = "vfs" if key == "storage-driver" else False
+    raw = {"docker": {"daemonConfig": {key: value}}, "hardening": {"gvisor": {"enabled": True}}}
+    assert problems(raw) == [
+        (
+            f"spec.docker.daemonConfig.{key}",
+            "gVisor mode passes this to dockerd as a flag (dockerd refuses a setting given both ways): remove it "
+            "from daemonConfig",
+        )
+    ]
+    # the positive control: without gVisor, dockerd reads it from daemon.json alone
+    assert spec(docker={"daemonConfig": {key: value}}).docker.daemon_config[key] == value
+
+
+@pytest.mark.parametrize("name", ["runc", "crun"])
+def test_a_runtime_class_name_that_is_no_sandbox_is_refused_unless_the_input_says_otherwise(name):
+    from executor_dind.discovery import discover
+
+    raw = {"hardening": {"gvisor": {"enabled": True, "runtimeClassName": name}}}
+    _, results = apply(gvisor.CONTROL, raw)
+    assert [(r.severity, r.field_path) for r in results] == [("error", "spec.hardening.gvisor.runtimeClassName")]
+    assert results[0].message == (
+        f"{name!r} runs containers on the node's kernel (no sandbox): dind would hold SYS_ADMIN, NET_ADMIN and "
+        "SYS_PTRACE on the node with no sandbox; name the gVisor RuntimeClass (e.g. gvisor, handler runsc) or set "
+        "createRuntimeClass: true"
+    )
+
+    for handler, refused in (("runc", True), ("runsc", False), ("kata-qemu", False)):
+        obj = {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": name}, "handler": handler}
+        context = discover(spec(**raw), items(obj)).context
+        assert bool(gvisor.check(spec(**raw), context)) is refused, handler
+    emitted = {"hardening": {"gvisor": {"enabled": True, "runtimeClassName": name, "createRuntimeClass": True}}}
+    assert apply(gvisor.CONTROL, emitted)[1] == []
