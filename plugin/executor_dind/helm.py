@@ -253,7 +253,8 @@ def _pod(mapper: _Mapper, item: Item, spec: dict[str, Any], executor: dict[str, 
         mapper.put("hardening.gvisor.enabled", True, f"{where} runtimeClassName (dind.gVisor.enabled)")
         mapper.put("hardening.gvisor.runtimeClassName", str(runtime_class), f"{where} runtimeClassName")
     selector = spec.get("nodeSelector")
-    if mapper.shaped(where, "nodeSelector", selector, dict) and selector:
+    placed = mapper.shaped(where, "nodeSelector", selector, dict) and bool(selector)
+    if placed:
         mapper.put("hardening.nodePool.enabled", True, f"{where} nodeSelector (sourcegraph.nodeSelector)")
         mapper.put("hardening.nodePool.nodeSelector", selector, f"{where} nodeSelector")
     tolerations = spec.get("tolerations") if mapper.shaped(where, "tolerations", spec.get("tolerations"), list) else []
@@ -263,7 +264,8 @@ def _pod(mapper: _Mapper, item: Item, spec: dict[str, Any], executor: dict[str, 
     taints = [t for t in tolerations if t.get("operator", "Equal") == "Equal" and t.get("key")]
     if len(taints) == 1 and taints[0].get("effect") in ("NoSchedule", "NoExecute") and len(tolerations) == 1:
         taint = {"key": str(taints[0]["key"]), "value": str(taints[0].get("value", "")), "effect": taints[0]["effect"]}
-        mapper.put("hardening.nodePool.enabled", True, f"{where} tolerations (sourcegraph.tolerations)")
+        if not placed:
+            mapper.put("hardening.nodePool.enabled", True, f"{where} tolerations (sourcegraph.tolerations)")
         mapper.put("hardening.nodePool.taint", taint, f"{where} tolerations")
     elif tolerations:
         mapper.skip(
