@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from conftest import missing
 from runtime.dind import import_image, start_dind_in
 from runtime.harness import find, render, wait_for
 from runtime.netpol import WORLD, ClusterNetwork, Engine, pod_object, pods_of
@@ -121,6 +123,9 @@ def job_verdicts(dind: Any, rows: list[dict[str, Any]], executor_ip: str) -> lis
 
 @pytest.fixture(scope="module")
 def network(janitor, executor_dind, tmp_path_factory) -> ClusterNetwork:
+    for tool in ("iptables-save", "ipset"):
+        if not shutil.which(tool):
+            missing(f"{tool} is not installed (kube-router programs the node with it): `make test-runtime` installs it")
     directory = tmp_path_factory.mktemp("netpol")
     objects = render(executor_dind, spec_of("strict"), directory, "pods")
     started = ClusterNetwork(janitor, directory).start(pods_of(objects))
