@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from executor_dind.container_env import ContainerEnv, expand
-from executor_dind.dockerd_launch import config_hosts, launches
-from executor_dind.hardening.common import Scope
+from executor_dind.audit.container_env import ContainerEnv, expand
+from executor_dind.audit.dockerd_launch import config_hosts, launches
+from executor_dind.audit.scope import Scope
 from executor_dind.krm_io import Item
 
 DEFINED = {"ADDR": "0.0.0.0", "EMPTY": ""}

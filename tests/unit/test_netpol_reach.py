@@ -1,10 +1,10 @@
-"""netpol_reach: the set algebra and the NetworkPolicy semantics the network rules are computed from."""
+"""audit/reach: the set algebra and the NetworkPolicy semantics the network rules are computed from."""
 
 from __future__ import annotations
 
 import pytest
 
-from executor_dind import netpol_reach as reach
+from executor_dind.audit import reach
 
 
 def cidrs(addresses: reach.IPSet) -> list[str]:

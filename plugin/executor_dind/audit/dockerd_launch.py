@@ -14,7 +14,7 @@ import json
 import re
 import shlex
 
-from executor_dind.container_env import ContainerEnv
+from executor_dind.audit.container_env import ContainerEnv
 from executor_dind.podspec import image_name, script_commands, shell_invocation
 from executor_dind.records import Record
 

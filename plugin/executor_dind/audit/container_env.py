@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from executor_dind.hardening.common import Scope
+    from executor_dind.audit.scope import Scope
 
 
 class EnvVar(Record):

@@ -9,7 +9,7 @@ something running, and a source the render does not hold may hold anything: the 
 
 from __future__ import annotations
 
-from executor_dind.container_env import ContainerEnv, held_object, object_data
+from executor_dind.audit.container_env import ContainerEnv, held_object, object_data
 from executor_dind.krm_io import Item
 from executor_dind.records import Record
 
@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from executor_dind.hardening.common import Scope
+    from executor_dind.audit.scope import Scope
 
 
 class FileRead(Record):

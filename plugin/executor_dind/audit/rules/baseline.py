@@ -14,12 +14,12 @@ import re
 from collections.abc import Iterator
 
 from executor_dind import values
-from executor_dind.container_env import ContainerEnv, EnvVar
-from executor_dind.dockerd_launch import config_hosts, host_flags, launches
-from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
-from executor_dind.hardening.gvisor import extra_capabilities, is_privileged
+from executor_dind.audit.container_env import ContainerEnv, EnvVar
+from executor_dind.audit.dockerd_launch import config_hosts, host_flags, launches
+from executor_dind.audit.pod_files import read_file
+from executor_dind.audit.rules.gvisor import extra_capabilities, is_privileged
+from executor_dind.audit.scope import Finding, Rule, Scope, executor_pod
 from executor_dind.krm_io import Item
-from executor_dind.pod_files import read_file
 from executor_dind.podspec import containers, is_dind_container, is_executor_container, role_containers
 from executor_dind.values import duration_seconds
 
@@ -518,6 +518,7 @@ def scale_down_kills_jobs(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
+CONTROL = "baseline"
 RULES = (
     Rule(
         "EXD001",

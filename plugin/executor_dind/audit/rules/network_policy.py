@@ -1,9 +1,9 @@
 """The network policy control's audit: what the union of the NetworkPolicies selecting a pod lets it reach.
 
-Reach is computed as address sets and pods with ports (netpol_reach.py), never by probing addresses. What a
+Reach is computed as address sets and pods with ports (audit/reach.py), never by probing addresses. What a
 render allows beyond the defaults, the function declares on its own policy (the annotations below); the audit
 reads those declarations only from policies labelled part-of executor-dind that select the pods. The builder in
-network_policy.py writes them: this module is where the two agree.
+hardening/network_policy.py writes them: this module is where the two agree.
 
 Longer than most modules on purpose: six rules over one shared analysis of the pod (memoized per audit).
 """
@@ -12,9 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
+from executor_dind.audit.scope import Finding, Rule, Scope, executor_pod
 from executor_dind.krm_io import Item
-from executor_dind.naming import METRICS_PORT, PART_OF, REGISTRY_PORT
+from executor_dind.naming import (
+    ALLOWED_CIDRS_ANNOTATION,
+    DNS_ANNOTATION,
+    DNS_NAMESPACE,
+    DNS_POD_LABELS,
+    METRICS_PORT,
+    NODE_LOCAL_DNS_ANNOTATION,
+    PART_OF,
+    PROMETHEUS_POD_LABELS,
+    REGISTRY_PORT,
+)
 from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_labels, pod_spec
 from executor_dind.records import Record
 
@@ -46,16 +56,9 @@ PRIVATE_RANGES = {
     "fe80::/10": "IPv6 link-local",
     "::1/128": "IPv6 loopback",
 }
-PROMETHEUS_POD_LABELS = {"app": "prometheus"}
 METRICS_PORT_NAME = "debug"
 LABELS_PATH = "spec.template.metadata.labels"
-DNS_NAMESPACE = "kube-system"
-DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 DNS_POD_PORTS = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP"))
-# How the audit learns what the render declares executors may reach (written only when not the default).
-ALLOWED_CIDRS_ANNOTATION = "executor-dind.dev/allowed-cidrs"
-DNS_ANNOTATION = "executor-dind.dev/dns-pods"
-NODE_LOCAL_DNS_ANNOTATION = "executor-dind.dev/node-local-dns"
 
 
 class Analysis(Record):
@@ -77,7 +80,7 @@ class Declared(Record):
 
 
 def _declared(policies: list[Item]) -> Declared:
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     cidrs: list[Any] = []
     dns = (DNS_NAMESPACE, dict(DNS_POD_LABELS))
@@ -99,7 +102,7 @@ def _declared(policies: list[Item]) -> Declared:
 
 
 def _pod(item: Item) -> Any:
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     spec, _ = executor_pod(item)
     return reach.Pod(item.namespace, pod_labels(item.obj), item.describe(), reach.container_ports(spec))
@@ -110,7 +113,7 @@ def analysis(item: Item, scope: Scope) -> Analysis:
     memo_key = ("network", id(item))
     if memo_key in scope.memo:
         return scope.memo[memo_key]
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     pod = _pod(item)
     isolated = {
@@ -156,7 +159,7 @@ def _frontend(scope: Scope) -> tuple[str | None, dict[str, str], Any]:
 
 
 def _pod_port(pod: Any, port: Any) -> Any:
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     if isinstance(port, int):
         return reach.ports_of(("TCP", port))
@@ -166,7 +169,7 @@ def _pod_port(pod: Any, port: Any) -> Any:
 
 def _allowed_egress(scope: Scope, declared: Declared) -> Any:
     """pod -> the ports executors may reach on it: the frontend's HTTP port, DNS, the registry."""
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     registries = {
         (i.namespace, i.describe())
@@ -219,7 +222,7 @@ def egress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
 def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
     if not _isolated(item, scope, "Egress"):
         return
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     seen = analysis(item, scope)
     for address, clouds in METADATA_ADDRESSES.items():
@@ -237,7 +240,7 @@ def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
 def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
     if not _isolated(item, scope, "Egress"):
         return
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     seen = analysis(item, scope)
     metadata = reach.ipset(*METADATA_ADDRESSES)
@@ -263,7 +266,7 @@ def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
 def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
     if not _isolated(item, scope, "Egress"):
         return
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     seen = analysis(item, scope)
     if not seen.isolated["Egress"]:
@@ -287,7 +290,7 @@ def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
 
 def _allowed_ingress(item: Item, scope: Scope) -> Any:
     """source pod -> the ports of this workload's pods it may reach."""
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     pod = _pod(item)
     if is_registry_workload(item.obj):
@@ -325,7 +328,7 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
     Named ports resolve against this workload's own pods."""
     if not _isolated(item, scope, "Ingress"):
         return
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     seen = analysis(item, scope)
     if not seen.isolated["Ingress"]:
@@ -355,6 +358,7 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
+CONTROL = "networkPolicy"
 RULES = (
     Rule("EXD301", "egress-unrestricted", "warning", "no NetworkPolicy restricts executor egress", egress_unrestricted),
     Rule(
