@@ -16,6 +16,7 @@ import pytest
 from checkers.test_attacks import (
     Objects,
     add,
+    assert_attack_fails,
     container,
     deployment,
     edit,
@@ -683,11 +684,7 @@ CASES = {f"{group}/{name}": case for group, cases in CORPUS.items() for name, ca
 
 @pytest.mark.parametrize("case", CASES)
 def test_attack_fails_the_audit(renders, case):
-    profile, mutate, expected, named = CASES[case]
-    objects = mutate(copy.deepcopy(renders[profile].objects))
-    rules, messages = errors(items_of(objects))
-    assert rules == expected, messages
-    assert any(named in message for message in messages), messages
+    assert_attack_fails(renders, CASES[case])
 
 
 def test_every_class_has_several_mutations_over_several_profiles():

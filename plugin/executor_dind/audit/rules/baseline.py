@@ -317,14 +317,15 @@ def privileged_container(item: Item, scope: Scope) -> Iterator[Finding]:
     for entry, path in containers(spec, base):
         if is_executor_container(entry) and not is_dind_container(entry):
             continue
-        extra = extra_capabilities(entry)
-        if (is_privileged(entry) or extra) and not _runs_dockerd(item, scope, entry, path):
-            what = "is privileged" if is_privileged(entry) else f"adds {', '.join(extra)}"
+        added = extra_capabilities(entry)
+        held = "is privileged" if is_privileged(entry) else f"adds {', '.join(added)}" if added else ""
+        if held and not _runs_dockerd(item, scope, entry, path):
+            container_name = f"container {entry.get('name')!r} of {item.describe()}"
             yield Finding(
                 item,
                 f"{path}.securityContext",
-                f"container {entry.get('name')!r} of {item.describe()} {what} but runs no dockerd: only dind needs "
-                "privileges, and this container hands them to whatever it runs; remove them",
+                f"{container_name} {held} but runs no dockerd: only dind needs privileges, and this container hands "
+                "them to whatever it runs; remove them",
             )
 
 
