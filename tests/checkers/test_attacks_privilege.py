@@ -31,6 +31,7 @@ from conftest import run
 from executor_dind.audit import audit
 
 DIND_IMAGE = "docker.io/library/docker:27-dind@sha256:" + "a" * 64
+DOCKER_CLI_IMAGE = "docker.io/library/docker:27@sha256:" + "c" * 64
 BUSYBOX = "docker.io/library/busybox:1.36@sha256:" + "b" * 64
 EXPOSED = "tcp://0.0.0.0:2375"
 EXPOSED_JSON = json.dumps({"hosts": ["tcp://127.0.0.1:2375", EXPOSED]})
@@ -201,6 +202,21 @@ CORPUS: dict[str, dict[str, Case]] = {
             "strict-plain-containers",
             dind_env({"name": "ADDR", "value": "0.0.0.0"}, command=["dockerd"], args=["-H", "tcp://$(ADDR):2375"]),
             {"EXD001"},
+            f"listens on {EXPOSED}",
+        ),
+        "dockerd-named-by-a-variable-in-another-image": (
+            "strict",
+            add_container(
+                "containers",
+                {
+                    "name": "daemon",
+                    "image": DOCKER_CLI_IMAGE,
+                    "command": ["$(DAEMON)", f"--host={EXPOSED}"],
+                    "env": [{"name": "DAEMON", "value": "/usr/local/bin/dockerd"}],
+                },
+            ),
+            {"EXD001"},
+            "spec.template.spec.containers[1].command: dockerd of Deployment/sourcegraph-executors/executor-all "
             f"listens on {EXPOSED}",
         ),
         "shell-splits-an-env-value-into-flags": (
@@ -689,7 +705,7 @@ def test_attack_fails_the_audit(renders, case):
 
 def test_every_class_has_several_mutations_over_several_profiles():
     sizes = {group: len(cases) for group, cases in CORPUS.items()}
-    assert sizes == {"dockerd-exposure": 16, "privilege": 23, "executor-env": 8, "workloads": 4}
+    assert sizes == {"dockerd-exposure": 17, "privilege": 23, "executor-env": 8, "workloads": 4}
     for cases in CORPUS.values():
         assert len({profile for profile, *_ in cases.values()}) >= 3
 

@@ -75,16 +75,18 @@ def dockerd_exposed(item: Item, scope: Scope) -> Iterator[Finding]:
     """Each address dockerd listens on as the kubelet, the shell and dockerd read the pod: its flags (argv, a
     shell script, the dind entrypoint's defaults), DOCKER_HOST, and the daemon.json it reads, merged."""
     spec, base = executor_pod(item)
-    for entry, path in role_containers(spec, base, "dind"):
+    # Every container: the kubelet or the shell may name dockerd through a variable, whatever the image.
+    for entry, path in containers(spec, base):
         env = ContainerEnv(item, scope, entry, path)
-        docker_host = env.get("DOCKER_HOST")
+        started = launches(entry, env)
+        docker_host = env.get("DOCKER_HOST") if started or is_dind_container(entry) else None
         if docker_host is not None and docker_host.value is None:
             yield _cannot_determine(item, docker_host.field_path, f"DOCKER_HOST: {docker_host.why}")
         elif docker_host is not None:
             yield from _listens_beyond_loopback(
                 item, str(docker_host.value), docker_host.source, docker_host.field_path
             )
-        for launch in launches(entry, env):
+        for launch in started:
             if launch.why:
                 yield _cannot_determine(item, f"{path}.command", launch.why)
                 continue
