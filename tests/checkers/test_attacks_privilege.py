@@ -867,3 +867,22 @@ def test_a_port_of_thousands_of_digits_is_a_located_error_on_the_command_line(ex
         "...' of Deployment/sourcegraph/executor-all has a port outside 1-65535: the executor "
         "cannot connect; use the frontend Service's port (30080) (frontend-url-no-port)"
     )
+
+
+def test_a_runtime_of_thousands_of_digits_is_a_located_warning(renders):
+    """The same class of input as the port: a finding on the field, never an OverflowError."""
+    long_runtime = "9" * 5000 + "h"
+    mutate = executor_env(
+        lambda env: [
+            {**v, "value": long_runtime} if v["name"] == "EXECUTOR_MAXIMUM_RUNTIME_PER_JOB" else v for v in env
+        ]
+    )
+    findings = audit(items_of(mutate(copy.deepcopy(renders["strict"].objects))))
+    assert [(r.rule, r.field_path, r.message) for r in findings if r.rule == "EXD008"] == [
+        (
+            "EXD008",
+            "spec.template.spec.terminationGracePeriodSeconds",
+            "1860s is shorter than the maximum job runtime (9999999999999999999999999999999999999...): pod "
+            "termination kills running jobs (short-grace-period)",
+        )
+    ]

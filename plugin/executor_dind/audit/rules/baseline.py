@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_RUNTIME = "30m"
+# Go's time.Duration holds at most this many seconds (int64 nanoseconds).
+GO_MAX_DURATION_SECONDS = 9223372036
 _LOOPBACK_HOST = r"^(tcp://)?(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/?$|^(unix|fd)://"
 # Container runtime sockets, and the node directories that hold them.
 RUNTIME_SOCKETS = (
@@ -475,7 +477,12 @@ def _grace_and_runtime(item: Item, scope: Scope) -> tuple[Any, Any, int]:
     var = next(executor_vars(item, scope, "EXECUTOR_MAXIMUM_RUNTIME_PER_JOB"), None)
     runtime = (var.value if var is not None else None) or DEFAULT_RUNTIME
     grace = spec.get("terminationGracePeriodSeconds", 30)
-    return grace, runtime, duration_seconds(runtime) if isinstance(runtime, str) else 0
+    try:
+        needed = duration_seconds(runtime)
+    except OverflowError:  # more digits than a float holds: longer than any grace period
+        needed = GO_MAX_DURATION_SECONDS + 1
+    shown = runtime if len(runtime) <= 40 else runtime[:37] + "..."
+    return grace, shown, needed
 
 
 def short_grace_period(item: Item, scope: Scope) -> Iterator[Finding]:
