@@ -219,6 +219,13 @@ CORPUS: dict[str, dict[str, Case]] = {
             "spec.template.spec.containers[1].command: dockerd of Deployment/sourcegraph-executors/executor-all "
             f"listens on {EXPOSED}",
         ),
+        "official-dind-tag-with-its-entrypoint": (
+            "recommended",
+            add_container("containers", {"name": "docker", "image": DIND_IMAGE, "args": ["--tls=false"]}),
+            {"EXD001"},
+            "spec.template.spec.containers[1].command: dockerd of Deployment/sourcegraph/executor-all listens on "
+            "tcp://0.0.0.0:2376",
+        ),
         "shell-splits-an-env-value-into-flags": (
             "baseline",
             dind_env(
@@ -705,7 +712,7 @@ def test_attack_fails_the_audit(renders, case):
 
 def test_every_class_has_several_mutations_over_several_profiles():
     sizes = {group: len(cases) for group, cases in CORPUS.items()}
-    assert sizes == {"dockerd-exposure": 17, "privilege": 23, "executor-env": 8, "workloads": 4}
+    assert sizes == {"dockerd-exposure": 18, "privilege": 23, "executor-env": 8, "workloads": 4}
     for cases in CORPUS.values():
         assert len({profile for profile, *_ in cases.values()}) >= 3
 

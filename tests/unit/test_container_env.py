@@ -57,6 +57,11 @@ def dind(command: list[str], env: list[dict[str, str]]) -> list[tuple[tuple[str,
             "the shell splits '$FLAGS' into arguments the render does not settle",
         ),
         ('m=$(cat x); exec dockerd --mtu="$m"', ("--mtu=$m",), ""),
+        (
+            "for FLAGS in -D; do exec dockerd $FLAGS; done",
+            ("$FLAGS",),
+            "the shell splits '$FLAGS' into arguments the render does not settle",
+        ),
         ('h=$(cat x); exec dockerd --host="$h"', ("--host=$h",), "the shell computes '--host=$h' when it runs"),
         (
             "exec dockerd $IMAGE_ENV",

@@ -15,7 +15,7 @@ import re
 import shlex
 
 from executor_dind.audit.container_env import ContainerEnv
-from executor_dind.podspec import image_name, script_commands, shell_invocation
+from executor_dind.podspec import image_name, image_tag, script_commands, shell_invocation
 from executor_dind.records import Record
 
 TYPE_CHECKING = False
@@ -41,7 +41,8 @@ class Launch(Record):
 
 
 def _assigned(script: str, name: str) -> bool:
-    return re.search(rf"(^|[\s;&|(]){re.escape(name)}=|\bread\b[^\n;]*\b{re.escape(name)}\b", script) is not None
+    name = re.escape(name)
+    return re.search(rf"(^|[\s;&|(]){name}=|\b(read|for|getopts)\b[^\n;]*\b{name}\b", script) is not None
 
 
 def _escape_in_quotes(text: str) -> str:
@@ -135,7 +136,8 @@ def launches(entry: dict[str, Any], env: ContainerEnv) -> list[Launch]:
         else:
             continue
         found.append(Launch(tuple(word.replace(_SPLIT, "") for word in args), script, _undetermined(args)))
-    if not _list(entry.get("command")) and not found and invocation is None and "dind" in image_name(entry):
+    dind_image = "dind" in image_name(entry).rsplit("/", 1)[-1] or "dind" in image_tag(entry)
+    if not _list(entry.get("command")) and not found and invocation is None and dind_image:
         found.append(Launch(tuple(entrypoint(env, words)), None, _undetermined(words)))
     return found
 
