@@ -146,14 +146,11 @@ _AUTHORITY = r"\s*(?P<scheme>[A-Za-z][-+.A-Za-z0-9]*)://(?P<host>[^/:?#\s]*)(:(?
 
 
 def url_authority(value: str) -> tuple[str, str, int | None]:
-    """(scheme, lower-case host, port or None) of any URL-like text, as leniently as a client reads it. A port
-    of more digits than any port has (leading zeros aside) reads as 65536: out of range, as Go's net reads it."""
+    """(scheme, lower-case host, port or None) of any URL-like text, as leniently as a client reads it."""
     match = re.match(_AUTHORITY, value)
     if match is None:
         return "", "", None
-    digits = match["port"].lstrip("0") if match["port"] else ""
-    port = None if not match["port"] else int(digits or "0") if len(digits) <= 5 else 65536
-    return match["scheme"], match["host"].lower(), port
+    return match["scheme"], match["host"].lower(), int(match["port"]) if match["port"] else None
 
 
 def cidrs(values: tuple[str, ...]) -> str | None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_RUNTIME = "30m"
+_HUGE_PORT = re.compile(r"\s*[A-Za-z][-+.A-Za-z0-9]*://[^/:?#\s]*:0*[1-9][0-9]{5,}")
 # Go's time.Duration holds at most this many seconds (int64 nanoseconds).
 GO_MAX_DURATION_SECONDS = 9223372036
 _LOOPBACK_HOST = r"^(tcp://)?(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/?$|^(unix|fd)://"
@@ -194,7 +195,10 @@ def frontend_url_no_port(item: Item, scope: Scope) -> Iterator[Finding]:
                 f"cannot determine EXECUTOR_FRONTEND_URL of {item.describe()}: {var.why}; set it in the render",
             )
             continue
-        _, host, port = values.url_authority(url)
+        # A port of more digits than any port has (leading zeros aside) is out of range, as Go's net reads it;
+        # it is never handed to int().
+        huge = _HUGE_PORT.match(url) is not None
+        _, host, port = values.url_authority(url) if not huge else ("", "", 65536)
         shown = url if len(url) <= 80 else url[:77] + "..."
         if port is not None and not 0 < port < 65536:
             yield Finding(
