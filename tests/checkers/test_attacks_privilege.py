@@ -380,7 +380,7 @@ CORPUS: dict[str, dict[str, Case]] = {
                 "initContainers",
                 {"name": "setup", "image": BUSYBOX, "command": ["true"], "securityContext": {"privileged": True}},
             ),
-            {"EXD013"},
+            {"EXD016"},
             "container 'setup' of Deployment/sourcegraph-executors/executor-all is privileged but runs no dockerd",
         ),
         "capability-adding-sidecar": (
@@ -389,7 +389,7 @@ CORPUS: dict[str, dict[str, Case]] = {
                 "containers",
                 {"name": "helper", "image": BUSYBOX, "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}},
             ),
-            {"EXD013"},
+            {"EXD016"},
             "spec.template.spec.containers[1].securityContext: container 'helper' of "
             "Deployment/sourcegraph/executor-all adds SYS_ADMIN",
         ),
@@ -398,7 +398,7 @@ CORPUS: dict[str, dict[str, Case]] = {
             add_container(
                 "ephemeralContainers", {"name": "debug", "image": BUSYBOX, "securityContext": {"privileged": True}}
             ),
-            {"EXD013"},
+            {"EXD016"},
             "spec.template.spec.ephemeralContainers[0].securityContext",
         ),
         "privileged-dind-image-running-a-shell": (
@@ -412,7 +412,7 @@ CORPUS: dict[str, dict[str, Case]] = {
                     "securityContext": {"privileged": True},
                 },
             ),
-            {"EXD013"},
+            {"EXD016"},
             "container 'shell' of Deployment/sourcegraph-executors/executor-all is privileged but runs no dockerd",
         ),
         "executor-proc-mount-unmasked": (
@@ -468,7 +468,7 @@ CORPUS: dict[str, dict[str, Case]] = {
         "share-process-namespace": (
             "strict",
             set_pod(shareProcessNamespace=True),
-            {"EXD014"},
+            {"EXD017"},
             "spec.template.spec.shareProcessNamespace: shareProcessNamespace: true lets every container",
         ),
         "token-secret-through-secret-key-ref": (
@@ -544,7 +544,7 @@ CORPUS: dict[str, dict[str, Case]] = {
         "nfs-volume": (
             "strict",
             mount_volume({"name": "share", "nfs": {"server": "10.0.0.5", "path": "/exports"}}),
-            {"EXD015"},
+            {"EXD018"},
             "volume 'share' is nfs storage the node mounts",
         ),
         "iscsi-through-a-bound-volume": (
@@ -558,13 +558,13 @@ CORPUS: dict[str, dict[str, Case]] = {
                 ),
                 mount_volume({"name": "block", "persistentVolumeClaim": {"claimName": "block"}}),
             ),
-            {"EXD015"},
+            {"EXD018"},
             "volume 'block' is iscsi storage the node mounts through claim 'block' bound to PersistentVolume/san-lun",
         ),
         "claim-outside-the-render": (
             "recommended",
             mount_volume({"name": "data", "persistentVolumeClaim": {"claimName": "made-elsewhere"}}),
-            {"EXD015"},
+            {"EXD018"},
             f"{CannotDetermine} what volume 'data' mounts: claim 'made-elsewhere' is not in the render",
         ),
     },

@@ -609,7 +609,7 @@ RULES = (
         scale_down_kills_jobs,
     ),
     Rule(
-        "EXD013",
+        "EXD016",
         "privileged-container",
         "error",
         "a container other than the one running dockerd (init, sidecar, ephemeral) is privileged or adds "
@@ -617,14 +617,14 @@ RULES = (
         privileged_container,
     ),
     Rule(
-        "EXD014",
+        "EXD017",
         "shared-process-namespace",
         "error",
         "`shareProcessNamespace`: every container sees and signals dockerd",
         shared_process_namespace,
     ),
     Rule(
-        "EXD015",
+        "EXD018",
         "node-mounted-volume",
         "error",
         "network or block storage the node mounts (nfs, iscsi, ...), directly or through a bound "
