@@ -29,6 +29,7 @@ from checkers.test_attacks import (
 from checkers.tools import dump, find
 from conftest import run
 from executor_dind.audit import audit
+from executor_dind.krm_io import read_stream
 
 DIND_IMAGE = "docker.io/library/docker:27-dind@sha256:" + "a" * 64
 DOCKER_CLI_IMAGE = "docker.io/library/docker:27@sha256:" + "c" * 64
@@ -893,3 +894,21 @@ def test_a_runtime_of_thousands_of_digits_is_a_located_warning(renders):
             "termination kills running jobs (short-grace-period)",
         )
     ]
+
+
+WORKLOAD_KINDS = {
+    "argo-rollout": "Rollout",
+    "keda-scaled-job": "ScaledJob",
+    "openkruise-clone-set": "CloneSet",
+    "any-kind-with-a-job-template": "NightlyBuild",
+}
+
+
+@pytest.mark.parametrize("case", WORKLOAD_KINDS)
+def test_workloads_of_other_kinds_are_found_in_parsed_text_too(renders, case):
+    """The command line reads text: a pod template is found in the parsed nodes before any object is built."""
+    profile, mutate, expected, _ = CORPUS["workloads"][case]
+    text = dump(mutate(copy.deepcopy(renders[profile].objects)))
+    results = [r for r in audit(read_stream(text)) if r.severity == "error"]
+    assert {r.rule for r in results} == expected
+    assert {r.resource.describe() for r in results} == {f"{WORKLOAD_KINDS[case]}/{renders[profile].namespace}/builder"}
