@@ -472,6 +472,12 @@ CORPUS: dict[str, dict[str, Case]] = {
             {"EXD017"},
             "spec.template.spec.shareProcessNamespace: shareProcessNamespace: true lets every container",
         ),
+        "share-process-namespace-beside-plain-dind": (
+            "recommended-plain-containers",
+            set_pod(shareProcessNamespace=True),
+            {"EXD017"},
+            "every container of the pod see and signal dockerd",
+        ),
         "token-secret-through-secret-key-ref": (
             "recommended",
             both(
@@ -713,7 +719,7 @@ def test_attack_fails_the_audit(renders, case):
 
 def test_every_class_has_several_mutations_over_several_profiles():
     sizes = {group: len(cases) for group, cases in CORPUS.items()}
-    assert sizes == {"dockerd-exposure": 18, "privilege": 23, "executor-env": 8, "workloads": 4}
+    assert sizes == {"dockerd-exposure": 18, "privilege": 24, "executor-env": 8, "workloads": 4}
     for cases in CORPUS.values():
         assert len({profile for profile, *_ in cases.values()}) >= 3
 
