@@ -22,12 +22,64 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Other kinds run pods too (Argo Rollouts, OpenKruise CloneSets, KEDA ScaledJobs, ...): any object whose spec
+# holds, through mappings, a mapping with a `containers` list carries a pod template its controller runs.
+_TEMPLATE_DEPTH = 8
+
+
+def _template_path(node: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The path of the first mapping under node holding a `containers` list (breadth-first, bounded)."""
+    level = [(node, path)]
+    for _ in range(_TEMPLATE_DEPTH):
+        following = []
+        for mapping, where in level:
+            if isinstance(mapping.get("containers"), list):
+                return where
+            following += [(v, (*where, str(k))) for k, v in mapping.items() if isinstance(v, dict)]
+        level = following
+    return None
+
+
+def pod_spec_path(obj: Any) -> tuple[str, ...] | None:
+    """Where an object's pod spec is: the known kinds' place, else wherever a pod template sits under spec."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
+        return None
+    if obj["kind"] in POD_SPEC_PATHS:
+        return POD_SPEC_PATHS[obj["kind"]]
+    spec = obj.get("spec")
+    return _template_path(spec, ("spec",)) if isinstance(spec, dict) else None
+
+
+def has_pod_template(item: Any) -> bool:
+    """Whether an Item may carry a pod spec, decided from its parsed node where it has one (no object built)."""
+    if not item.is_mapping:
+        return False
+    if item.kind in POD_SPEC_PATHS or item.node is None:
+        return True
+    return _node_has_containers(item.node, 0)
+
+
+def _node_has_containers(node: Any, depth: int) -> bool:
+    from yaml import MappingNode, ScalarNode
+
+    if depth > _TEMPLATE_DEPTH or not isinstance(node, MappingNode):
+        return False
+    for key, value in node.value:
+        if not isinstance(key, ScalarNode):
+            continue
+        if depth == 0 and key.value != "spec":
+            continue
+        if key.value == "containers" or (isinstance(value, MappingNode) and _node_has_containers(value, depth + 1)):
+            return True
+    return False
+
+
 def pod_spec(obj: Any) -> tuple[dict[str, Any], str] | None:
     """The pod spec of a workload object and its field path, or None."""
-    if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str) or obj["kind"] not in POD_SPEC_PATHS:
+    path = pod_spec_path(obj)
+    if path is None:
         return None
     node: Any = obj
-    path = POD_SPEC_PATHS[obj["kind"]]
     for key in path:
         node = node.get(key) if isinstance(node, dict) else None
     return (node, ".".join(path)) if isinstance(node, dict) else None
@@ -36,16 +88,21 @@ def pod_spec(obj: Any) -> tuple[dict[str, Any], str] | None:
 def pod_labels(obj: dict[str, Any]) -> dict[str, str]:
     """The labels of a workload's pods (as strings; anything malformed: none)."""
     node: Any = obj
-    for key in POD_SPEC_PATHS[obj["kind"]][:-1]:
+    for key in (pod_spec_path(obj) or ("", ""))[:-1]:
         node = node.get(key) if isinstance(node, dict) else None
     meta = node.get("metadata") if isinstance(node, dict) else None
     labels = meta.get("labels") if isinstance(meta, dict) else None
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
-def containers(spec: dict[str, Any], base: str) -> Iterator[tuple[dict[str, Any], str]]:
-    """Every container and init container with its field path."""
-    for key in ("initContainers", "containers"):
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def containers(
+    spec: dict[str, Any], base: str, lists: tuple[str, ...] = CONTAINER_LISTS
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every container (init, regular and ephemeral) with its field path."""
+    for key in lists:
         listed = spec.get(key)
         for index, container in enumerate(listed if isinstance(listed, list) else []):
             if isinstance(container, dict):
@@ -86,8 +143,9 @@ def argv(container: dict[str, Any]) -> list[str]:
     return [str(word) for word in words]
 
 
-def shell_script(words: list[str]) -> str | None:
-    """The script of `sh -c SCRIPT` (any shell, any flags ending in c), or None."""
+def shell_invocation(words: list[str]) -> tuple[str, list[str]] | None:
+    """The script of `sh -c SCRIPT [NAME [ARG...]]` (any shell, any flags ending in c) and its positional
+    parameters (`$1`...: the words after NAME), or None."""
     if not words or words[0].rsplit("/", 1)[-1] not in SHELLS:
         return None
     rest = words[1:]
@@ -95,20 +153,22 @@ def shell_script(words: list[str]) -> str | None:
         rest = rest[1:]
     for index, word in enumerate(rest):
         if word.startswith("-") and not word.startswith("--") and "c" in word:
-            return rest[index + 1] if index + 1 < len(rest) else ""
+            return (rest[index + 1] if index + 1 < len(rest) else ""), rest[index + 3 :]
         if not word.startswith("-"):
             return None
     return None
 
 
-def command_words(container: dict[str, Any]) -> list[list[str]]:
-    """The simple commands a container runs: its argv, or each command of its `sh -c` script."""
+def shell_script(words: list[str]) -> str | None:
+    """The script of `sh -c SCRIPT` (any shell, any flags ending in c), or None."""
+    invocation = shell_invocation(words)
+    return None if invocation is None else invocation[0]
+
+
+def script_commands(script: str) -> list[list[str]]:
+    """The simple commands of a shell script, as words."""
     import shlex
 
-    words = argv(container)
-    script = shell_script(words)
-    if script is None:
-        return [words]
     commands: list[list[str]] = []
     for line in script.replace("\\\n", " ").splitlines():
         lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
@@ -123,6 +183,13 @@ def command_words(container: dict[str, Any]) -> list[list[str]]:
         except ValueError:  # a quote spanning lines: plain words, so a flag is still seen
             commands[-1] = line.split()
     return [command for command in commands if command]
+
+
+def command_words(container: dict[str, Any]) -> list[list[str]]:
+    """The simple commands a container runs: its argv, or each command of its `sh -c` script."""
+    words = argv(container)
+    script = shell_script(words)
+    return [words] if script is None else script_commands(script)
 
 
 def runs_dockerd(container: dict[str, Any]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from executor_dind.audit.rules import RULES
 from executor_dind.audit.scope import Scope
 from executor_dind.krm.item import Item
-from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_spec
+from executor_dind.podspec import has_pod_template, is_executor_workload, is_registry_workload, pod_spec
 from executor_dind.results import Result, about, sort_results
 
 NO_EXECUTOR = "EXD000"
@@ -13,9 +13,9 @@ NO_EXECUTOR = "EXD000"
 
 def in_scope(item: Item) -> bool:
     """Executor workloads (ours, upstream's, hand-made) and the registries that serve them."""
-    # The kind is read from the node: an item of another kind is never constructed (it may not even be
+    # Read from the node: an item without a pod template is never constructed (it may not even be
     # constructible, and building every object would cost the self-audit most of a run).
-    if item.kind not in POD_SPEC_PATHS or not item.is_mapping or pod_spec(item.obj) is None:
+    if not has_pod_template(item) or pod_spec(item.obj) is None:
         return False
     return is_executor_workload(item.obj) or is_registry_workload(item.obj)
 

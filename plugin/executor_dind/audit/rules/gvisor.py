@@ -28,14 +28,15 @@ def sandboxed(item: Item, scope: Scope, spec: dict[str, Any]) -> bool:
     return name in (WELL_KNOWN_SANDBOX, item.annotation(SANDBOX_ANNOTATION))
 
 
-def _extra_capabilities(entry: dict[str, Any]) -> list[str]:
+def extra_capabilities(entry: dict[str, Any]) -> list[str]:
+    """The capabilities a container adds beyond the runtime default."""
     context = entry.get("securityContext") if isinstance(entry.get("securityContext"), dict) else {}
     capabilities = context.get("capabilities") if isinstance(context.get("capabilities"), dict) else {}
     added = capabilities.get("add") if isinstance(capabilities.get("add"), list) else []
     return sorted({str(c).upper().removeprefix("CAP_") for c in added} - RUNTIME_DEFAULT_CAPABILITIES)
 
 
-def _privileged(entry: dict[str, Any]) -> bool:
+def is_privileged(entry: dict[str, Any]) -> bool:
     context = entry.get("securityContext") if isinstance(entry.get("securityContext"), dict) else {}
     return context.get("privileged") not in (None, False)
 
@@ -50,18 +51,18 @@ def privileged_unsandboxed(item: Item, scope: Scope) -> Iterator[Finding]:
     if sandboxed(item, scope, spec):
         return
     for entry, path in role_containers(spec, base, "dind"):
-        if _privileged(entry):
+        if is_privileged(entry):
             yield Finding(
                 item,
                 f"{path}.securityContext.privileged",
                 f"privileged dind runs untrusted jobs on the host kernel ({_runtime(spec)}): enable "
                 "hardening.gvisor (or keep these pods on a dedicated, disposable node pool)",
             )
-        elif _extra_capabilities(entry):
+        elif extra_capabilities(entry):
             yield Finding(
                 item,
                 f"{path}.securityContext.capabilities",
-                f"dind holds {', '.join(_extra_capabilities(entry))} on the host kernel ({_runtime(spec)}): "
+                f"dind holds {', '.join(extra_capabilities(entry))} on the host kernel ({_runtime(spec)}): "
                 "as much as privileged dind; run the pod under a gVisor RuntimeClass",
             )
 
@@ -72,8 +73,8 @@ def sandbox_missing(item: Item, scope: Scope) -> Iterator[Finding]:
         return
     declared = item.annotation(SANDBOX_ANNOTATION)
     for entry, _ in role_containers(spec, base, "dind"):
-        extra = _extra_capabilities(entry)
-        if (extra and not _privileged(entry)) or declared:
+        extra = extra_capabilities(entry)
+        if (extra and not is_privileged(entry)) or declared:
             reason = f"declares the sandbox {declared!r}" if declared else f"gives dind {', '.join(extra)}"
             yield Finding(
                 item,
