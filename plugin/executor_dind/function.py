@@ -6,6 +6,7 @@ unchanged with the results that say why, and the caller exits non-zero.
 
 from __future__ import annotations
 
+from executor_dind.function_config import config_file as function_config_file
 from executor_dind.function_config import config_ref, config_results, parse_function_config
 from executor_dind.krm.item import INDEX_ANNOTATIONS, PATH_ANNOTATIONS, Item, is_orchestrator_annotation
 from executor_dind.naming import PART_OF
@@ -132,8 +133,11 @@ def run(
         spec = parse_function_config(function_config)
     except ConfigError as error:
         return Outcome(items, config_results(error, function_config, config_file))
-    planned = plan(spec, items, config_ref(function_config))
-    results = list(planned.results)
+    ref = config_ref(function_config)
+    planned = plan(spec, items, ref)
+    file = config_file or function_config_file(function_config)
+    # The checks that need the input point at the config too: they name its file as its parse errors do.
+    results = [r._replace(file_path=file) if file and ref and r.resource == ref else r for r in planned.results]
     if planned.failed:
         return Outcome(items, results, planned)
     upstream = planned.context.upstream

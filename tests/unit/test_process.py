@@ -116,3 +116,17 @@ def test_the_core_reads_no_environment():
     assert reading == []
     # the control: the command line does read it
     assert re.search(r"os\.environ", (package / "commands" / "krm.py").read_text())
+
+
+def test_errors_of_the_checks_that_read_the_input_name_the_config_file_too():
+    """runtimeClassName runc is judged against the input's RuntimeClasses (a plan check): its KRM result still
+    carries the config's field and file."""
+    bad = config(hardening={"gvisor": {"enabled": True, "runtimeClassName": "runc"}})
+    bad["metadata"]["annotations"] = {"config.kubernetes.io/path": "fn-config.yaml"}
+    processed = process(resource_list(frontend_service(), secret(), function_config=bad))
+    assert processed.code == 1
+    [result] = [r for r in yaml.safe_load(processed.output)["results"] if r["severity"] == "error"]
+    assert (result["field"], result["file"]) == (
+        {"path": "spec.hardening.gvisor.runtimeClassName"},
+        {"path": "fn-config.yaml"},
+    )
