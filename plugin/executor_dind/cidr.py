@@ -1,8 +1,11 @@
 """CIDR texts as their consumers read them: the API server, Go's net package and the enforcement engines.
 
 Three readers of an ipBlock's `cidr` or `except` text, which this module reproduces exactly:
-- the API server validates with k8s.io/utils/net.ParseCIDRSloppy, which takes IPv4 octets with leading zeros
-  as decimal (`010.0.0.0/8` is 10.0.0.0/8) and a prefix length with leading zeros (`/08`);
+- an API server without strict IP validation (before KEP-4858's StrictIPCIDRValidation, and every object stored
+  before it) validates with k8s.io/utils/net.ParseCIDRSloppy, which takes IPv4 octets with leading zeros as
+  decimal (`010.0.0.0/8` is 10.0.0.0/8) and a prefix length with leading zeros (`/08`); the runtime tier's
+  v1.37.2 refuses an IPv4-mapped block on a new object (tests/runtime/test_netpol.py), but a cluster upgraded
+  from an older one may still hold such objects, and the audit reads renders, not clusters;
 - Go's net.ParseCIDR (netip underneath), which engines such as kube-router and kube-network-policies use, refuses
   leading-zero octets: such a block is unreadable there, and an engine may drop the rule or allow it;
 - both keep an IPv4-mapped IPv6 block (`::ffff:10.0.0.0/104`) as 16 bytes with a 128-bit mask, and Go's

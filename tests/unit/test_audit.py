@@ -265,6 +265,33 @@ def test_exd005_fails_on_tags_in_executor_and_registry_workloads():
     ]
 
 
+@pytest.mark.parametrize(
+    ("digest", "why"),
+    [
+        (
+            "0" * 12,  # shorter than any digest the reference grammar reads
+            "is not an image reference ([registry/]repository[:tag][@sha256:<64 hex>], the repository lower-case; "
+            "e.g. index.docker.io/sourcegraph/executor:6.2.1106@sha256:...)",
+        ),
+        ("0" * 40, ": a sha256 digest is exactly 64 lower-case hex digits"),
+    ],
+)
+def test_exd005_fails_on_a_digest_that_is_no_digest(digest: str, why: str):
+    rendered = baseline()
+    deployment = find(rendered, "Deployment", "executor-all")
+    image = "index.docker.io/sourcegraph/dind@sha256:" + digest
+    dind(deployment)["image"] = image
+    results = [
+        r for r in audit(replace(rendered, deployment)) if r.rule == "EXD005" and r.field_path == f"{DIND}.image"
+    ]
+    shown = repr(image) if len(image) <= 40 else f"{image[:40]!r}... ({len(image)} characters)"
+    assert [r.message for r in results] == [
+        f"image is not pinned by digest: {shown}{' ' if why[0] != ':' else ''}{why} (unpinned-image)"
+    ]
+    dind(deployment)["image"] = image[: -len(digest)] + "0" * 64  # the positive control: a real sha256 digest
+    assert [r for r in audit(replace(rendered, deployment)) if r.field_path == f"{DIND}.image"] == []
+
+
 # --- EXD006 no-limits -------------------------------------------------------------------------------------------
 
 

@@ -220,7 +220,11 @@ def unpinned_image(item: Item, scope: Scope) -> Iterator[Finding]:
     spec, base = executor_pod(item)
     for entry, path in containers(spec, base):
         image = str(entry.get("image", ""))
-        if "@sha256:" not in image:
+        malformed = values.image(image)
+        if malformed is not None:
+            # A digest the runtime cannot read pins nothing (and the kubelet cannot pull the image at all).
+            yield Finding(item, f"{path}.image", f"image is not pinned by digest: {malformed}")
+        elif "@" not in image:
             yield Finding(item, f"{path}.image", f"image {image!r} is not pinned by digest")
 
 
