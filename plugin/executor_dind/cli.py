@@ -60,13 +60,20 @@ def _example_formatter(prog: str) -> argparse.HelpFormatter:
 
 def _adoption(command: argparse.ArgumentParser, ways: tuple[str, ...], force: str) -> None:
     """The options init and migrate share."""
+    said = {
+        "krm": "krm: the KRM function (kustomize build --enable-alpha-plugins --enable-exec)",
+        "legacy": "legacy: the exec plugin (kubectl kustomize --enable-alpha-plugins)",
+        "components": "components: plain Kustomize Components (any kustomize, fewer settings)",
+    }
     command.add_argument(
-        "--way",
-        choices=ways,
-        default="krm",
-        help="KRM function (kustomize --enable-exec), legacy plugin (kubectl) or plain components; default: krm",
+        "--way", choices=ways, default="krm", help="; ".join(said[way] for way in ways) + " (default: krm)"
     )
-    command.add_argument("--profile", choices=("baseline", "recommended", "strict"), default="recommended")
+    command.add_argument(
+        "--profile",
+        choices=("baseline", "recommended", "strict"),
+        default="recommended",
+        help="the hardening profile (default: recommended)",
+    )
     command.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     command.add_argument("--force", action="store_true", help=force)
 
@@ -135,6 +142,8 @@ def parser() -> argparse.ArgumentParser:
     migrate = command(
         "migrate",
         help="replace upstream components/executors/dind in an instance with executor-dind",
+        description="The upstream component's settings move into executor-dind.yaml, which the KRM function or "
+        "the legacy plugin reads (plain components cannot: add those with `executor-dind init --way components`).",
         epilog="example: executor-dind migrate instances/my-instance --dry-run",
     )
     migrate.add_argument("instance", help="the instance directory (instances/NAME)")

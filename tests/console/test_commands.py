@@ -121,7 +121,7 @@ def test_init_makes_an_instance_from_the_template(executor_dind, checkout):
     original = yaml.safe_load((template / "kustomization.template.yaml").read_text())
     assert kustomization == {
         **original,
-        "transformers": ["executor-dind.yaml"],
+        "transformers": ["executor-dind.yaml", "executor-dind-must-run.yaml"],
         "secretGenerator": [{"name": "executor-secret", "files": ["password=executor-password.txt"]}],
     }
     assert (overlay / "buildConfig.yaml").read_text() == (template / "buildConfig.template.yaml").read_text()

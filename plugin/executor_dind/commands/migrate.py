@@ -31,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"not mapped: {line}\n")
     for path in migration.consumed:
         out.write(f"commented out: patch {path} (its settings are in executor-dind.yaml)\n")
+    for change in changes:
+        if change.note:
+            err(f"executor-dind: {os.path.relpath(change.path)}: {change.note}")
     relative = os.path.relpath(Path(args.instance).resolve())
     if args.dry_run:
         err("executor-dind: dry run: nothing was written")

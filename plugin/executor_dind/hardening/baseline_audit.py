@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 
 from executor_dind import values
-from executor_dind.hardening.common import Finding, Rule, Scope, config_map_data, executor_pod
+from executor_dind.hardening.common import Finding, Rule, Scope, config_map_data, executor_pod, password_problem
 from executor_dind.krm_io import Item
 from executor_dind.podspec import command_words, containers, image_name, role_containers
 from executor_dind.values import duration_seconds
@@ -225,6 +225,43 @@ def literal_password(item: Item, scope: Scope) -> Iterator[Finding]:
         yield Finding(source, path, f"the password of {item.describe()} is a literal value; use valueFrom.secretKeyRef")
 
 
+def _password_ref(item: Item, scope: Scope) -> tuple[str, str, Item, str]:
+    """The Secret name and key the executor's password comes from ("" when it is no secretKeyRef), and where."""
+    var, source, path = _env_value(item, scope, "EXECUTOR_FRONTEND_PASSWORD")
+    value_from = var.get("valueFrom") if isinstance(var, dict) else None
+    ref = value_from.get("secretKeyRef") if isinstance(value_from, dict) else None
+    if not isinstance(ref, dict):
+        return "", "", item, ""
+    return str(ref.get("name", "")), str(ref.get("key", "")), source, f"{path}.valueFrom.secretKeyRef"
+
+
+def bad_password(item: Item, scope: Scope) -> Iterator[Finding]:
+    name, key, _, _ = _password_ref(item, scope)
+    secret = scope.secrets.get((item.namespace, name)) if name else None
+    problem = password_problem(secret, key) if secret is not None else ""
+    if secret is not None and problem:
+        yield Finding(
+            secret,
+            f"data.{key}",
+            f"the password of {item.describe()} (Secret {name!r}, key {key!r}) {problem}: put the value of "
+            "executors.accessToken from the site configuration there",
+        )
+
+
+def password_not_rendered(item: Item, scope: Scope) -> Iterator[Finding]:
+    """A Secret the render does not hold is made by hand or by GitOps beside it: the audit cannot see its value."""
+    name, _, source, path = _password_ref(item, scope)
+    if name and (item.namespace, name) not in scope.secrets:
+        where = f" -n {item.namespace}" if item.namespace else ""
+        yield Finding(
+            source,
+            path,
+            f"the password Secret {name!r} of {item.describe()} is not in the render, so its value is not checked: "
+            f"make sure it exists beside the executors with the value of executors.accessToken (kubectl{where} get "
+            f"secret {name}; `executor-dind doctor` checks it), or generate it in the overlay",
+        )
+
+
 def frontend_url_no_port(item: Item, scope: Scope) -> Iterator[Finding]:
     var, source, path = _env_value(item, scope, "EXECUTOR_FRONTEND_URL")
     url = var.get("value") if isinstance(var, dict) else None
@@ -387,6 +424,42 @@ def scale_down_kills_jobs(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
+def _prometheus_addresses(scope: Scope) -> set[str]:
+    """The cluster addresses of the render's Prometheus Services (named prometheus, as deploy-sourcegraph-k8s's)."""
+    addresses = set()
+    for service in scope.items:
+        # Without a namespace the render's is decided at apply time (kubectl -n): nothing to compare with.
+        ours = service.kind == "Service" and service.name == "prometheus" and service.namespace
+        spec = _mapping(service.obj.get("spec")) if ours else {}
+        for port in spec.get("ports") if isinstance(spec.get("ports"), list) else []:
+            if isinstance(port, dict) and isinstance(port.get("port"), int):
+                addresses.add(f"prometheus.{service.namespace}.svc.cluster.local:{port['port']}")
+    return addresses
+
+
+def prometheus_elsewhere(item: Item, scope: Scope) -> Iterator[Finding]:
+    """KEDA queries a Prometheus the render does not hold where the render holds one (upstream's `prometheus`)."""
+    known = _prometheus_addresses(scope)
+    if not known:
+        return  # no Prometheus in the render (an external one): nothing to compare with
+    for scaler in scope.scalers_of(item):
+        triggers = _mapping(scaler.obj.get("spec")).get("triggers")
+        for index, trigger in enumerate(triggers if isinstance(triggers, list) else []):
+            metadata = _mapping(trigger.get("metadata")) if isinstance(trigger, dict) else {}
+            address = metadata.get("serverAddress")
+            if trigger.get("type") != "prometheus" or not isinstance(address, str):
+                continue
+            _, host, port = values.url_authority(address)
+            if f"{host}:{port or 80}" not in known and host.split(".")[0] == "prometheus":
+                yield Finding(
+                    scaler,
+                    f"spec.triggers[{index}].metadata.serverAddress",
+                    f"{scaler.describe()} asks Prometheus at {address}, but the render's Prometheus is at "
+                    f"{', '.join(sorted(known))}: KEDA would scale on errors; point serverAddress there (with the "
+                    "plain autoscaling component, the replacement in docs/autoscaling.md)",
+                )
+
+
 RULES = (
     Rule(
         "EXD001",
@@ -451,5 +524,26 @@ RULES = (
         "warning",
         "executors are autoscaled while their grace period is shorter than a job: every scale-down kills jobs",
         scale_down_kills_jobs,
+    ),
+    Rule(
+        "EXD013",
+        "bad-password",
+        "error",
+        "the executor password's Secret is empty, init's placeholder, upstream's example, or lacks its key",
+        bad_password,
+    ),
+    Rule(
+        "EXD014",
+        "password-not-rendered",
+        "warning",
+        "the executor password's Secret is not in the render (its value cannot be checked)",
+        password_not_rendered,
+    ),
+    Rule(
+        "EXD015",
+        "prometheus-elsewhere",
+        "error",
+        "a ScaledObject over executors queries a Prometheus address the render's Prometheus Service does not have",
+        prometheus_elsewhere,
     ),
 )
