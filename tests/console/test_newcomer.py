@@ -1,0 +1,345 @@
+"""Issue 23's defects, each on a copy of the real deploy-sourcegraph-k8s checkout with an instance made from
+`instances/template` as a user makes one: what a newcomer runs, built by the real kustomize and kubectl, judged
+by the audit."""
+
+import base64
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, run
+from executor_dind import naming
+
+EXEC = ("--enable-alpha-plugins", "--enable-exec")
+TOKEN = "a-real-token"
+TEMPLATE_SECRET = """\
+#   - name: executor-secret
+#     behavior: create
+#     literals:
+#       - password=our-shared-secret
+"""
+
+
+@pytest.fixture
+def mine(checkout: Path) -> Path:
+    """instances/mine, copied from the template as upstream's instructions say."""
+    instance = checkout / "instances" / "mine"
+    instance.mkdir()
+    for name in ("kustomization", "buildConfig"):
+        shutil.copy(checkout / "instances/template" / f"{name}.template.yaml", instance / f"{name}.yaml")
+    return instance
+
+
+def uncomment(instance: Path, *blocks: str) -> str:
+    """Uncomment template lines as a user does: the first `# ` of each line removed."""
+    path = instance / "kustomization.yaml"
+    text = path.read_text()
+    for block in blocks:
+        assert block in text, block
+        lines = [line.replace("# ", "", 1) for line in block.splitlines(keepends=True)]
+        text = text.replace(block, "".join(lines))
+    path.write_text(text)
+    return text
+
+
+def with_template_secret(instance: Path, literal: str = "our-shared-secret") -> None:
+    """The template's executor-secret generator enabled (its `secretGenerator:` line and the executor entry)."""
+    uncomment(instance, "# secretGenerator:\n", TEMPLATE_SECRET)
+    path = instance / "kustomization.yaml"
+    path.write_text(path.read_text().replace("password=our-shared-secret", f"password={literal}"))
+
+
+def docs(text: str) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def one(objs: list[dict], kind: str, prefix: str) -> dict:
+    (found,) = [o for o in objs if o["kind"] == kind and o["metadata"]["name"].startswith(prefix)]
+    return found
+
+
+def password_of(objs: list[dict]) -> str:
+    return base64.b64decode(one(objs, "Secret", "executor-secret-")["data"]["password"]).decode()
+
+
+def audit_lines(executor_dind: str, text: str, tmp_path: Path) -> tuple[int, list[str]]:
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(text)
+    audited = run([executor_dind, "audit", str(rendered)])
+    return audited.returncode, audited.stdout.splitlines()
+
+
+# --- 1: init on an instance whose template generator is enabled -----------------------------------------------
+
+
+def test_1_init_moves_the_templates_example_literal_to_the_password_file(executor_dind, checkout, mine, kustomize):
+    with_template_secret(mine)
+    result = run([executor_dind, "init", "--into", "instances/mine"], cwd=checkout)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "executor-dind: instances/mine/kustomization.yaml: secretGenerator executor-secret: its `password=` literal "
+        "is no password; it now reads executor-password.txt (git-ignored): put executors.accessToken there\n"
+    ) in result.stderr
+    kustomization = yaml.safe_load((mine / "kustomization.yaml").read_text())
+    assert kustomization["secretGenerator"] == [
+        {"name": "executor-secret", "behavior": "create", "files": ["password=executor-password.txt"]}
+    ]
+    assert (mine / "executor-password.txt").read_text() == naming.PASSWORD_PLACEHOLDER + "\n"
+    assert (mine / ".gitignore").read_text() == "executor-password.txt\n"
+    refused = run([kustomize, "build", *EXEC, str(mine)])
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "still holds the placeholder `executor-dind init` wrote" in refused.stderr
+    (mine / "executor-password.txt").write_text(TOKEN)
+    built = run([kustomize, "build", *EXEC, str(mine)])
+    assert built.returncode == 0, built.stderr
+    assert password_of(docs(built.stdout)) == TOKEN
+    code, lines = audit_lines(executor_dind, built.stdout, checkout)
+    assert code == 0 and not [line for line in lines if "EXD013" in line or "EXD014" in line], lines
+
+
+def test_1_the_function_refuses_the_templates_example_literal_kept(executor_dind, checkout, mine, kustomize):
+    """Positive control of the above: the literal the template ships is refused by the function itself."""
+    with_template_secret(mine)
+    assert run([executor_dind, "init", "--into", "instances/mine"], cwd=checkout).returncode == 0
+    path = mine / "kustomization.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "    files:\n      - password=executor-password.txt", "    literals:\n      - password=our-shared-secret"
+        )
+    )
+    refused = run([kustomize, "build", *EXEC, str(mine)])
+    assert refused.returncode == 1
+    assert "is the example of deploy-sourcegraph-k8s's template (public)" in refused.stderr
+
+
+def test_1_init_moves_a_users_own_literal_out_of_the_kustomization(executor_dind, checkout, mine, kustomize):
+    with_template_secret(mine, literal="s3cret-token")
+    dry = run([executor_dind, "init", "--into", "instances/mine", "--dry-run"], cwd=checkout)
+    assert dry.returncode == 0, dry.stderr
+    assert "s3cret-token" not in dry.stdout.replace("-      - password=s3cret-token\n", "")
+    assert (
+        "new file: instances/mine/executor-password.txt (the password moved out of the kustomization's " in dry.stdout
+    )
+    result = run([executor_dind, "init", "--into", "instances/mine"], cwd=checkout)
+    assert result.returncode == 0, result.stderr
+    assert "s3cret-token" not in (mine / "kustomization.yaml").read_text()
+    assert (mine / "executor-password.txt").read_text() == "s3cret-token"
+    built = run([kustomize, "build", *EXEC, str(mine)])
+    assert built.returncode == 0, built.stderr
+    assert password_of(docs(built.stdout)) == "s3cret-token"
+
+
+# --- 2: the placeholder with plain components ------------------------------------------------------------------
+
+
+def test_2_components_audit_refuses_the_placeholder_and_warns_without_a_secret(executor_dind, checkout, mine, kubectl):
+    result = run([executor_dind, "init", "--into", "instances/mine", "--way", "components"], cwd=checkout)
+    assert result.returncode == 0, result.stderr
+    built = run([kubectl, "kustomize", str(mine)])
+    assert built.returncode == 0, built.stderr  # plain components cannot refuse anything
+    code, lines = audit_lines(executor_dind, built.stdout, checkout)
+    assert code == 1
+    name = one(docs(built.stdout), "Secret", "executor-secret-")["metadata"]["name"]
+    assert [line for line in lines if "EXD013" in line] == [
+        f"error EXD013 Secret/ns-sourcegraph/{name} data.password: the password of "
+        f"Deployment/ns-sourcegraph/executor-all (Secret {name!r}, key 'password') still holds the placeholder "
+        "`executor-dind init` wrote: put the value of executors.accessToken from the site configuration there "
+        "(bad-password)"
+    ]
+
+    (mine / "executor-password.txt").write_text(TOKEN)
+    built = run([kubectl, "kustomize", str(mine)])
+    code, lines = audit_lines(executor_dind, built.stdout, checkout)
+    assert code == 0 and not [line for line in lines if "EXD013" in line or "EXD014" in line], lines
+
+    # README's components example has no generator: the Secret is made elsewhere, which the audit says it cannot see.
+    text = (mine / "kustomization.yaml").read_text()
+    generator = "secretGenerator:\n  - name: executor-secret\n    files:\n      - password=executor-password.txt\n"
+    assert generator in text
+    (mine / "kustomization.yaml").write_text(text.replace(generator, ""))
+    built = run([kubectl, "kustomize", str(mine)])
+    code, lines = audit_lines(executor_dind, built.stdout, checkout)
+    assert [line for line in lines if "EXD014" in line] == [
+        "warning EXD014 Deployment/ns-sourcegraph/executor-all "
+        "spec.template.spec.containers[0].env[1].valueFrom.secretKeyRef: the password Secret 'executor-secret' of "
+        "Deployment/ns-sourcegraph/executor-all is not in the render, so its value is not checked: make sure it "
+        "exists beside the executors with the value of executors.accessToken (kubectl -n ns-sourcegraph get secret "
+        "executor-secret; `executor-dind doctor` checks it), or generate it in the overlay (password-not-rendered)"
+    ]
+
+
+# --- 3: the autoscaling component's Prometheus on the template's namespace -------------------------------------
+
+REPLACEMENT = (
+    (ROOT / "docs/autoscaling.md").read_text().split("<!-- used by tests: prometheus replacement -->\n```yaml\n")[1]
+)
+REPLACEMENT = REPLACEMENT.split("```")[0]
+
+
+def test_3_autoscaling_component_elsewhere_fails_the_audit_until_the_documented_replacement(
+    executor_dind, checkout, mine, kubectl
+):
+    assert run([executor_dind, "init", "--into", "instances/mine", "--way", "components"], cwd=checkout).returncode == 0
+    written = run(
+        [executor_dind, "components", "--write", "components", "--only", "executor-dind/autoscaling"], cwd=checkout
+    )
+    assert written.returncode == 0, written.stderr
+    path = mine / "kustomization.yaml"
+    text = path.read_text().replace(
+        "  - ../../components/utils/endpoints #",
+        "  - ../../components/executor-dind/autoscaling\n  - ../../components/utils/endpoints #",
+    )
+    path.write_text(text)
+    (mine / "executor-password.txt").write_text(TOKEN)
+    built = run([kubectl, "kustomize", str(mine)])
+    assert built.returncode == 0, built.stderr
+    scaled = one(docs(built.stdout), "ScaledObject", "executor-all")
+    assert (
+        scaled["spec"]["triggers"][0]["metadata"]["serverAddress"]
+        == "http://prometheus.sourcegraph.svc.cluster.local:30090"
+    )
+    code, lines = audit_lines(executor_dind, built.stdout, checkout)
+    assert code == 1
+    assert [line.split(":")[0] for line in lines if "EXD015" in line] == [
+        "error EXD015 ScaledObject/ns-sourcegraph/executor-all spec.triggers[0].metadata.serverAddress"
+    ]
+
+    path.write_text(text + REPLACEMENT)
+    built = run([kubectl, "kustomize", str(mine)])
+    assert built.returncode == 0, built.stderr
+    scaled = one(docs(built.stdout), "ScaledObject", "executor-all")
+    assert scaled["spec"]["triggers"][0]["metadata"]["serverAddress"] == (
+        "http://prometheus.ns-sourcegraph.svc.cluster.local:30090"
+    )
+    code, lines = audit_lines(executor_dind, built.stdout, checkout)
+    assert code == 0 and not [line for line in lines if "EXD015" in line], lines
+
+
+# --- 4: migrate leaves upstream's commented patches list usable ------------------------------------------------
+
+CONFIG_PATCH = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: executor-config
+data:
+  EXECUTOR_QUEUE_NAMES: "batches,codeintel"
+"""
+RESOURCES_PATCH = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: sourcegraph-frontend
+  annotations:
+    patched-by: resources.yaml
+"""
+
+
+def test_4_after_migrate_a_template_patch_line_uncommented_is_a_patch(executor_dind, checkout, mine, kustomize):
+    uncomment(
+        mine,
+        "  # - ../../components/executors/dind # ",
+        "# patches:\n",
+        "#   - path: patches/executor.ConfigMap.yaml\n",
+    )
+    (mine / "patches").mkdir()
+    (mine / "patches/executor.ConfigMap.yaml").write_text(CONFIG_PATCH)
+    (mine / "patches/resources.yaml").write_text(RESOURCES_PATCH)
+    result = run([executor_dind, "migrate", "instances/mine"], cwd=checkout)
+    assert result.returncode == 0, result.stderr
+    (mine / "executor-password.txt").write_text(TOKEN)
+    text = uncomment(mine, "#   - path: patches/resources.yaml\n")
+    kustomization = yaml.safe_load(text)
+    assert kustomization["transformers"] == ["executor-dind.yaml", "executor-dind-must-run.yaml"]
+    assert kustomization["patches"] == [{"path": "patches/resources.yaml"}]
+    built = run([kustomize, "build", *EXEC, str(mine)])
+    assert built.returncode == 0, built.stderr
+    frontend = one(docs(built.stdout), "Deployment", "sourcegraph-frontend")
+    assert frontend["metadata"]["annotations"]["patched-by"] == "resources.yaml"
+    assert one(docs(built.stdout), "Deployment", "executor-all")["metadata"]["namespace"] == "ns-sourcegraph"
+
+
+# --- 5: strict with the executors' own namespace --------------------------------------------------------------
+
+
+def test_5_strict_namespace_puts_the_generated_secret_beside_the_executors(executor_dind, checkout, mine, kustomize):
+    result = run(
+        [executor_dind, "init", "--into", "instances/mine", "--profile", "strict", "--namespace", "executors"],
+        cwd=checkout,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "create secret" not in result.stderr
+    (mine / "executor-password.txt").write_text(TOKEN)
+    built = run([kustomize, "build", *EXEC, str(mine)])
+    assert built.returncode == 0, built.stderr
+    assert "is in namespace" not in built.stderr
+    objs = docs(built.stdout)
+    secret = one(objs, "Secret", "executor-secret-")
+    deployment = one(objs, "Deployment", "executor-all")
+    assert secret["metadata"]["namespace"] == deployment["metadata"]["namespace"] == "executors"
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["EXECUTOR_FRONTEND_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == secret["metadata"]["name"]
+    assert password_of(objs) == TOKEN
+    code, lines = audit_lines(executor_dind, built.stdout, checkout)
+    assert code == 0 and not [line for line in lines if "EXD013" in line or "EXD014" in line], lines
+
+
+# --- 6: audit on a kustomization directory --------------------------------------------------------------------
+
+
+def test_6_audit_of_an_instance_directory_suggests_a_command_that_works(executor_dind, checkout, mine, kustomize):
+    assert run([executor_dind, "init", "--into", "instances/mine"], cwd=checkout).returncode == 0
+    (mine / "executor-password.txt").write_text(TOKEN)
+    refused = run([executor_dind, "audit", "instances/mine"], cwd=checkout)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    suggested = "kustomize build --enable-alpha-plugins --enable-exec instances/mine | executor-dind audit"
+    assert refused.stderr == (
+        "executor-dind: instances/mine is a kustomization (kustomization.yaml): audit reads manifests, not "
+        f"kustomizations; build it first: {suggested}\n"
+    )
+    env = {"PATH": f"{Path(kustomize).parent}:{Path(executor_dind).parent}:/usr/bin:/bin"}
+    ran = run(["bash", "-o", "pipefail", "-c", suggested], cwd=checkout, env=env)
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    assert not [line for line in ran.stdout.splitlines() if line.startswith("error")]
+
+
+# --- 7: a build that does not run the function ---------------------------------------------------------------
+
+
+def test_7_a_build_that_drops_the_function_fails_loudly(executor_dind, checkout, mine, kustomize, kubectl):
+    assert run([executor_dind, "init", "--into", "instances/mine"], cwd=checkout).returncode == 0
+    (mine / "executor-password.txt").write_text(TOKEN)
+    dropped = "nothing selected by ServiceAccount.[noVer].[noGrp]/executor-dind.[noNs]:metadata.name"
+    for command in (
+        [kustomize, "build", "--enable-alpha-plugins", str(mine)],
+        [kubectl, "kustomize", "--enable-alpha-plugins", str(mine)],
+    ):
+        failed = run(command)
+        assert (failed.returncode, failed.stdout) == (1, ""), command
+        assert dropped in failed.stderr, failed.stderr
+    plain = run([kubectl, "kustomize", str(mine)])
+    assert plain.returncode == 1 and "external plugins disabled" in plain.stderr
+    built = run([kustomize, "build", *EXEC, str(mine)])
+    assert built.returncode == 0, built.stderr
+    assert one(docs(built.stdout), "ServiceAccount", "executor-dind")["metadata"]["namespace"] == "ns-sourcegraph"
+
+
+# --- 8: migrate's --way -----------------------------------------------------------------------------------------
+
+
+def test_8_migrate_help_names_only_the_ways_it_takes(executor_dind):
+    helped = run([executor_dind, "migrate", "--help"], env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert helped.returncode == 0
+    way = next(line for line in helped.stdout.splitlines() if line.strip().startswith("--way"))
+    assert way.split(None, 2)[1:] == [
+        "{krm,legacy}",
+        "krm: the KRM function (kustomize build --enable-alpha-plugins --enable-exec); legacy: the exec plugin "
+        "(kubectl kustomize --enable-alpha-plugins) (default: krm)",
+    ]
+    refused = run([executor_dind, "migrate", "instances/mine", "--way", "components"])
+    assert refused.returncode == 2
+    assert "argument --way: invalid choice: 'components' (choose from" in refused.stderr
+    init_help = run([executor_dind, "init", "--help"], env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert "components: plain Kustomize Components" in " ".join(init_help.stdout.split())
