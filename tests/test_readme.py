@@ -122,15 +122,33 @@ def test_readme_runnable_blocks_run(marker, body, upstream, kustomize, executor_
     assert "security posture (profile recommended)" in result.stdout
 
 
-def test_readme_first_command_make_demo_renders_the_demo(tool_env_for_make):
+def test_readme_first_command_make_demo_renders_the_demo(tool_env_for_make, executor_dind):
     """`make demo` as README's first block runs it (`make test` is this very run, so it is not re-entered)."""
     first_block = next(body for _, lang, body in BLOCKS if lang == "sh")
     assert "make demo" in first_block
     result = run(["make", "--no-print-directory", "demo"], cwd=ROOT, env=tool_env_for_make)
     assert result.returncode == 0, result.stderr
-    kinds = [doc["kind"] for doc in yaml.safe_load_all(result.stdout) if doc]
+    documents = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    kinds = [doc["kind"] for doc in documents]
     assert "Deployment" in kinds and "NetworkPolicy" in kinds
-    assert result.stderr.strip().splitlines()[-1].startswith("demo rendered by")
+    ours = [
+        d for d in documents if (d["metadata"].get("labels") or {}).get("app.kubernetes.io/part-of") == "executor-dind"
+    ]
+    audited = run(
+        [str(Path(tool_env_for_make["PATH"].split(os.pathsep)[0]) / "executor-dind"), "audit"], input=result.stdout
+    )
+    assert audited.returncode == 0, audited.stdout
+    findings = audited.stdout.splitlines()
+    warnings = len([line for line in findings if line.startswith("warning ")])
+    assert len([line for line in findings if line.startswith("error ")]) == 0 and warnings > 0
+    summary = result.stderr.strip().splitlines()[-1]
+    assert summary.startswith(
+        f"demo: executor-dind added {len(ours)} objects, hardening profile recommended; audit passed (0 errors, "
+        f"{warnings} warnings: sh overlays/demo/render.sh | executor-dind audit); rendered by "
+    ), summary
+    assert (
+        len(ours) == 9
+    )  # 2 Deployments, registry StatefulSet + Service, metrics Service, ServiceAccount, ConfigMap, 2 policies
 
 
 def test_make_demo_on_a_fresh_checkout_prints_only_yaml(tmp_path):
@@ -145,7 +163,10 @@ def test_make_demo_on_a_fresh_checkout_prints_only_yaml(tmp_path):
     assert result.returncode == 0, result.stderr
     documents = list(yaml.safe_load_all(result.stdout))
     assert documents and all(isinstance(doc, dict) and doc.get("kind") for doc in documents), result.stdout[:300]
-    assert "installing executor-dind" in result.stderr
+    assert "installing executor-dind into .venv" in result.stderr
+    # The package alone: the checkers are for `make test`.
+    assert not (fresh / ".venv" / "bin" / "checkov").exists() and not (fresh / ".venv" / ".test-tools").exists()
+    assert (fresh / ".venv" / "bin" / "executor-dind").exists()
 
 
 @pytest.fixture

@@ -282,7 +282,13 @@ def unpinned_image(item: Item, scope: Scope) -> Iterator[Finding]:
     for entry, path in containers(spec, base):
         image = str(entry.get("image", ""))
         if "@sha256:" not in image:
-            yield Finding(item, f"{path}.image", f"image {image!r} is not pinned by digest")
+            yield Finding(
+                item,
+                f"{path}.image",
+                f"image {image!r} is not pinned by digest: a tag can be moved to other content; pin it as "
+                f"{image}@sha256:DIGEST (`docker buildx imagetools inspect {image}` prints the digest; for "
+                "executor-dind's own images, in spec.images)",
+            )
 
 
 def no_limits(item: Item, scope: Scope) -> Iterator[Finding]:
