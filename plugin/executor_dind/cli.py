@@ -74,8 +74,8 @@ def _adoption(command: argparse.ArgumentParser, ways: tuple[str, ...], force: st
         default="recommended",
         help="the hardening profile (default: recommended)",
     )
-    command.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
-    command.add_argument("--force", action="store_true", help=force)
+    command.add_argument("--dry-run", action="store_true", help="print the diff, write nothing (default: write)")
+    command.add_argument("--force", action="store_true", help=f"{force} (default: refuse)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -99,14 +99,21 @@ def parser() -> argparse.ArgumentParser:
         help="inject executors into manifests and print the YAML stream",
         epilog="example: executor-dind render --config executor-dind.yaml base/ > rendered.yaml",
     )
-    render.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file")
-    render.add_argument("paths", nargs="*", default=["-"], help="manifest files or directories, - for stdin")
+    render.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file (required)")
+    render.add_argument(
+        "paths", nargs="*", default=["-"], help="manifest files or directories, - for stdin (default: stdin)"
+    )
     audit = command(
         "audit",
         help="audit executor workloads in rendered manifests (exit 1 on errors)",
         epilog="example: kustomize build --enable-alpha-plugins --enable-exec instances/my | executor-dind audit",
     )
-    audit.add_argument("--format", choices=("text", "results"), default="text")
+    audit.add_argument(
+        "--format",
+        choices=("text", "results"),
+        default="text",
+        help="text: one line a finding; results: a KRM results list in YAML (default: text)",
+    )
     audit.add_argument(
         "--allow-none", action="store_true", help="no executor workload in the input is fine (default: exit 1)"
     )
@@ -118,9 +125,16 @@ def parser() -> argparse.ArgumentParser:
         help="show what would be injected, the security posture, or a Mermaid diagram of the flows",
         epilog="example: executor-dind explain --config instances/my/executor-dind.yaml rendered.yaml",
     )
-    explain.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file")
-    explain.add_argument("--format", choices=("text", "mermaid"), default="text")
-    explain.add_argument("paths", nargs="*", help="manifests to derive the namespace and frontend from (optional)")
+    explain.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file (required)")
+    explain.add_argument(
+        "--format",
+        choices=("text", "mermaid"),
+        default="text",
+        help="text: what is injected and the security posture; mermaid: a diagram of the flows (default: text)",
+    )
+    explain.add_argument(
+        "paths", nargs="*", help="manifests to derive the namespace and frontend from (default: none, the config's)"
+    )
     init = command(
         "init",
         help="add executors to an instance of a deploy-sourcegraph-k8s checkout (--into), or to a copy (--from)",
@@ -130,7 +144,9 @@ def parser() -> argparse.ArgumentParser:
     init.add_argument(
         "dir", nargs="?", help="with --from: the new instance (default: instances/executors beside the source)"
     )
-    init.add_argument("--into", metavar="INSTANCE", help="edit this instance's kustomization.yaml in place")
+    init.add_argument(
+        "--into", metavar="INSTANCE", help="edit this instance's kustomization.yaml in place (default: use --from)"
+    )
     init.add_argument(
         "--from",
         dest="source",
@@ -153,7 +169,10 @@ def parser() -> argparse.ArgumentParser:
         help="install the legacy exec plugin for kubectl kustomize",
         epilog="example: executor-dind install-plugin && kubectl kustomize --enable-alpha-plugins instances/my",
     )
-    install.add_argument("--plugin-home", help="default: $KUSTOMIZE_PLUGIN_HOME or ~/.config/kustomize/plugin")
+    install.add_argument(
+        "--plugin-home",
+        help="where kustomize looks for plugins (default: $KUSTOMIZE_PLUGIN_HOME or ~/.config/kustomize/plugin)",
+    )
     command(
         "schema",
         help="print the JSON Schema of the ExecutorDind config",
@@ -164,8 +183,11 @@ def parser() -> argparse.ArgumentParser:
         help="write the plain Kustomize Components (vendor them into a checkout)",
         epilog="example: executor-dind components --write components --only executor-dind hardening/node-pool",
     )
-    components.add_argument("--write", required=True, metavar="DIR", help="the components/ directory")
-    components.add_argument("--only", nargs="+", metavar="NAME", help="only these (e.g. executor-dind)")
+    components.add_argument("--write", required=True, metavar="DIR", help="the components/ directory (required)")
+    components.add_argument(
+        "--only", nargs="+", metavar="NAME", help="only these, e.g. executor-dind (default: every component)"
+    )
+    command("help", help="this usage, or a command's: executor-dind help COMMAND")
     return top
 
 
@@ -189,7 +211,20 @@ def _plain_render(argv: list[str]) -> _RenderArgs | None:
     return _RenderArgs(argv[2], paths or ["-"])
 
 
+def _help(topic: list[str]) -> int:
+    """`executor-dind help [COMMAND]`: the usage, on stdout."""
+    if topic and topic[0] in SUBCOMMANDS:
+        return _dispatch([topic[0], "--help"])
+    if topic:
+        sys.stderr.write(f"executor-dind: help: no command {topic[0]!r}: choose among {', '.join(SUBCOMMANDS)}\n")
+        return 2
+    sys.stdout.write(parser().format_help())
+    return 0
+
+
 def _dispatch(argv: list[str]) -> int:
+    if argv[:1] == ["help"]:
+        return _help(argv[1:])
     if argv and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-") and os.path.isfile(argv[0]):
         from executor_dind.commands import krm
 

@@ -4,6 +4,7 @@ by the audit."""
 
 import base64
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -343,3 +344,54 @@ def test_8_migrate_help_names_only_the_ways_it_takes(executor_dind):
     assert "argument --way: invalid choice: 'components' (choose from" in refused.stderr
     init_help = run([executor_dind, "init", "--help"], env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
     assert "components: plain Kustomize Components" in " ".join(init_help.stdout.split())
+
+
+# --- the first minutes ---------------------------------------------------------------------------------------
+
+
+def test_every_option_says_what_it_does_and_its_default():
+    import argparse
+
+    from executor_dind.cli import parser
+
+    top = parser()
+    (commands,) = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
+    undocumented = []
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            required = action.required or (not action.option_strings and action.nargs is None)
+            said = action.help or ""
+            if not said or not (required or "default" in said):
+                undocumented.append(f"{name} {'/'.join(action.option_strings) or action.dest}: {said!r}")
+    assert undocumented == []
+    assert len(commands.choices) == 9  # the eight commands and help
+
+
+def test_help_and_the_bare_command_print_usage(executor_dind):
+    helped = run([executor_dind, "help"])
+    assert (helped.returncode, helped.stderr) == (0, "")
+    assert helped.stdout.startswith("usage: executor-dind [-h] [--version] COMMAND ...\n")
+    for command in ("render", "audit", "init", "migrate", "help"):
+        assert f"    {command} " in helped.stdout
+    audit_help = run([executor_dind, "help", "audit"])
+    assert audit_help.returncode == 0 and audit_help.stdout.startswith("usage: executor-dind audit ")
+    unknown = run([executor_dind, "help", "nope"])
+    assert (unknown.returncode, unknown.stdout) == (2, "")
+    assert unknown.stderr.startswith("executor-dind: help: no command 'nope': choose among render, audit,")
+
+    if shutil.which("script") is None:
+        pytest.skip("script(1) not installed: no terminal to type the bare command in")
+    # script(1) gives the command a terminal, as a person typing `executor-dind` has.
+    bare = run(["script", "-qec", executor_dind, "/dev/null"], stdin=subprocess.DEVNULL)
+    assert bare.returncode == 2
+    text = bare.stdout.replace("\r\n", "\n")
+    assert text.startswith("usage: executor-dind [-h] [--version] COMMAND ...\n")
+    assert text.endswith(
+        "executor-dind: no ResourceList on stdin: with no command it is a KRM function that kustomize or kpt runs; "
+        "pick a command above (`executor-dind COMMAND --help`), or `executor-dind init --into instances/NAME`\n"
+    )
+    # Positive control: a ResourceList on stdin is still the KRM function.
+    function = run([executor_dind], input="apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n")
+    assert "kind: ResourceList" in function.stdout and "no ResourceList on stdin" not in function.stderr
