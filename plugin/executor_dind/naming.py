@@ -29,7 +29,7 @@ PASSWORD_PLACEHOLDER = "REPLACE-ME-with-executors.accessToken"
 UPSTREAM_EXAMPLE_PASSWORD = "our-shared-secret"
 # Values a password Secret must not hold: what the function and the audit refuse, and what init replaces.
 NOT_PASSWORDS = {
-    PASSWORD_PLACEHOLDER: "still holds the placeholder `executor-dind init` wrote",
+    PASSWORD_PLACEHOLDER: "still holds the placeholder `executor-dind init` wrote (in executor-password.txt)",
     UPSTREAM_EXAMPLE_PASSWORD: "is the example of deploy-sourcegraph-k8s's template (public)",
 }
 CHECKSUM_ANNOTATION = "executor-dind.dev/config-checksum"

@@ -242,7 +242,12 @@ def test_explain_and_render_give_the_same_verdict(executor_dind, config, fronten
     rendered = run([executor_dind, "render", "--config", str(path), *paths])
     explained = run([executor_dind, "explain", "--config", str(path), *paths])
     assert (rendered.returncode, explained.returncode) == (expected, expected), (rendered.stderr, explained.stderr)
-    if expected:
+    if what == "bad":
+        # the config file is refused before anything is rendered, by both, naming the file
+        assert explained.stderr == rendered.stderr
+        assert rendered.stderr.startswith(f"executor-dind: error {path} (ExecutorDind/-/")
+        assert explained.stdout == rendered.stdout == ""
+    elif expected:
         # explain prints the same result lines render does, without render's closing summary line
         assert explained.stderr.splitlines() == rendered.stderr.splitlines()[:-1]
         assert explained.stdout == rendered.stdout == ""

@@ -146,8 +146,8 @@ def test_2_components_audit_refuses_the_placeholder_and_warns_without_a_secret(e
     assert [line for line in lines if "EXD013" in line] == [
         f"error EXD013 Secret/ns-sourcegraph/{name} data.password: the password of "
         f"Deployment/ns-sourcegraph/executor-all (Secret {name!r}, key 'password') still holds the placeholder "
-        "`executor-dind init` wrote: put the value of executors.accessToken from the site configuration there "
-        "(bad-password)"
+        "`executor-dind init` wrote (in executor-password.txt): put the value of executors.accessToken from the site "
+        "configuration there (bad-password)"
     ]
 
     (mine / "executor-password.txt").write_text(TOKEN)
@@ -395,3 +395,21 @@ def test_help_and_the_bare_command_print_usage(executor_dind):
     # Positive control: a ResourceList on stdin is still the KRM function.
     function = run([executor_dind], input="apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n")
     assert "kind: ResourceList" in function.stdout and "no ResourceList on stdin" not in function.stderr
+
+
+def test_config_file_errors_name_the_file_the_object_and_the_field(executor_dind, tmp_path):
+    config = tmp_path / "executor-dind.yaml"
+    config.write_text(
+        "apiVersion: executor-dind.dev/v1alpha1\nkind: ExecutorDind\nmetadata: {name: executors}\n"
+        "spec:\n  hardening: {profile: paranoid}\n"
+    )
+    expected = (
+        f"executor-dind: error {config} (ExecutorDind/-/executors): spec.hardening.profile: must be one of "
+        "baseline, recommended, strict, got 'paranoid'\n"
+    )
+    for command in (["render", "--config", str(config), "-"], ["explain", "--config", str(config)], [str(config)]):
+        refused = run([executor_dind, *command], input="")
+        assert (refused.returncode, refused.stdout, refused.stderr) == (1, "", expected), command
+    # Positive control: the same file with a valid profile renders.
+    config.write_text(config.read_text().replace("paranoid", "baseline"))
+    assert run([executor_dind, "explain", "--config", str(config)]).returncode == 0

@@ -118,8 +118,8 @@ def test_function_refuses_keys_dockerd_would_not_read(key, executor_dind, tmp_pa
     config.write_text(json.dumps({"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind", "spec": spec}))
     result = sh([executor_dind, "render", "--config", str(config)])
     problem = (
-        f"error ExecutorDind/-/: invalid functionConfig: spec.docker.daemonConfig.{key}: is not a daemon.json key "
+        f"executor-dind: error {config} (ExecutorDind/-/): spec.docker.daemonConfig.{key}: is not a daemon.json key "
         f"dockerd reads (it would be ignored, or refused at start){REFUSED[key]}"
     )
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr.splitlines() == [problem, f"executor-dind: {problem}"]
+    assert result.stderr.splitlines() == [problem]

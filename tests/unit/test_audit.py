@@ -637,7 +637,10 @@ PASSWORD_REF = f"{EXECUTOR}.env[1].valueFrom.secretKeyRef"
 @pytest.mark.parametrize(
     "password, problem",
     [
-        (naming.PASSWORD_PLACEHOLDER, "still holds the placeholder `executor-dind init` wrote"),
+        (
+            naming.PASSWORD_PLACEHOLDER,
+            "still holds the placeholder `executor-dind init` wrote (in executor-password.txt)",
+        ),
         ("our-shared-secret", "is the example of deploy-sourcegraph-k8s's template (public)"),
         (" \n", "is empty"),
     ],

@@ -22,6 +22,23 @@ def failed(error: Exception) -> int:
     return 1
 
 
+def config_refused(config: object, path: str) -> bool:
+    """Whether the config file is invalid, said one stderr line a problem naming the file, the object and the
+    field (the function's own results name only the object: a KRM caller knows the file, a person may not)."""
+    from executor_dind.function_config import config_ref, config_results, parse_function_config
+    from executor_dind.records import ConfigError
+
+    try:
+        parse_function_config(config)  # type: ignore[arg-type]
+    except ConfigError as error:
+        ref = config_ref(config)
+        what = f" ({ref.describe()})" if ref is not None else ""
+        for result in config_results(error, config):
+            err(f"executor-dind: error {path}{what}: {result.message.removeprefix('invalid functionConfig: ')}")
+        return True
+    return False
+
+
 def emit(processed: Processed) -> int:
     """Write what the core returned: stdout's bytes, then one stderr line per message."""
     if processed.output:

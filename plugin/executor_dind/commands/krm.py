@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from executor_dind.commands import emit, err
+from executor_dind.commands import config_refused, emit, err
 from executor_dind.process import process
 
 
@@ -36,6 +36,8 @@ def legacy_plugin(config_path: str) -> int:
         config = read_config(config_path)
     except InputError as error:
         err(f"executor-dind: {error}")
+        return 1
+    if config_refused(config, config_path):
         return 1
     processed = process(sys.stdin.buffer.read(), "stream", config)
     if processed.code == 0 and processed.messages:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from executor_dind.commands import emit, err
+from executor_dind.commands import config_refused, emit, err
 from executor_dind.inputs import read_config, read_input
 from executor_dind.krm_io import InputError
 from executor_dind.process import rendered
@@ -18,6 +18,8 @@ def config_and_items(config_path: str, paths: list[str]) -> tuple[Any, list[Any]
     directory held that are not Kubernetes objects are said on stderr, one warning line each."""
     try:
         config = read_config(config_path)
+        if config_refused(config, config_path):
+            return None
         found = read_input(paths, exclude=(config_path,))
         for note in found.skipped:
             err(f"executor-dind: warning {note}")
