@@ -1,5 +1,6 @@
 """README stays true: its runnable blocks run, its config examples validate, its diagram is what `explain` draws."""
 
+import base64
 import os
 import re
 import shutil
@@ -112,14 +113,29 @@ def test_readme_runnable_blocks_run(marker, body, upstream, kustomize, executor_
     shutil.copytree(upstream, tmp_path / "deploy-sourcegraph-k8s")
     for path in (tmp_path / "deploy-sourcegraph-k8s").rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
-    env = dict(os.environ, EXECUTORS_ACCESS_TOKEN="not-a-real-token")
+    checkout = tmp_path / "deploy-sourcegraph-k8s"
+    token = "not-a-real-token-0123"
+    env = dict(os.environ, EXECUTORS_ACCESS_TOKEN=token)
     env["PATH"] = os.pathsep.join([str(Path(kustomize).parent), str(Path(executor_dind).parent), env["PATH"]])
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "upstream"]):
+        assert run([*git, *command], cwd=checkout).returncode == 0
     result = run(["bash", "-euo", "pipefail", "-c", body], cwd=tmp_path, env=env)
     assert result.returncode == 0, f"{marker}\n{result.stdout}\n{result.stderr}"
-    rendered = tmp_path / "deploy-sourcegraph-k8s" / "rendered.yaml"
-    names = {doc["metadata"]["name"] for doc in yaml.safe_load_all(rendered.read_text())}
+    instance = checkout / "instances" / "my-instance"
+    built = run([kustomize, "build", "--enable-alpha-plugins", "--enable-exec", str(instance)], env=env)
+    names = {doc["metadata"]["name"] for doc in yaml.safe_load_all(built.stdout)}
     assert {"executor-all", "executor-dind-executors"} <= names
     assert "security posture (profile recommended)" in result.stdout
+    # Secrets hygiene: the token is only in the git-ignored password file; nothing git would add holds it.
+    status = run([*git, "status", "--porcelain", "--untracked-files=all"], cwd=checkout).stdout.splitlines()
+    added = [checkout / line[3:] for line in status]
+    assert added and instance / "kustomization.yaml" in added
+    forms = (token, base64.b64encode(token.encode()).decode())
+    assert [path for path in added if path.is_file() and any(f in path.read_text() for f in forms)] == []
+    assert (instance / "executor-password.txt").read_text() == token
+    ignored = run([*git, "check-ignore", str(instance / "executor-password.txt")], cwd=checkout)
+    assert ignored.returncode == 0
 
 
 def test_readme_first_command_make_demo_renders_the_demo(tool_env_for_make, executor_dind):

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for change in changes:
         out.write(f"wrote: {os.path.relpath(change.path)}\n")
-    err(f"executor-dind: next: {BUILD[options.way].format(dir=relative)} > rendered.yaml, apply it, then prune:")
+    err(f"executor-dind: next: {BUILD[options.way].format(dir=relative)} | kubectl apply -f -, then prune:")
     for command in prune:
         err(f"executor-dind:   {command}")
     for need in cluster_needs(options.profile):
