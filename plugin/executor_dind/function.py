@@ -12,6 +12,7 @@ from executor_dind.naming import PART_OF
 from executor_dind.plan import Plan, plan
 from executor_dind.records import ConfigError, Record
 from executor_dind.results import Result, about, has_errors
+from executor_dind.versions import following
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -129,8 +130,9 @@ def run(items: list[Item], function_config: dict[str, Any] | None, file_paths: b
         spec = parse_function_config(function_config)
     except ConfigError as error:
         return Outcome(items, config_results(error, function_config))
+    spec, followed = following(spec, items)
     planned = plan(spec, items, config_ref(function_config))
-    results = list(planned.results)
+    results = [*followed, *planned.results]
     if planned.failed:
         return Outcome(items, results, planned)
     upstream = planned.context.upstream

@@ -12,6 +12,7 @@ import yaml
 
 from conftest import ROOT, run
 from executor_dind import naming
+from executor_dind.spec import DEFAULT_IMAGES
 
 EXEC = ("--enable-alpha-plugins", "--enable-exec")
 TOKEN = "a-real-token"
@@ -413,3 +414,61 @@ def test_config_file_errors_name_the_file_the_object_and_the_field(executor_dind
     # Positive control: the same file with a valid profile renders.
     config.write_text(config.read_text().replace("paranoid", "baseline"))
     assert run([executor_dind, "explain", "--config", str(config)]).returncode == 0
+
+
+# --- versions: the executors follow the instance's Sourcegraph ------------------------------------------------
+
+UPGRADE = "images:\n  - name: index.docker.io/sourcegraph/frontend\n    newTag: 6.3.4\n"
+
+
+def executor_images(text: str) -> dict[str, str]:
+    pod = one(docs(text), "Deployment", "executor-all")["spec"]["template"]["spec"]
+    return {c["name"]: c["image"] for c in pod["containers"] + pod.get("initContainers", [])}
+
+
+def test_executor_images_follow_the_instances_frontend_and_warn_on_skew(executor_dind, checkout, mine, kustomize):
+    assert run([executor_dind, "init", "--into", "instances/mine"], cwd=checkout).returncode == 0
+    (mine / "executor-password.txt").write_text(TOKEN)
+    same = run([kustomize, "build", *EXEC, str(mine)])
+    assert same.returncode == 0, same.stderr
+    # Positive control: the template's frontend is the tool's own version, so the pinned digests stay.
+    assert executor_images(same.stdout) == {
+        "executor": DEFAULT_IMAGES["executor"],
+        "dind": DEFAULT_IMAGES["dind"],
+        "docker-prune": DEFAULT_IMAGES["dind"],
+    }
+    kustomization = mine / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + UPGRADE)
+    upgraded = run([kustomize, "build", *EXEC, str(mine)])
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert one(docs(upgraded.stdout), "Deployment", "sourcegraph-frontend")["spec"]["template"]["spec"]["containers"][
+        0
+    ]["image"].startswith("index.docker.io/sourcegraph/frontend:6.3.4")
+    assert executor_images(upgraded.stdout) == {
+        "executor": "index.docker.io/sourcegraph/executor:6.3.4",
+        "dind": "index.docker.io/sourcegraph/dind:6.3.4",
+        "docker-prune": "index.docker.io/sourcegraph/dind:6.3.4",
+    }
+    # The warning, as `render` shows it (kustomize shows a function's warnings only when it fails).
+    config = mine / "executor-dind.yaml"
+    base = upgraded.stdout
+    rendered = run([executor_dind, "render", "--config", str(config), "-"], input=base)
+    assert rendered.returncode == 0, rendered.stderr
+    assert rendered.stderr.splitlines()[0] == (
+        "executor-dind: warning: the executor and dind images follow the instance's Sourcegraph 6.3.4 (its frontend "
+        "image), not executor-dind's pinned 6.2.1106: index.docker.io/sourcegraph/executor:6.3.4, "
+        "index.docker.io/sourcegraph/dind:6.3.4; pin by digest in spec.images (`docker buildx imagetools inspect "
+        "IMAGE` prints it)"
+    )
+
+    pinned = config.read_text() + "  images:\n    executor: index.docker.io/sourcegraph/executor:6.2.1106\n"
+    config.write_text(pinned)
+    skewed = run([executor_dind, "render", "--config", str(config), "-"], input=base)
+    assert skewed.returncode == 0, skewed.stderr
+    assert executor_images(skewed.stdout)["executor"] == "index.docker.io/sourcegraph/executor:6.2.1106"
+    assert (
+        "executor-dind: warning: version skew: spec.images.executor is 6.2.1106 "
+        "(index.docker.io/sourcegraph/executor:6.2.1106) while the instance's Sourcegraph is 6.3.4 (its frontend "
+        "image): executors must match the frontend; set spec.images.executor to the 6.3.4 image, or remove it to "
+        "follow the instance"
+    ) in skewed.stderr.splitlines()
