@@ -7,7 +7,7 @@ TOOLS := $(CURDIR)/.tools/bin
 KUSTOMIZE_VERSION := v5.8.2
 export PATH := $(CURDIR)/$(BIN):$(TOOLS):$(PATH)
 
-.PHONY: demo test test-runtime lint tools bench components venv bytecode image clean
+.PHONY: demo test test-runtime lint tools bench components docs venv bytecode image clean
 
 # Its output goes to stderr: `make demo` prints only YAML on stdout, also on the first run. The package alone
 # (what `make demo` needs); the test tools and checkers come with `make venv` / `make test`.
@@ -80,6 +80,10 @@ lint: venv
 
 components: venv
 	$(BIN)/executor-dind components --write components
+
+# docs/reference: the config from the spec's records, the controls and rules from the registry.
+docs: venv
+	$(BIN)/python -m executor_dind.reference docs/reference
 
 demo: bytecode
 	@sh overlays/demo/render.sh
