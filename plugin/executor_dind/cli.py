@@ -78,6 +78,14 @@ def _adoption(command: argparse.ArgumentParser, ways: tuple[str, ...], force: st
     command.add_argument("--force", action="store_true", help=f"{force} (default: refuse)")
 
 
+def _format(command: argparse.ArgumentParser, **formats: str) -> None:
+    """--format, each choice with what it prints; the first is the default."""
+    said = "; ".join(f"{name}: {what}" for name, what in formats.items())
+    command.add_argument(
+        "--format", choices=tuple(formats), default=next(iter(formats)), help=f"{said} (default: text)"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     import argparse
 
@@ -108,12 +116,7 @@ def parser() -> argparse.ArgumentParser:
         help="audit executor workloads in rendered manifests (exit 1 on errors)",
         epilog="example: kustomize build --enable-alpha-plugins --enable-exec instances/my | executor-dind audit",
     )
-    audit.add_argument(
-        "--format",
-        choices=("text", "results"),
-        default="text",
-        help="text: one line a finding; results: a KRM results list in YAML (default: text)",
-    )
+    _format(audit, text="one line a finding", results="a KRM results list in YAML")
     audit.add_argument(
         "--allow-none", action="store_true", help="no executor workload in the input is fine (default: exit 1)"
     )
@@ -126,12 +129,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="example: executor-dind explain --config instances/my/executor-dind.yaml rendered.yaml",
     )
     explain.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file (required)")
-    explain.add_argument(
-        "--format",
-        choices=("text", "mermaid"),
-        default="text",
-        help="text: what is injected and the security posture; mermaid: a diagram of the flows (default: text)",
-    )
+    _format(explain, text="what is injected and the security posture", mermaid="a diagram of the flows")
     explain.add_argument(
         "paths", nargs="*", help="manifests to derive the namespace and frontend from (default: none, the config's)"
     )

@@ -239,12 +239,10 @@ def bad_password(item: Item, scope: Scope) -> Iterator[Finding]:
     name, key, _, _ = _password_ref(item, scope)
     secret = scope.secrets.get((item.namespace, name)) if name else None
     problem = password_problem(secret, key) if secret is not None else ""
+    told = "put the value of executors.accessToken from the site configuration there"
     if secret is not None and problem:
         yield Finding(
-            secret,
-            f"data.{key}",
-            f"the password of {item.describe()} (Secret {name!r}, key {key!r}) {problem}: put the value of "
-            "executors.accessToken from the site configuration there",
+            secret, f"data.{key}", f"the password of {item.describe()} (Secret {name!r}, key {key!r}) {problem}: {told}"
         )
 
 
