@@ -10,16 +10,33 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 
 # The summary of $out, rendered by $1: objects labelled part-of executor-dind (in their metadata.labels, not a
-# selector's or a pod template's), the config's profile, and `executor-dind audit` over the stream.
+# selector's or a pod template's), the config's profile, and `executor-dind audit` over the stream. Shell
+# builtins only: the last way needs nothing but sh and executor-dind.
 summary() {
-    added=$(printf '%s\n' "$out" | awk '/^---/ { top = "" } /^[^ #-]/ { top = $1; labels = 0 }
-        /^  [^ ]/ { labels = (top == "metadata:" && $1 == "labels:") }
-        labels && /^    app\.kubernetes\.io\/part-of: executor-dind$/ { n++ } END { print n + 0 }')
-    profile=$(sed -n 's/^    profile: *\([a-z]*\).*/\1/p' "$here/executor-dind.yaml")
+    added=0 top="" labels=0
+    while IFS= read -r line; do
+        case $line in
+            ---*) top="" labels=0 ;;
+            [!\ \#-]*) top=${line%%:*} labels=0 ;;
+            "  labels:") [ "$top" = metadata ] && labels=1 ;;
+            "  "[!\ ]*) labels=0 ;;
+            "    app.kubernetes.io/part-of: executor-dind") [ "$labels" = 1 ] && added=$((added + 1)) ;;
+        esac
+    done <<EOF
+$out
+EOF
+    profile=recommended
+    while IFS= read -r line; do
+        case $line in "    profile: "*) profile=${line#    profile: } profile=${profile%% *} ;; esac
+    done <"$here/executor-dind.yaml"
     if findings=$(printf '%s\n' "$out" | executor-dind audit); then verdict=passed; else verdict=FAILED; fi
-    errors=$(printf '%s\n' "$findings" | grep -c '^error ' || true)
-    warnings=$(printf '%s\n' "$findings" | grep -c '^warning ' || true)
-    echo "demo: executor-dind added $added objects, hardening profile ${profile:-recommended}; audit $verdict" \
+    errors=0 warnings=0
+    while IFS= read -r line; do
+        case $line in "error "*) errors=$((errors + 1)) ;; "warning "*) warnings=$((warnings + 1)) ;; esac
+    done <<EOF
+$findings
+EOF
+    echo "demo: executor-dind added $added objects, hardening profile $profile; audit $verdict" \
         "($errors errors, $warnings warnings: sh overlays/demo/render.sh | executor-dind audit); rendered by $1" >&2
     [ "$verdict" = passed ]
 }
