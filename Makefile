@@ -7,21 +7,27 @@ TOOLS := $(CURDIR)/.tools/bin
 KUSTOMIZE_VERSION := v5.8.2
 export PATH := $(CURDIR)/$(BIN):$(TOOLS):$(PATH)
 
-.PHONY: demo test test-runtime lint tools bench components venv bytecode image clean
+.PHONY: demo test test-runtime lint tools bench components docs venv bytecode image clean
 
-# Its output goes to stderr: `make demo` prints only YAML on stdout, also on the first run.
+# Its output goes to stderr: `make demo` prints only YAML on stdout, also on the first run. The package alone
+# (what `make demo` needs); the test tools and checkers come with `make venv` / `make test`.
 $(BIN)/executor-dind: setup.cfg pyproject.toml
-	@echo "installing executor-dind and the test tools into $(VENV)" >&2
+	@echo "installing executor-dind into $(VENV)" >&2
 	@$(PYTHON) -m venv $(VENV) >&2
 	@$(BIN)/pip install -q --upgrade pip >&2
+	@$(BIN)/pip install -q -e . >&2
+	@touch $@
+
+$(VENV)/.test-tools: $(BIN)/executor-dind
+	@echo "installing the test tools and checkers into $(VENV)" >&2
 	@$(BIN)/pip install -q -e '.[test,checkers]' >&2
 	@touch $@
 
 # Bytecode for the editable install, so even PYTHONDONTWRITEBYTECODE=1 runs start from .pyc files.
-bytecode: venv
+bytecode: $(BIN)/executor-dind
 	@$(BIN)/python -m compileall -q plugin
 
-venv: $(BIN)/executor-dind
+venv: $(VENV)/.test-tools
 
 $(TOOLS)/kustomize:
 	@if command -v go >/dev/null 2>&1; then \
@@ -85,7 +91,11 @@ lint: venv
 components: venv
 	$(BIN)/executor-dind components --write components
 
-demo: venv bytecode
+# docs/reference: the config from the spec's records, the controls and rules from the registry.
+docs: venv
+	$(BIN)/python -m executor_dind.reference docs/reference
+
+demo: bytecode
 	@sh overlays/demo/render.sh
 
 bench: venv tools bytecode

@@ -1,5 +1,6 @@
 """README stays true: its runnable blocks run, its config examples validate, its diagram is what `explain` draws."""
 
+import base64
 import os
 import re
 import shutil
@@ -112,25 +113,58 @@ def test_readme_runnable_blocks_run(marker, body, upstream, kustomize, executor_
     shutil.copytree(upstream, tmp_path / "deploy-sourcegraph-k8s")
     for path in (tmp_path / "deploy-sourcegraph-k8s").rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
-    env = dict(os.environ, EXECUTORS_ACCESS_TOKEN="not-a-real-token")
+    checkout = tmp_path / "deploy-sourcegraph-k8s"
+    token = "not-a-real-token-0123"
+    env = dict(os.environ, EXECUTORS_ACCESS_TOKEN=token)
     env["PATH"] = os.pathsep.join([str(Path(kustomize).parent), str(Path(executor_dind).parent), env["PATH"]])
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "upstream"]):
+        assert run([*git, *command], cwd=checkout).returncode == 0
     result = run(["bash", "-euo", "pipefail", "-c", body], cwd=tmp_path, env=env)
     assert result.returncode == 0, f"{marker}\n{result.stdout}\n{result.stderr}"
-    rendered = tmp_path / "deploy-sourcegraph-k8s" / "rendered.yaml"
-    names = {doc["metadata"]["name"] for doc in yaml.safe_load_all(rendered.read_text())}
+    instance = checkout / "instances" / "my-instance"
+    built = run([kustomize, "build", "--enable-alpha-plugins", "--enable-exec", str(instance)], env=env)
+    names = {doc["metadata"]["name"] for doc in yaml.safe_load_all(built.stdout)}
     assert {"executor-all", "executor-dind-executors"} <= names
     assert "security posture (profile recommended)" in result.stdout
+    # Secrets hygiene: the token is only in the git-ignored password file; nothing git would add holds it.
+    status = run([*git, "status", "--porcelain", "--untracked-files=all"], cwd=checkout).stdout.splitlines()
+    added = [checkout / line[3:] for line in status]
+    assert added and instance / "kustomization.yaml" in added
+    forms = (token, base64.b64encode(token.encode()).decode())
+    assert [path for path in added if path.is_file() and any(f in path.read_text() for f in forms)] == []
+    assert (instance / "executor-password.txt").read_text() == token
+    ignored = run([*git, "check-ignore", str(instance / "executor-password.txt")], cwd=checkout)
+    assert ignored.returncode == 0
 
 
-def test_readme_first_command_make_demo_renders_the_demo(tool_env_for_make):
+def test_readme_first_command_make_demo_renders_the_demo(tool_env_for_make, executor_dind):
     """`make demo` as README's first block runs it (`make test` is this very run, so it is not re-entered)."""
     first_block = next(body for _, lang, body in BLOCKS if lang == "sh")
     assert "make demo" in first_block
     result = run(["make", "--no-print-directory", "demo"], cwd=ROOT, env=tool_env_for_make)
     assert result.returncode == 0, result.stderr
-    kinds = [doc["kind"] for doc in yaml.safe_load_all(result.stdout) if doc]
+    documents = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    kinds = [doc["kind"] for doc in documents]
     assert "Deployment" in kinds and "NetworkPolicy" in kinds
-    assert result.stderr.strip().splitlines()[-1].startswith("demo rendered by")
+    ours = [
+        d for d in documents if (d["metadata"].get("labels") or {}).get("app.kubernetes.io/part-of") == "executor-dind"
+    ]
+    audited = run(
+        [str(Path(tool_env_for_make["PATH"].split(os.pathsep)[0]) / "executor-dind"), "audit"], input=result.stdout
+    )
+    assert audited.returncode == 0, audited.stdout
+    findings = audited.stdout.splitlines()
+    warnings = len([line for line in findings if line.startswith("warning ")])
+    assert len([line for line in findings if line.startswith("error ")]) == 0 and warnings > 0
+    summary = result.stderr.strip().splitlines()[-1]
+    assert summary.startswith(
+        f"demo: executor-dind added {len(ours)} objects, hardening profile recommended; audit passed (0 errors, "
+        f"{warnings} warnings: sh overlays/demo/render.sh | executor-dind audit); rendered by "
+    ), summary
+    assert (
+        len(ours) == 9
+    )  # 2 Deployments, registry StatefulSet + Service, metrics Service, ServiceAccount, ConfigMap, 2 policies
 
 
 def test_make_demo_on_a_fresh_checkout_prints_only_yaml(tmp_path):
@@ -145,7 +179,10 @@ def test_make_demo_on_a_fresh_checkout_prints_only_yaml(tmp_path):
     assert result.returncode == 0, result.stderr
     documents = list(yaml.safe_load_all(result.stdout))
     assert documents and all(isinstance(doc, dict) and doc.get("kind") for doc in documents), result.stdout[:300]
-    assert "installing executor-dind" in result.stderr
+    assert "installing executor-dind into .venv" in result.stderr
+    # The package alone: the checkers are for `make test`.
+    assert not (fresh / ".venv" / "bin" / "checkov").exists() and not (fresh / ".venv" / ".test-tools").exists()
+    assert (fresh / ".venv" / "bin" / "executor-dind").exists()
 
 
 @pytest.fixture

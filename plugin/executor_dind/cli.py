@@ -63,15 +63,30 @@ def _adoption(command: argparse.ArgumentParser, ways: tuple[str, ...], force: st
     """The options init and migrate share."""
     from executor_dind.settings import PROFILES
 
+    said = {
+        "krm": "krm: the KRM function (kustomize build --enable-alpha-plugins --enable-exec)",
+        "legacy": "legacy: the exec plugin (kubectl kustomize --enable-alpha-plugins)",
+        "components": "components: plain Kustomize Components (any kustomize, fewer settings)",
+    }
     command.add_argument(
-        "--way",
-        choices=ways,
-        default="krm",
-        help="KRM function (kustomize --enable-exec), legacy plugin (kubectl) or plain components; default: krm",
+        "--way", choices=ways, default="krm", help="; ".join(said[way] for way in ways) + " (default: krm)"
     )
-    command.add_argument("--profile", choices=PROFILES, default="recommended")
-    command.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
-    command.add_argument("--force", action="store_true", help=force)
+    command.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="recommended",
+        help="the hardening profile (default: recommended)",
+    )
+    command.add_argument("--dry-run", action="store_true", help="print the diff, write nothing (default: write)")
+    command.add_argument("--force", action="store_true", help=f"{force} (default: refuse)")
+
+
+def _format(command: argparse.ArgumentParser, **formats: str) -> None:
+    """--format, each choice with what it prints; the first is the default."""
+    said = "; ".join(f"{name}: {what}" for name, what in formats.items())
+    command.add_argument(
+        "--format", choices=tuple(formats), default=next(iter(formats)), help=f"{said} (default: text)"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -95,14 +110,16 @@ def parser() -> argparse.ArgumentParser:
         help="inject executors into manifests and print the YAML stream",
         epilog="example: executor-dind render --config executor-dind.yaml base/ > rendered.yaml",
     )
-    render.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file")
-    render.add_argument("paths", nargs="*", default=["-"], help="manifest files or directories, - for stdin")
+    render.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file (required)")
+    render.add_argument(
+        "paths", nargs="*", default=["-"], help="manifest files or directories, - for stdin (default: stdin)"
+    )
     audit = command(
         "audit",
         help="audit executor workloads in rendered manifests (exit 1 on errors)",
         epilog="example: kustomize build --enable-alpha-plugins --enable-exec instances/my | executor-dind audit",
     )
-    audit.add_argument("--format", choices=("text", "results"), default="text")
+    _format(audit, text="one line a finding", results="a KRM results list in YAML")
     audit.add_argument(
         "--allow-none", action="store_true", help="no executor workload in the input is fine (default: exit 1)"
     )
@@ -114,9 +131,11 @@ def parser() -> argparse.ArgumentParser:
         help="show what would be injected, the security posture, or a Mermaid diagram of the flows",
         epilog="example: executor-dind explain --config instances/my/executor-dind.yaml rendered.yaml",
     )
-    explain.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file")
-    explain.add_argument("--format", choices=("text", "mermaid"), default="text")
-    explain.add_argument("paths", nargs="*", help="manifests to derive the namespace and frontend from (optional)")
+    explain.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file (required)")
+    _format(explain, text="what is injected and the security posture", mermaid="a diagram of the flows")
+    explain.add_argument(
+        "paths", nargs="*", help="manifests to derive the namespace and frontend from (default: none, the config's)"
+    )
     init = command(
         "init",
         help="add executors to an instance of a deploy-sourcegraph-k8s checkout (--into), or to a copy (--from)",
@@ -126,7 +145,9 @@ def parser() -> argparse.ArgumentParser:
     init.add_argument(
         "dir", nargs="?", help="with --from: the new instance (default: instances/executors beside the source)"
     )
-    init.add_argument("--into", metavar="INSTANCE", help="edit this instance's kustomization.yaml in place")
+    init.add_argument(
+        "--into", metavar="INSTANCE", help="edit this instance's kustomization.yaml in place (default: use --from)"
+    )
     init.add_argument(
         "--from",
         dest="source",
@@ -138,6 +159,8 @@ def parser() -> argparse.ArgumentParser:
     migrate = command(
         "migrate",
         help="replace upstream components/executors/dind in an instance with executor-dind",
+        description="The upstream component's settings move into executor-dind.yaml, which the KRM function or "
+        "the legacy plugin reads (plain components cannot: add those with `executor-dind init --way components`).",
         epilog="example: executor-dind migrate instances/my-instance --dry-run",
     )
     migrate.add_argument("instance", help="the instance directory (instances/NAME)")
@@ -176,8 +199,11 @@ def parser() -> argparse.ArgumentParser:
         help="write the plain Kustomize Components (vendor them into a checkout)",
         epilog="example: executor-dind components --write components --only executor-dind hardening/node-pool",
     )
-    components.add_argument("--write", required=True, metavar="DIR", help="the components/ directory")
-    components.add_argument("--only", nargs="+", metavar="NAME", help="only these (e.g. executor-dind)")
+    components.add_argument("--write", required=True, metavar="DIR", help="the components/ directory (required)")
+    components.add_argument(
+        "--only", nargs="+", metavar="NAME", help="only these, e.g. executor-dind (default: every component)"
+    )
+    command("help", help="this usage, or a command's: executor-dind help COMMAND")
     return top
 
 
@@ -201,7 +227,20 @@ def _plain_render(argv: list[str]) -> _RenderArgs | None:
     return _RenderArgs(argv[2], paths or ["-"])
 
 
+def _help(topic: list[str]) -> int:
+    """`executor-dind help [COMMAND]`: the usage, on stdout."""
+    if topic and topic[0] in SUBCOMMANDS:
+        return _dispatch([topic[0], "--help"])
+    if topic:
+        sys.stderr.write(f"executor-dind: help: no command {topic[0]!r}: choose among {', '.join(SUBCOMMANDS)}\n")
+        return 2
+    sys.stdout.write(parser().format_help())
+    return 0
+
+
 def _dispatch(argv: list[str]) -> int:
+    if argv[:1] == ["help"]:
+        return _help(argv[1:])
     if argv and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-") and os.path.isfile(argv[0]):
         from executor_dind.commands import krm
 

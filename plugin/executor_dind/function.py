@@ -13,6 +13,7 @@ from executor_dind.naming import PART_OF
 from executor_dind.plan import Plan, plan
 from executor_dind.records import ConfigError, Record
 from executor_dind.results import Result, about, has_errors
+from executor_dind.versions import following
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -133,11 +134,15 @@ def run(
         spec = parse_function_config(function_config)
     except ConfigError as error:
         return Outcome(items, config_results(error, function_config, config_file))
+    spec, followed = following(spec, items)
     ref = config_ref(function_config)
     planned = plan(spec, items, ref)
     file = config_file or function_config_file(function_config)
     # The checks that need the input point at the config too: they name its file as its parse errors do.
-    results = [r._replace(file_path=file) if file and ref and r.resource == ref else r for r in planned.results]
+    results = [
+        *followed,
+        *(r._replace(file_path=file) if file and ref and r.resource == ref else r for r in planned.results),
+    ]
     if planned.failed:
         return Outcome(items, results, planned)
     upstream = planned.context.upstream

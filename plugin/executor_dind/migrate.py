@@ -21,16 +21,17 @@ from executor_dind.function_config import json_schema, parse_function_config
 from executor_dind.records import ConfigError
 from executor_dind.scaffold import (
     CONFIG_FILE,
-    PASSWORD_FILE,
     SCHEMA_FILE,
-    SECRET_GENERATOR,
+    SECRET_NAME,
     Change,
     Options,
     ScaffoldError,
-    add_entry,
+    add_transformer,
+    adopt_password,
     dumped,
     find_checkout,
     frontend_port,
+    ignored,
     kustomization_of,
     round_trip,
 )
@@ -282,25 +283,23 @@ def migrate(instance: Path, options: Options) -> tuple[Path, list[Change], Migra
             "remove it by hand, then run again"
         )
     loader, doc = round_trip(edited, kustomization)
-    add_entry(doc, "transformers", CONFIG_FILE, kustomization)
+    companions = add_transformer(doc, kustomization, "")
     names = [g.get("name") for g in doc.get("secretGenerator") or [] if hasattr(g, "get")]
-    if "executor-secret" in names:
-        migration.mapped.append("secretGenerator executor-secret -> frontend.passwordSecret executor-secret/password")
-    else:
-        add_entry(doc, "secretGenerator", dict(SECRET_GENERATOR), kustomization)
-    changes = [Change(kustomization, text, dumped(loader, doc))]
+    if SECRET_NAME in names:
+        migration.mapped.append(f"secretGenerator {SECRET_NAME} -> frontend.passwordSecret {SECRET_NAME}/password")
+    password = adopt_password(doc, instance, kustomization)
+    changes = [Change(kustomization, text, dumped(loader, doc), password.note)]
     config = instance / CONFIG_FILE
     if config.exists() and not options.force:
         raise ScaffoldError(f"{config} already exists: pass --force to replace it with the migrated config")
     changes.append(Change(config, config.read_text() if config.exists() else None, config_text(migration, options)))
-    schema = instance / SCHEMA_FILE
-    text = json.dumps(json_schema(), indent=2) + "\n"
-    if not schema.exists() or schema.read_text() != text:
-        changes.append(Change(schema, schema.read_text() if schema.exists() else None, text))
-    if "executor-secret" not in names and not (instance / PASSWORD_FILE).exists():
-        from executor_dind.naming import PASSWORD_PLACEHOLDER
-
-        changes.append(Change(instance / PASSWORD_FILE, None, PASSWORD_PLACEHOLDER + "\n"))
+    for name, after in {SCHEMA_FILE: json.dumps(json_schema(), indent=2) + "\n", **companions}.items():
+        path = instance / name
+        if not path.exists() or path.read_text() != after:
+            changes.append(Change(path, path.read_text() if path.exists() else None, after))
+    if password.text is not None:
+        changes.append(Change(instance / password.file, None, password.text))
+    changes += ignored(instance, password.file)
     namespace = doc.get("namespace") if isinstance(doc.get("namespace"), str) else ""
     return checkout, changes, migration, prune_commands(checkout, namespace, bool(registry))
 

@@ -25,6 +25,13 @@ DOCKER_PORT = 2375
 SCRATCH = "/scratch"
 # What `init` writes into the password file; the function refuses a Secret that still holds it.
 PASSWORD_PLACEHOLDER = "REPLACE-ME-with-executors.accessToken"
+# The example literal of deploy-sourcegraph-k8s's template (its commented `executor-secret` generator): public.
+UPSTREAM_EXAMPLE_PASSWORD = "our-shared-secret"
+# Values a password Secret must not hold: what the function and the audit refuse, and what init replaces.
+NOT_PASSWORDS = {
+    PASSWORD_PLACEHOLDER: "still holds the placeholder `executor-dind init` wrote (in executor-password.txt)",
+    UPSTREAM_EXAMPLE_PASSWORD: "is the example of deploy-sourcegraph-k8s's template (public)",
+}
 CHECKSUM_ANNOTATION = "executor-dind.dev/config-checksum"
 # Written on the Deployment when the RuntimeClass has another name than GKE Sandbox's and is not emitted: the
 # user's word that this RuntimeClass is a sandbox, for the audit.

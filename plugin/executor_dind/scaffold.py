@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from executor_dind.function_config import json_schema
-from executor_dind.naming import PASSWORD_PLACEHOLDER
+from executor_dind.naming import NOT_PASSWORDS, PASSWORD_PLACEHOLDER
 from executor_dind.spec import API_VERSION, KIND
 
 FRONTEND_SERVICE = Path("base/sourcegraph/frontend/sourcegraph-frontend.Service.yaml")
@@ -30,8 +30,36 @@ KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 CONFIG_FILE = "executor-dind.yaml"
 SCHEMA_FILE = "executor-dind.schema.json"
 PASSWORD_FILE = "executor-password.txt"
+# With --namespace: a builtin transformer moving the generated password Secret into the executors' namespace. It
+# runs after the kustomization's `namespace:` (which overrides a generator's own), before executor-dind.
+SECRET_NAMESPACE_FILE = "executor-secret-namespace.yaml"
+# After executor-dind: a builtin transformer that fails the build when executor-dind did not run (kustomize
+# --enable-alpha-plugins without --enable-exec drops a KRM function without a word, exit 0).
+MUST_RUN_FILE = "executor-dind-must-run.yaml"
+MUST_RUN_TEXT = """\
+# Written by `executor-dind init`: fails the build ("nothing selected by ServiceAccount...executor-dind") when
+# executor-dind did not run, so a build without the executors never looks like one with them. Build with
+#   kustomize build --enable-alpha-plugins --enable-exec DIR   (KRM function)
+#   kubectl kustomize --enable-alpha-plugins DIR                (legacy plugin, after executor-dind install-plugin)
+apiVersion: builtin
+kind: ReplacementTransformer
+metadata:
+  name: executor-dind-must-run
+replacements:
+  - source:
+      kind: ServiceAccount
+      name: executor-dind
+      fieldPath: metadata.name
+    targets:
+      - select:
+          kind: ServiceAccount
+          name: executor-dind
+        fieldPaths:
+          - metadata.name
+"""
 ENDPOINTS = "components/utils/endpoints"
-SECRET_GENERATOR = {"name": "executor-secret", "files": [f"password={PASSWORD_FILE}"]}
+SECRET_NAME = "executor-secret"
+SECRET_GENERATOR = {"name": SECRET_NAME, "files": [f"password={PASSWORD_FILE}"]}
 WAYS = ("krm", "legacy", "components")
 # The plain components each profile turns on, under the checkout's components/ (vendored there by init).
 PROFILE_COMPONENTS = {
@@ -64,9 +92,12 @@ class Change:
     path: Path
     before: str | None
     after: str
+    note: str = ""  # what the user should know about this change (one stderr line)
 
     def diff(self, root: Path) -> str:
         name = os.path.relpath(self.path, root)
+        if self.path.name == PASSWORD_FILE and self.after.strip() not in NOT_PASSWORDS:
+            return f"new file: {name} (the password moved out of the kustomization's literal; not shown)\n"
         if self.path.name == SCHEMA_FILE or "/components/" in f"/{name}":
             state = "new file" if self.before is None else "replaced file"
             return f"{state}: {name} ({self.after.count(chr(10))} lines)\n"
@@ -93,6 +124,23 @@ def frontend_port(checkout: Path) -> int:
         return next(int(p["port"]) for p in ports if p.get("name") == "http")
     except (OSError, yaml.YAMLError, KeyError, TypeError, StopIteration, ValueError):
         return 30080
+
+
+def secret_namespace_text(namespace: str) -> str:
+    return (
+        "# Written by `executor-dind init --namespace`: the password Secret goes where the executors run.\n"
+        "apiVersion: builtin\n"
+        "kind: PatchTransformer\n"
+        "metadata:\n"
+        "  name: executor-secret-namespace\n"
+        "target:\n"
+        "  kind: Secret\n"
+        f"  name: ^{SECRET_NAME}$\n"
+        "patch: |-\n"
+        "  - op: replace\n"
+        "    path: /metadata/namespace\n"
+        f"    value: {namespace}\n"
+    )
 
 
 def config_text(checkout: Path, options: Options, sourcegraph_namespace: str = "") -> str:
@@ -168,6 +216,15 @@ def add_entry(doc, field: str, value: str | dict, path: Path) -> bool:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     entries = doc.get(field)
+    if entries is None and field not in doc:
+        # Before any emptied keys at the end (`patches:` with its entries commented out, as upstream's template
+        # ships them): under one, a template line the user uncomments would land in our list.
+        keys = list(doc)
+        position = len(keys)
+        while position and doc[keys[position - 1]] is None:
+            position -= 1
+        doc.insert(position, field, CommentedSeq([_commented(value)]))
+        return True
     if entries is None:
         doc[field] = CommentedSeq([_commented(value)])
         return True
@@ -187,6 +244,83 @@ def _commented(value: str | dict):
     if isinstance(value, str):
         return value
     return CommentedMap((k, CommentedSeq(v) if isinstance(v, list) else v) for k, v in value.items())
+
+
+@dataclass(frozen=True)
+class Password:
+    """Where the instance's executor-secret generator takes the password from, and what to write there (None:
+    nothing, the file exists or is someone else's)."""
+
+    file: str
+    text: str | None
+    note: str = ""
+
+
+def adopt_password(doc, instance: Path, kustomization: Path) -> Password:
+    """The executor-secret generator made to read the git-ignored password file: added when there is none; a
+    `password=` literal (the template's, or the user's) moved into the file, so the kustomization holds no password
+    and the template's public example never reaches the cluster; a `password=FILE` entry kept as it is."""
+    from ruamel.yaml.comments import CommentedMap
+
+    generators = doc.get("secretGenerator")
+    found = next(
+        (g for g in generators or [] if isinstance(g, CommentedMap) and g.get("name") == SECRET_NAME),
+        None,
+    )
+    fresh = not (instance / PASSWORD_FILE).exists()  # never replace a real password, not even with --force
+    if found is None:
+        add_entry(doc, "secretGenerator", dict(SECRET_GENERATOR), kustomization)
+        return Password(PASSWORD_FILE, PASSWORD_PLACEHOLDER + "\n" if fresh else None)
+    files = found.get("files") if isinstance(found.get("files"), list) else []
+    for entry in files:
+        key, _, path = str(entry).partition("=")
+        if key.strip() == "password" and path:
+            target = (instance / path.strip()).resolve()
+            inside = target.parent == instance.resolve()
+            write = inside and not target.exists()
+            return Password(target.name if inside else path, PASSWORD_PLACEHOLDER + "\n" if write else None)
+    literals = found.get("literals") if isinstance(found.get("literals"), list) else []
+    literal = next((e for e in literals if str(e).partition("=")[0].strip() == "password"), None)
+    if literal is None:
+        raise ScaffoldError(
+            f"{kustomization}: secretGenerator {SECRET_NAME} has no `password` key in its literals or files: add "
+            f"`files: [password={PASSWORD_FILE}]` to it (or remove it), then run again"
+        )
+    value = str(literal).partition("=")[2].strip()
+    _move_literal(found, literals, literals.index(literal))
+    said = f"secretGenerator {SECRET_NAME}: its `password=` literal"
+    if not fresh:
+        return Password(PASSWORD_FILE, None, f"{said} dropped: it now reads the existing {PASSWORD_FILE}")
+    if value in NOT_PASSWORDS or not value:
+        note = f"{said} is no password; it now reads {PASSWORD_FILE} (git-ignored): put executors.accessToken there"
+        return Password(PASSWORD_FILE, PASSWORD_PLACEHOLDER + "\n", note)
+    # Written as it was, with no newline added: the file's bytes are the Secret's value.
+    return Password(PASSWORD_FILE, value, f"{said} moved into {PASSWORD_FILE} (git-ignored), out of the kustomization")
+
+
+def _move_literal(generator, literals, index: int) -> None:
+    """The generator's `password=` literal at index replaced by the password file entry, keeping the comments
+    ruamel hangs on the list (after a generator, the rest of the file's comments hang on its last entry)."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    entry = f"password={PASSWORD_FILE}"
+    files = generator.get("files")
+    if len(literals) == 1 and not isinstance(files, list):
+        literals[0] = entry
+        position = list(generator).index("literals")
+        comment = generator.ca.items.pop("literals", None)
+        del generator["literals"]
+        generator.insert(position, "files", literals)
+        if comment is not None:
+            generator.ca.items["files"] = comment
+        return
+    comment = literals.ca.items.pop(index, None)
+    del literals[index]
+    if comment is not None and index == len(literals) and literals:
+        literals.ca.items[index - 1] = comment
+    if not isinstance(files, list):
+        files = generator["files"] = CommentedSeq()
+    files.append(entry)
 
 
 def kustomization_of(instance: Path) -> Path:
@@ -225,6 +359,20 @@ def _vendored(checkout: Path, options: Options) -> list[Change]:
     return changes
 
 
+def add_transformer(doc, kustomization: Path, namespace: str) -> dict[str, str]:
+    """executor-dind's transformer entry, with the builtin ones around it; the files those entries name."""
+    add_entry(doc, "transformers", CONFIG_FILE, kustomization)
+    transformers = doc["transformers"]
+    files = {MUST_RUN_FILE: MUST_RUN_TEXT}
+    if MUST_RUN_FILE not in transformers:
+        transformers.insert(transformers.index(CONFIG_FILE) + 1, MUST_RUN_FILE)
+    if namespace:
+        files[SECRET_NAMESPACE_FILE] = secret_namespace_text(namespace)
+        if SECRET_NAMESPACE_FILE not in transformers:
+            transformers.insert(transformers.index(CONFIG_FILE), SECRET_NAMESPACE_FILE)
+    return files
+
+
 def into_changes(checkout: Path, instance: Path, kustomization: Path, text: str, options: Options) -> list[Change]:
     """What adding executors to the instance writes (nothing for what is already there)."""
     loader, doc = round_trip(text, kustomization)
@@ -232,29 +380,36 @@ def into_changes(checkout: Path, instance: Path, kustomization: Path, text: str,
         for entry in _components_entries(checkout, instance, options):
             add_entry(doc, "components", entry, kustomization)
     else:
-        add_entry(doc, "transformers", CONFIG_FILE, kustomization)
-    add_entry(doc, "secretGenerator", dict(SECRET_GENERATOR), kustomization)
-    changes = [Change(kustomization, text, dumped(loader, doc))]
+        companions = add_transformer(doc, kustomization, options.namespace)
+    password = adopt_password(doc, instance, kustomization)
+    changes = [Change(kustomization, text, dumped(loader, doc), password.note)]
     ours = {}
     if options.way != "components":
         namespace = doc.get("namespace") if isinstance(doc.get("namespace"), str) else ""
         ours = {
             CONFIG_FILE: config_text(checkout, options, namespace),
             SCHEMA_FILE: json.dumps(json_schema(), indent=2) + "\n",
+            **companions,
         }
-    if not (instance / PASSWORD_FILE).exists():  # never replace a real password, not even with --force
-        ours[PASSWORD_FILE] = PASSWORD_PLACEHOLDER + "\n"
+    if password.text is not None:
+        ours[password.file] = password.text
     for name, after in ours.items():
         path = instance / name
         changes.append(Change(path, path.read_text() if path.exists() else None, after))
-    ignore = instance / ".gitignore"
-    ignored = ignore.read_text() if ignore.exists() else ""
-    if PASSWORD_FILE not in ignored.splitlines():
-        separator = "" if not ignored or ignored.endswith("\n") else "\n"
-        changes.append(Change(ignore, ignored if ignore.exists() else None, f"{ignored}{separator}{PASSWORD_FILE}\n"))
+    changes += ignored(instance, password.file)
     if options.way == "components":
         changes += _vendored(checkout, options)
     return [change for change in changes if change.before != change.after]
+
+
+def ignored(instance: Path, name: str) -> list[Change]:
+    """The instance's .gitignore naming the password file (no change when it does)."""
+    ignore = instance / ".gitignore"
+    ignored = ignore.read_text() if ignore.exists() else ""
+    if name in ignored.splitlines():
+        return []
+    separator = "" if not ignored or ignored.endswith("\n") else "\n"
+    return [Change(ignore, ignored if ignore.exists() else None, f"{ignored}{separator}{name}\n")]
 
 
 def _check(options: Options) -> None:
@@ -275,9 +430,25 @@ def refuse_overwrites(changes: list[Change], kustomization: Path, options: Optio
     if replaced and not options.force:
         names = ", ".join(str(path) for path in replaced)
         raise ScaffoldError(
-            f"{names} already exist and differ from what init writes: pass --force to replace them "
-            "(the kustomization keeps everything else it holds)"
+            f"{names} already exist and differ from what init writes{_stale(changes)}: pass --force to replace "
+            "them (the kustomization keeps everything else it holds)"
         )
+
+
+def _stale(changes: list[Change]) -> str:
+    """What vendored components say of their version, when it is not this executor-dind's."""
+    import re
+
+    from executor_dind import __version__
+
+    found = set()
+    for change in changes:
+        header = re.match(r"# Generated by executor-dind (\S+) ", change.before or "")
+        if header and header[1] != __version__:
+            found.add(header[1])
+    if not found:
+        return ""
+    return f" (components vendored by executor-dind {', '.join(sorted(found))}, stale: this is {__version__})"
 
 
 def into(instance: Path, options: Options) -> tuple[Path, list[Change]]:
@@ -337,7 +508,7 @@ def from_changes(source: Path, target: Path, options: Options) -> tuple[Path, li
     edited = into_changes(checkout, target, kustomization, text, options)
     changes = [Change(path, None, text) for path, text in copies.items()]
     for change in edited:
-        changes.append(Change(change.path, None, change.after) if change.path.parent == target else change)
+        changes.append(Change(change.path, None, change.after, change.note) if change.path.parent == target else change)
     if all(change.path != kustomization for change in changes):
         changes.append(Change(kustomization, None, text))
     return checkout, changes

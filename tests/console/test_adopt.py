@@ -1,6 +1,7 @@
 """Adoption on a copy of the real deploy-sourcegraph-k8s checkout: `init --into` and `--from` add exactly the
 executors to what the user runs, keep the user's kustomization, and the vendored components build the same."""
 
+import base64
 import re
 import shutil
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import run
+from executor_dind import naming
 
 EXEC = ("--enable-alpha-plugins", "--enable-exec")
 OURS = {
@@ -24,6 +26,7 @@ OURS = {
 ADDED_LINES = [
     "+transformers:",
     "+  - executor-dind.yaml",
+    "+  - executor-dind-must-run.yaml",
     "+secretGenerator:",
     "+  - name: executor-secret",
     "+    files:",
@@ -241,7 +244,15 @@ def test_migrate_replaces_the_upstream_executor_with_the_same_settings(executor_
         "wrote: instances/mine/kustomization.yaml",
         "wrote: instances/mine/executor-dind.yaml",
         "wrote: instances/mine/executor-dind.schema.json",
+        "wrote: instances/mine/executor-dind-must-run.yaml",
+        "wrote: instances/mine/executor-password.txt",
+        "wrote: instances/mine/.gitignore",
     ]
+    assert (
+        "executor-dind: instances/mine/kustomization.yaml: secretGenerator executor-secret: its `password=` literal "
+        "is no password; it now reads executor-password.txt (git-ignored): put executors.accessToken there\n"
+    ) in result.stderr
+    assert (mine / "executor-password.txt").read_text() == naming.PASSWORD_PLACEHOLDER + "\n"
     assert (
         "executor-dind:   kubectl -n ns-sourcegraph delete configmap/docker-config configmap/executor-config "
         "deployment/executor service/executor persistentvolumeclaim/private-docker-registry "
@@ -256,14 +267,24 @@ def test_migrate_replaces_the_upstream_executor_with_the_same_settings(executor_
         "  - path: patches/executor.Deployment.yaml\n",
     ):
         expected = expected.replace(line, "  # " + line[2:])
-    assert edited == expected + "transformers:\n  - executor-dind.yaml\n"
+    expected = expected.replace(
+        "    literals:\n      - password=our-shared-secret\n", "    files:\n      - password=executor-password.txt\n"
+    )
+    assert edited == expected + "transformers:\n  - executor-dind.yaml\n  - executor-dind-must-run.yaml\n"
 
+    refused = run([kustomize, "build", *EXEC, str(mine)])
+    assert refused.returncode == 1 and "still holds the placeholder `executor-dind init` wrote" in refused.stderr
+    (mine / "executor-password.txt").write_text("a-real-token")
     built = run([kustomize, "build", *EXEC, str(mine)])
     assert built.returncode == 0, built.stderr
     after = objects(built.stdout)
     upstream_names = {"executor", "executor-config", "docker-config", "private-docker-registry"}
     assert not [key for key in after if key[1] in upstream_names]
     assert set(after) >= OURS
+    # The Secret changed on purpose: the template's public example became the password file's token.
+    secret = ("Secret", "executor-secret")
+    assert base64.b64decode(after.pop(secret)["data"]["password"]) == b"a-real-token"
+    assert base64.b64decode(before.pop(secret)["data"]["password"]) == b"our-shared-secret"
     assert {key: after.get(key) for key in before if key[1] not in upstream_names} == {
         key: value for key, value in before.items() if key[1] not in upstream_names
     }

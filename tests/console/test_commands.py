@@ -131,7 +131,7 @@ def test_init_makes_an_instance_from_the_template(executor_dind, checkout):
     original = yaml.safe_load((template / "kustomization.template.yaml").read_text())
     assert kustomization == {
         **original,
-        "transformers": ["executor-dind.yaml"],
+        "transformers": ["executor-dind.yaml", "executor-dind-must-run.yaml"],
         "secretGenerator": [{"name": "executor-secret", "files": ["password=executor-password.txt"]}],
     }
     assert (overlay / "buildConfig.yaml").read_text() == (template / "buildConfig.template.yaml").read_text()
@@ -252,7 +252,12 @@ def test_explain_and_render_give_the_same_verdict(executor_dind, config, fronten
     rendered = run([executor_dind, "render", "--config", str(path), *paths])
     explained = run([executor_dind, "explain", "--config", str(path), *paths])
     assert (rendered.returncode, explained.returncode) == (expected, expected), (rendered.stderr, explained.stderr)
-    if expected:
+    if what == "bad":
+        # the config file is refused before anything is rendered, by both, naming the file
+        assert explained.stderr == rendered.stderr
+        assert rendered.stderr.startswith(f"executor-dind: error {path} (ExecutorDind/-/")
+        assert explained.stdout == rendered.stdout == ""
+    elif expected:
         # explain prints the same result lines render does, without render's closing summary line
         assert explained.stderr.splitlines() == rendered.stderr.splitlines()[:-1]
         assert explained.stdout == rendered.stdout == ""

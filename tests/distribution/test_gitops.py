@@ -210,7 +210,37 @@ def flux_env(installed: Installed, kustomize: str) -> dict[str, str]:
     return {**installed.env, "KUSTOMIZE": kustomize}
 
 
+def without_secret_generator(repo: Path) -> None:
+    """The app as the Flux route wants it: the password Secret made in the cluster, not generated into git."""
+    app = repo / APP_PATH
+    kustomization = yaml.safe_load((app / "kustomization.yaml").read_text())
+    assert [g["name"] for g in kustomization.pop("secretGenerator")] == ["executor-secret"]
+    (app / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+
+
+def test_flux_recipe_never_commits_a_secret(repo, installed, kustomize, tmp_path):
+    output = tmp_path / "executors.yaml"
+    output.write_text("# the last good render\n")
+    refused = run(["sh", str(FLUX_RECIPE), APP_PATH, str(output)], cwd=repo, env=flux_env(installed, kustomize))
+    assert (refused.returncode, refused.stdout) == (1, "")
+    built = run([kustomize, "build", "--enable-alpha-plugins", "--enable-exec", APP_PATH], cwd=repo, env=installed.env)
+    (secret,) = [d["metadata"]["name"] for d in yaml.safe_load_all(built.stdout) if d["kind"] == "Secret"]
+    assert refused.stderr == (
+        f"{FLUX_RECIPE}: the render of {APP_PATH} holds Secret(s) {secret} and would put them in git in plain text: "
+        "remove the overlay's secretGenerator and create the Secret in the cluster (kubectl -n NAMESPACE create "
+        "secret generic executor-secret --from-file=password=FILE), or commit it encrypted (SOPS, which Flux "
+        f"decrypts with spec.decryption); {output} is left as it was\n"
+    )
+    assert output.read_text() == "# the last good render\n"
+    # Positive control: without the generator the same recipe writes the render, and the audit says to check it.
+    without_secret_generator(repo)
+    done = run(["sh", str(FLUX_RECIPE), APP_PATH, str(output)], cwd=repo, env=flux_env(installed, kustomize))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "kind: Secret" not in output.read_text() and "warning EXD014 " in done.stdout
+
+
 def test_flux_recipe_writes_the_audited_render(repo, installed, kustomize, tmp_path):
+    without_secret_generator(repo)
     output = tmp_path / "clusters" / "executors.yaml"
     output.parent.mkdir()
     done = run(["sh", str(FLUX_RECIPE), APP_PATH, str(output)], cwd=repo, env=flux_env(installed, kustomize))
@@ -224,6 +254,7 @@ def test_flux_recipe_writes_the_audited_render(repo, installed, kustomize, tmp_p
 
 
 def test_flux_recipe_keeps_the_last_good_render_on_an_audit_error(repo, installed, kustomize, tmp_path):
+    without_secret_generator(repo)
     _, namespace = upstream_component_instead(repo)
     output = tmp_path / "executors.yaml"
     output.write_text("# the last good render\n")

@@ -56,9 +56,11 @@ def frontend_service(namespace: str | None = SG, port: int = 30080, target: Any 
 
 
 def secret(name: str = "executor-secret", namespace: str = SG, password: str = "token") -> dict[str, Any]:
+    """The password Secret, holding the value under the default key and under `token` (a spec's own key)."""
     import base64
 
-    data = {"password": base64.b64encode(password.encode()).decode()}
+    value = base64.b64encode(password.encode()).decode()
+    data = {"password": value, "token": value}
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "data": data}
 
 

@@ -12,7 +12,7 @@ from executor_dind.audit import audit
 from executor_dind.krm.item import Item
 from executor_dind.krm.read import read_stream
 
-from .helpers import dind, executor, find, frontend_service, pod, render, replace
+from .helpers import dind, executor, find, frontend_service, pod, render, replace, secret
 
 DEPLOYMENT = "Deployment/sourcegraph/executor-all"
 STRICT_DEPLOYMENT = "Deployment/executors/executor-all"
@@ -29,15 +29,20 @@ def findings(items: list[Item], rule: str | None = None) -> list[tuple[str, str,
 
 
 def baseline() -> list[Item]:
-    return render(frontend_service("sourcegraph"))
+    return render(frontend_service("sourcegraph"), secret())
 
 
 def recommended() -> list[Item]:
-    return render(frontend_service("sourcegraph"), hardening={"profile": "recommended"})
+    return render(frontend_service("sourcegraph"), secret(), hardening={"profile": "recommended"})
 
 
 def strict() -> list[Item]:
-    return render(frontend_service("sourcegraph"), namespace="executors", hardening={"profile": "strict"})
+    return render(
+        frontend_service("sourcegraph"),
+        secret(namespace="executors"),
+        namespace="executors",
+        hardening={"profile": "strict"},
+    )
 
 
 def changed(rendered: list[Item], kind: str, name: str, edit) -> list[Item]:
@@ -650,3 +655,98 @@ def test_items_of_other_kinds_are_never_constructed():
     items = [*baseline(), *untouched]
     assert findings(items) == findings(baseline())
     assert untouched[0]._obj is None
+
+
+# --- EXD013 bad-password, EXD014 password-not-rendered ----------------------------------------------------------
+
+PASSWORD_REF = f"{EXECUTOR}.env[1].valueFrom.secretKeyRef"
+
+
+@pytest.mark.parametrize(
+    "password, problem",
+    [
+        (
+            naming.PASSWORD_PLACEHOLDER,
+            "still holds the placeholder `executor-dind init` wrote (in executor-password.txt)",
+        ),
+        ("our-shared-secret", "is the example of deploy-sourcegraph-k8s's template (public)"),
+        (" \n", "is empty"),
+    ],
+)
+def test_exd013_fails_on_a_password_that_is_none_and_passes_a_real_one(password, problem):
+    rendered = baseline()
+    assert findings(rendered, "EXD013") == []
+    items = replace(rendered, secret(password=password))
+    assert findings(items, "EXD013") == [("EXD013", "Secret/sourcegraph/executor-secret", "data.password")]
+    (result,) = [r for r in audit(items) if r.rule == "EXD013"]
+    assert (result.severity, result.message) == (
+        "error",
+        f"the password of {DEPLOYMENT} (Secret 'executor-secret', key 'password') {problem}: put the value of "
+        "executors.accessToken from the site configuration there (bad-password)",
+    )
+
+
+def test_exd013_fails_on_a_secret_without_the_key():
+    items = replace(baseline(), {**secret(), "data": {"token": "dG9rZW4="}})
+    (result,) = [r for r in audit(items) if r.rule == "EXD013"]
+    assert "key 'password') is missing (the Secret has no such key; the kubelet cannot start the executor)" in (
+        result.message
+    )
+
+
+def test_exd014_warns_when_the_render_does_not_hold_the_secret():
+    rendered = baseline()
+    assert findings(rendered, "EXD014") == []
+    items = [item for item in rendered if item.kind != "Secret"]
+    assert findings(items, "EXD014") == [("EXD014", DEPLOYMENT, PASSWORD_REF)]
+    (result,) = [r for r in audit(items) if r.rule == "EXD014"]
+    assert (result.severity, result.message) == (
+        "warning",
+        f"the password Secret 'executor-secret' of {DEPLOYMENT} is not in the render, so its value is not checked: "
+        "make sure it exists beside the executors with the value of executors.accessToken (kubectl -n sourcegraph "
+        "get secret executor-secret), or generate it in the overlay "
+        "(password-not-rendered)",
+    )
+
+
+# --- EXD015 prometheus-elsewhere --------------------------------------------------------------------------------
+
+
+def prometheus_service(namespace: str) -> dict[str, Any]:
+    meta = {"name": "prometheus", "namespace": namespace}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {"ports": [{"port": 30090}]}}
+
+
+def with_address(address: str) -> list[Item]:
+    def edit(scaled: dict[str, Any]) -> None:
+        scaled["spec"]["triggers"][0]["metadata"]["serverAddress"] = address
+
+    return changed(
+        [*autoscaled(), Item.new(prometheus_service("ns-sourcegraph"))], "ScaledObject", "executor-all", edit
+    )
+
+
+def test_exd015_passes_when_keda_asks_the_renders_prometheus():
+    assert findings(with_address("http://prometheus.ns-sourcegraph.svc.cluster.local:30090"), "EXD015") == []
+    # No Prometheus in the render (an external one): nothing to compare with.
+    assert findings(autoscaled(), "EXD015") == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "http://prometheus.sourcegraph.svc.cluster.local:30090",
+        "http://prometheus:30090",
+        "http://prometheus.ns-sourcegraph.svc.cluster.local:9090",
+    ],
+)
+def test_exd015_fails_when_keda_asks_another_address(address):
+    items = with_address(address)
+    assert findings(items, "EXD015") == [("EXD015", SCALED, "spec.triggers[0].metadata.serverAddress")]
+    (result,) = [r for r in audit(items) if r.rule == "EXD015"]
+    assert (result.severity, result.message) == (
+        "error",
+        f"{SCALED} asks Prometheus at {address}, but the render's Prometheus is at "
+        "prometheus.ns-sourcegraph.svc.cluster.local:30090: KEDA would scale on errors; point serverAddress there "
+        "(with the plain autoscaling component, the replacement in docs/autoscaling.md) (prometheus-elsewhere)",
+    )

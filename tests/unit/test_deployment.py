@@ -142,7 +142,7 @@ def test_user_env_follows_the_managed_variables():
                     "env": {"ZED": "z", "ALPHA": {"valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}},
                 }
             ],
-            frontend={"passwordSecret": {"name": "sg", "key": "pw"}},
+            frontend={"passwordSecret": {"name": "sg", "key": "token"}},
             log={"level": "info", "format": "console"},
         ),
         "Deployment",
@@ -154,7 +154,7 @@ def test_user_env_follows_the_managed_variables():
         {"name": "ZED", "value": "z"},
     ]
     values = env(deployment)
-    assert values["EXECUTOR_FRONTEND_PASSWORD"] == {"secretKeyRef": {"name": "sg", "key": "pw"}}
+    assert values["EXECUTOR_FRONTEND_PASSWORD"] == {"secretKeyRef": {"name": "sg", "key": "token"}}
     assert (values["SRC_LOG_LEVEL"], values["SRC_LOG_FORMAT"]) == ("info", "console")
     names = [v["name"] for v in variables]
     assert len(names) == len(set(names))

@@ -44,9 +44,10 @@ def test_into_keeps_the_sequence_style_and_prefills_the_config(checkout):
     _, changes = scaffold.into(checkout / "instances/mine", Options())
     by_name = {change.path.name: change.after for change in changes}
     assert by_name["kustomization.yaml"] == KUSTOMIZATION + (
-        "transformers:\n- executor-dind.yaml\nsecretGenerator:\n- name: executor-secret\n  files:\n"
-        "  - password=executor-password.txt\n"
+        "transformers:\n- executor-dind.yaml\n- executor-dind-must-run.yaml\n"
+        "secretGenerator:\n- name: executor-secret\n  files:\n  - password=executor-password.txt\n"
     )
+    assert by_name["executor-dind-must-run.yaml"] == scaffold.MUST_RUN_TEXT
     spec = parse_function_config(yaml.safe_load(by_name["executor-dind.yaml"]))
     assert spec.frontend.url == "http://sourcegraph-frontend:30081"
     assert spec.hardening.profile == "recommended"

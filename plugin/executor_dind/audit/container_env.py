@@ -35,6 +35,7 @@ class EnvVar(Record):
     origin: str
     why: str = ""
     holder: Item | None = None  # the ConfigMap or Secret that holds the value
+    key: str = ""  # its key there
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -129,7 +130,7 @@ class ContainerEnv:
                     self.vars = {k: v for k, v in self.vars.items() if not k.startswith(prefix)}
                     continue
                 for key, value in object_data(held).items():
-                    self.vars[prefix + key] = EnvVar(prefix + key, value, held, f"data.{key}", origin, "", held)
+                    self.vars[prefix + key] = EnvVar(prefix + key, value, held, f"data.{key}", origin, "", held, key)
 
     def _from_entries(self, entries: list[Any]) -> None:
         for index, var in enumerate(entries):
@@ -154,8 +155,8 @@ class ContainerEnv:
             key = str(ref.get("key", ""))
             if held is None or key not in data:
                 missing = f"{kind} {ref.get('name')!r} key {key!r}, which the render does not hold"
-                return EnvVar(name, None, self.item, f"{where}.valueFrom.{field}", origin, missing)
-            return EnvVar(name, data[key], self.item, f"{where}.valueFrom.{field}", origin, "", held)
+                return EnvVar(name, None, self.item, f"{where}.valueFrom.{field}", origin, missing, key=key)
+            return EnvVar(name, data[key], self.item, f"{where}.valueFrom.{field}", origin, "", held, key)
         what = next(iter(source), "valueFrom")
         return EnvVar(
             name, None, self.item, f"{where}.valueFrom", "unknown", f"the pod's {what}, known only at run time"

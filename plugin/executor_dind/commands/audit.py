@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        found = read_input(args.paths, resource_list=True)
+        found = read_input(args.paths, resource_list=True, command="audit")
     except InputError as error:
         for message in error.messages:
             err(f"executor-dind: {message}")

@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
     options = Options(way=args.way, profile=args.profile, namespace=args.namespace or "", force=args.force)
     try:
         checkout, instance, changes = _changes(args, options)
+        for change in changes:
+            if change.note:
+                err(f"executor-dind: {os.path.relpath(change.path)}: {change.note}")
         if args.dry_run:
             sys.stdout.write("".join(change.diff(checkout) for change in changes))
             err(f"executor-dind: dry run: {len(changes)} file(s) would be written; nothing was")
@@ -79,10 +82,10 @@ def run(args: argparse.Namespace) -> int:
         f"executor-dind: next: put executors.accessToken into {relative}/{PASSWORD_FILE}, then "
         + BUILD[options.way].format(dir=relative)
     )
-    if options.namespace:
+    if options.way == "krm":
         err(
-            f"executor-dind: the password Secret must be in {options.namespace} too: kubectl -n {options.namespace} "
-            f"create secret generic executor-secret --from-file=password={relative}/{PASSWORD_FILE}"
+            "executor-dind: upstream's `kubectl kustomize` cannot run a KRM function (it stops at \"external plugins "
+            'disabled"): build with the command above'
         )
     for need in cluster_needs(options.profile):
         err(f"executor-dind: the {options.profile} profile needs {need}")

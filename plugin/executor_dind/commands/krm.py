@@ -9,9 +9,24 @@ from executor_dind.process import process
 
 
 def function() -> int:
+    """The KRM function; a person who typed the bare command (stdin a terminal, or closed) gets the usage. Empty
+    stdin stays the KRM error a caller parses (kpt and kustomize always send a ResourceList)."""
     import os
 
+    if sys.stdin is None or sys.stdin.isatty():
+        return usage()
     return emit(process(sys.stdin.buffer.read(), "krm", debug=bool(os.environ.get("EXECUTOR_DIND_DEBUG"))))
+
+
+def usage() -> int:
+    from executor_dind.cli import parser
+
+    err(
+        parser().format_help().rstrip()
+        + "\n\nexecutor-dind: no ResourceList on stdin: with no command it is a KRM function that kustomize or kpt "
+        "runs; pick a command above (`executor-dind COMMAND --help`), or `executor-dind init --into instances/NAME`"
+    )
+    return 2
 
 
 def legacy_plugin(config_path: str) -> int:

@@ -31,13 +31,16 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"not mapped: {line}\n")
     for path in migration.consumed:
         out.write(f"commented out: patch {path} (its settings are in executor-dind.yaml)\n")
+    for change in changes:
+        if change.note:
+            err(f"executor-dind: {os.path.relpath(change.path)}: {change.note}")
     relative = os.path.relpath(Path(args.instance).resolve())
     if args.dry_run:
         err("executor-dind: dry run: nothing was written")
         return 0
     for change in changes:
         out.write(f"wrote: {os.path.relpath(change.path)}\n")
-    err(f"executor-dind: next: {BUILD[options.way].format(dir=relative)} > rendered.yaml, apply it, then prune:")
+    err(f"executor-dind: next: {BUILD[options.way].format(dir=relative)} | kubectl apply -f -, then prune:")
     for command in prune:
         err(f"executor-dind:   {command}")
     for need in cluster_needs(options.profile):

@@ -12,9 +12,7 @@ from collections.abc import Mapping
 from executor_dind import model, resources, values
 from executor_dind.discovery import FRONTEND_SERVICE
 from executor_dind.hardening import pod_security
-from executor_dind.hardening.common import Applied, Control
-from executor_dind.krm.item import Item
-from executor_dind.naming import PASSWORD_PLACEHOLDER
+from executor_dind.hardening.common import Applied, Control, password_problem
 from executor_dind.records import nearest
 from executor_dind.results import Result, about
 from executor_dind.settings import PROFILES
@@ -145,24 +143,6 @@ def _namespace_results(spec: Spec, context: Context) -> list[Result]:
     ]
 
 
-def _secret_value(item: Item, key: str) -> str | None:
-    """The Secret's value for key (data is base64, stringData plain); None when it holds no such key."""
-    obj = item.obj if isinstance(item.obj, dict) else {}
-    string_data = obj.get("stringData") if isinstance(obj.get("stringData"), dict) else {}
-    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
-    if isinstance(string_data.get(key), str):
-        return string_data[key]
-    if isinstance(data.get(key), str):
-        import base64
-        import binascii
-
-        try:
-            return base64.b64decode(data[key], validate=True).decode("utf-8", "replace")
-        except (binascii.Error, ValueError):
-            return None
-    return None
-
-
 def _secret_results(spec: Spec, context: Context) -> list[Result]:
     name = spec.frontend.password_secret.name
     key = spec.frontend.password_secret.key
@@ -193,9 +173,8 @@ def _secret_results(spec: Spec, context: Context) -> list[Result]:
         ]
     results = []
     for item in beside:
-        value = _secret_value(item, key)
-        if value is not None and value.strip() in ("", PASSWORD_PLACEHOLDER):
-            what = "is empty" if not value.strip() else "still holds the placeholder `executor-dind init` wrote"
+        what = password_problem(item, key)
+        if what:
             results.append(
                 about(
                     item,

@@ -33,14 +33,22 @@ def _stdin_text() -> str:
     return decode(sys.stdin.buffer.read())
 
 
-def _directory_files(root: str, exclude: frozenset[str]) -> list[str]:
+# What a command reading a kustomization directory tells the user to run instead: render takes the manifests of
+# a kustomization without executors; the audit takes the build with them, so with the flags that run the function.
+BUILD_FIRST = {
+    "render": "kustomize build {root} | executor-dind render --config CFG -",
+    "audit": "kustomize build --enable-alpha-plugins --enable-exec {root} | executor-dind audit",
+}
+
+
+def _directory_files(root: str, exclude: frozenset[str], command: str) -> list[str]:
     """A directory's manifests: YAML and JSON files, not under dot-directories (.github, .git), not the config;
     in path order. (os.walk, not pathlib: pathlib costs the render path ~2 ms of imports.)"""
     kustomization = next((name for name in NOT_RESOURCES if os.path.isfile(os.path.join(root, name))), None)
     if kustomization is not None and kustomization != "Kptfile":
         raise InputError(
-            f"{root} is a kustomization ({kustomization}): render reads manifests, not kustomizations; "
-            f"build it first: kustomize build {root} | executor-dind render --config CFG -"
+            f"{root} is a kustomization ({kustomization}): {command} reads manifests, not kustomizations; "
+            f"build it first: {BUILD_FIRST[command].format(root=root)}"
         )
     files = []
     for directory, subdirectories, names in os.walk(root):
@@ -59,7 +67,9 @@ def _read_bytes(path: str) -> bytes:
         return file.read()
 
 
-def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str, ...] = ()) -> Input:
+def read_input(
+    paths: list[str], resource_list: bool = False, exclude: tuple[str, ...] = (), command: str = "render"
+) -> Input:
     """Items from paths (default stdin). resource_list: stdin may be one ResourceList, whose items are read.
     exclude: files a directory scan leaves out (the config file). Documents in a directory's files that are not
     Kubernetes objects (no apiVersion or kind: a JSON Schema, a CI workflow) are skipped, and said.
@@ -84,7 +94,7 @@ def read_input(paths: list[str], resource_list: bool = False, exclude: tuple[str
         if not os.path.isdir(path):
             items.extend(read_stream(decode(_read_bytes(path), path), path))
             continue
-        for file in _directory_files(path, excluded):
+        for file in _directory_files(path, excluded, command):
             found = read_stream(decode(_read_bytes(file), file), file)
             objects = [item for item in found if item.api_version and item.kind]
             if len(objects) < len(found):

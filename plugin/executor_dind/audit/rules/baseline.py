@@ -20,6 +20,7 @@ from executor_dind.audit.pod_files import read_file
 from executor_dind.audit.rules.gvisor import extra_capabilities, is_privileged
 from executor_dind.audit.scope import Finding, Rule, Scope, executor_pod
 from executor_dind.krm.item import Item
+from executor_dind.naming import NOT_PASSWORDS
 from executor_dind.podspec import containers, is_dind_container, is_executor_container, role_containers
 from executor_dind.values import duration_seconds
 
@@ -225,7 +226,13 @@ def unpinned_image(item: Item, scope: Scope) -> Iterator[Finding]:
             # A digest the runtime cannot read pins nothing (and the kubelet cannot pull the image at all).
             yield Finding(item, f"{path}.image", f"image is not pinned by digest: {malformed}")
         elif "@" not in image:
-            yield Finding(item, f"{path}.image", f"image {image!r} is not pinned by digest")
+            yield Finding(
+                item,
+                f"{path}.image",
+                f"image {image!r} is not pinned by digest: a tag can be moved to other content; pin it as "
+                f"{image}@sha256:DIGEST (`docker buildx imagetools inspect {image}` prints the digest; for "
+                "executor-dind's own images, in spec.images)",
+            )
 
 
 def no_limits(item: Item, scope: Scope) -> Iterator[Finding]:
@@ -536,6 +543,90 @@ def scale_down_kills_jobs(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
+def bad_password(item: Item, scope: Scope) -> Iterator[Finding]:
+    """The password as the kubelet reads it from the render's Secret: empty, a placeholder or an example is none."""
+    for var in executor_vars(item, scope, "EXECUTOR_FRONTEND_PASSWORD"):
+        if var.origin != "secret" or var.holder is None:
+            continue
+        value = (var.value or "").strip()
+        problem = NOT_PASSWORDS.get(value, "" if value else "is empty")
+        if var.value is None:
+            problem = "is not valid base64 (the API server refuses the Secret)"
+        if problem:
+            yield Finding(
+                var.holder,
+                f"data.{var.key}",
+                f"the password of {item.describe()} (Secret {var.holder.name!r}, key {var.key!r}) {problem}: "
+                "put the value of executors.accessToken from the site configuration there",
+            )
+
+
+def password_not_rendered(item: Item, scope: Scope) -> Iterator[Finding]:
+    """A Secret the render does not hold is made by hand or by GitOps beside it: the audit cannot see its value."""
+    for var in executor_vars(item, scope, "EXECUTOR_FRONTEND_PASSWORD"):
+        if var.origin != "secret" or var.holder is not None or not var.field_path.endswith("secretKeyRef"):
+            continue
+        name = _secret_ref_name(item, var)
+        where = f" -n {item.namespace}" if item.namespace else ""
+        yield Finding(
+            var.source,
+            var.field_path,
+            f"the password Secret {name!r} of {item.describe()} is not in the render, so its value is not checked: "
+            f"make sure it exists beside the executors with the value of executors.accessToken (kubectl{where} get "
+            f"secret {name}), or generate it in the overlay",
+        )
+
+
+def _secret_ref_name(item: Item, var: EnvVar) -> str:
+    """The Secret name of the env entry's secretKeyRef the variable came from."""
+    match = re.search(r"\.env\[(\d+)\]\.valueFrom\.secretKeyRef$", var.field_path)
+    if match is None:
+        return ""
+    spec, base = executor_pod(item)
+    for entry, path in role_containers(spec, base, "executor"):
+        env = entry.get("env") if isinstance(entry.get("env"), list) else []
+        if path == var.field_path[: match.start()] and int(match[1]) < len(env):
+            ref = _mapping(_mapping(_mapping(env[int(match[1])]).get("valueFrom")).get("secretKeyRef"))
+            return str(ref.get("name", ""))
+    return ""
+
+
+def _prometheus_addresses(scope: Scope) -> set[str]:
+    """The cluster addresses of the render's Prometheus Services (named prometheus, as deploy-sourcegraph-k8s's)."""
+    addresses = set()
+    for service in scope.items:
+        # Without a namespace the render's is decided at apply time (kubectl -n): nothing to compare with.
+        ours = service.kind == "Service" and service.name == "prometheus" and service.namespace
+        spec = _mapping(service.obj.get("spec")) if ours else {}
+        for port in spec.get("ports") if isinstance(spec.get("ports"), list) else []:
+            if isinstance(port, dict) and isinstance(port.get("port"), int):
+                addresses.add(f"prometheus.{service.namespace}.svc.cluster.local:{port['port']}")
+    return addresses
+
+
+def prometheus_elsewhere(item: Item, scope: Scope) -> Iterator[Finding]:
+    """KEDA queries a Prometheus the render does not hold where the render holds one (upstream's `prometheus`)."""
+    known = _prometheus_addresses(scope)
+    if not known:
+        return  # no Prometheus in the render (an external one): nothing to compare with
+    for scaler in scope.scalers_of(item):
+        triggers = _mapping(scaler.obj.get("spec")).get("triggers")
+        for index, trigger in enumerate(triggers if isinstance(triggers, list) else []):
+            metadata = _mapping(trigger.get("metadata")) if isinstance(trigger, dict) else {}
+            address = metadata.get("serverAddress")
+            if trigger.get("type") != "prometheus" or not isinstance(address, str):
+                continue
+            _, host, port = values.url_authority(address)
+            if f"{host}:{port or 80}" not in known and host.split(".")[0] == "prometheus":
+                yield Finding(
+                    scaler,
+                    f"spec.triggers[{index}].metadata.serverAddress",
+                    f"{scaler.describe()} asks Prometheus at {address}, but the render's Prometheus is at "
+                    f"{', '.join(sorted(known))}: KEDA would scale on errors; point serverAddress there (with the "
+                    "plain autoscaling component, the replacement in docs/autoscaling.md)",
+                )
+
+
 CONTROL = "baseline"
 RULES = (
     Rule(
@@ -611,6 +702,27 @@ RULES = (
         "warning",
         "executors are autoscaled while their grace period is shorter than a job: every scale-down kills jobs",
         scale_down_kills_jobs,
+    ),
+    Rule(
+        "EXD013",
+        "bad-password",
+        "error",
+        "the executor password's Secret is empty, init's placeholder, upstream's example, or lacks its key",
+        bad_password,
+    ),
+    Rule(
+        "EXD014",
+        "password-not-rendered",
+        "warning",
+        "the executor password's Secret is not in the render (its value cannot be checked)",
+        password_not_rendered,
+    ),
+    Rule(
+        "EXD015",
+        "prometheus-elsewhere",
+        "error",
+        "a ScaledObject over executors queries a Prometheus address the render's Prometheus Service does not have",
+        prometheus_elsewhere,
     ),
     Rule(
         "EXD016",
