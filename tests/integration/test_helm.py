@@ -258,9 +258,9 @@ LITERAL_PASSWORD = (
     "frontend.passwordSecret.name=NAME in --post-renderer-args)"
 )
 NO_NAMESPACE = (
-    "executor-dind: error ExecutorDind/-/helm-post-renderer: hardening.podSecurity needs the executors in a "
-    "namespace of their own, but spec.namespace is not set: set spec.namespace (e.g. sourcegraph-executors) or "
-    "disable hardening.podSecurity"
+    "executor-dind: error ExecutorDind/-/helm-post-renderer: invalid functionConfig: spec.namespace: "
+    "hardening.podSecurity labels the executors' namespace privileged, but spec.namespace is not set: set it to a "
+    "namespace of their own (e.g. sourcegraph-executors) or disable hardening.podSecurity"
 )
 HELM_SAYS = {
     "helm4": 'Error: error while running post render on files: failed to invoke post-renderer plugin "executor-dind": '
