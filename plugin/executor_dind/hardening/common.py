@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from executor_dind.allowances import DEFAULT, Allowances
 from executor_dind.krm_io import Item
 from executor_dind.podspec import pod_spec
 from executor_dind.records import Record
@@ -43,12 +44,34 @@ class Finding(Record):
     message: str
 
 
-class Scope:
-    """The audit's view: every item, and the kinds that decide what an executor pod may do."""
+NETWORK_POLICY_API = "networking.k8s.io/v1"
+ADMIN_POLICY_API = "policy.networking.k8s.io/v1alpha1"
+ADMIN_POLICY_KINDS = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy")
+# Policy kinds that allow or deny traffic without containing "NetworkPolicy" in their names.
+OTHER_POLICY_KINDS = frozenset({"EgressFirewall"})
 
-    def __init__(self, items: list[Item]) -> None:
+
+def is_other_policy(item: Item) -> bool:
+    """A policy API that is neither networking.k8s.io/v1 NetworkPolicy nor the admin policies the audit models:
+    Cilium, Calico (also its own `kind: NetworkPolicy`), Antrea, OVN, ... and our own policy relabelled."""
+    kind = item.kind
+    if kind == "NetworkPolicy":
+        return item.api_version != NETWORK_POLICY_API
+    if kind in ADMIN_POLICY_KINDS:
+        return item.api_version != ADMIN_POLICY_API
+    return "NetworkPolic" in kind or kind in OTHER_POLICY_KINDS
+
+
+class Scope:
+    """The audit's view: every item, the kinds that decide what an executor pod may do, and what the auditor
+    allows (never what the items say about themselves)."""
+
+    def __init__(self, items: list[Item], allowances: Allowances = DEFAULT) -> None:
         self.items = items
+        self.allowances = allowances
         self.network_policies: list[Item] = []
+        self.admin_policies: list[Item] = []  # AdminNetworkPolicy, BaselineAdminNetworkPolicy
+        self.other_policies: list[Item] = []
         self.namespaces: dict[str, Item] = {}
         self.service_accounts: dict[tuple[str, str], Item] = {}
         self.config_maps: dict[tuple[str, str], Item] = {}
@@ -60,11 +83,15 @@ class Scope:
         self.memo: dict[tuple[str, int], Any] = {}
 
     @classmethod
-    def of(cls, items: list[Item]) -> Scope:
-        scope = cls(items)
+    def of(cls, items: list[Item], allowances: Allowances = DEFAULT) -> Scope:
+        scope = cls(items, allowances)
         for item in items:
-            if item.kind == "NetworkPolicy":
+            if is_other_policy(item):
+                scope.other_policies.append(item)
+            elif item.kind == "NetworkPolicy":
                 scope.network_policies.append(item)
+            elif item.kind in ADMIN_POLICY_KINDS:
+                scope.admin_policies.append(item)
             elif item.kind == "Namespace":
                 scope.namespaces[item.name] = item
             elif item.kind == "ServiceAccount":

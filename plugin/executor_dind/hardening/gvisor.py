@@ -64,7 +64,6 @@ def start_script(spec: Spec) -> str:
 _FLAG_KEYS = ("storage-driver", "iptables", "ip6tables")
 # Written on the Deployment when the RuntimeClass has another name than GKE Sandbox's and is not emitted: the
 # user's word that this RuntimeClass is a sandbox, for the audit.
-SANDBOX_ANNOTATION = "executor-dind.dev/sandbox-runtime-class"
 SANDBOX_HANDLERS = ("runsc", "gvisor")
 WELL_KNOWN_SANDBOX = "gvisor"
 # containerd's and Docker's default capability set: what a container gets without privileged or add.
@@ -154,10 +153,6 @@ def _deployment_patch(spec: Spec, obj: dict[str, Any]) -> Patch:
         op("add", f"{dind}/securityContext/capabilities", {"drop": ["ALL"], "add": list(CAPABILITIES)}),
         op("add", "/spec/template/spec/runtimeClassName", spec.hardening.gvisor.runtime_class_name),
     ]
-    gvisor = spec.hardening.gvisor
-    if gvisor.runtime_class_name != WELL_KNOWN_SANDBOX and not gvisor.create_runtime_class:
-        # The user's word that this RuntimeClass is a sandbox, for the audit (the output does not hold it).
-        ops.append(op("add", "/metadata/annotations/" + escape_pointer(SANDBOX_ANNOTATION), gvisor.runtime_class_name))
     return Patch("Deployment", obj["metadata"]["name"], tuple(ops))
 
 
@@ -185,7 +180,8 @@ def sandboxed(item: Item, scope: Scope, spec: dict[str, Any]) -> bool:
     if runtime_class is not None:
         handler = str(runtime_class.obj.get("handler", ""))
         return handler in SANDBOX_HANDLERS or handler.startswith("kata")
-    return name in (WELL_KNOWN_SANDBOX, item.annotation(SANDBOX_ANNOTATION))
+    # The auditor's word (its config's runtimeClassName) that this RuntimeClass is a sandbox; never the item's.
+    return name in (WELL_KNOWN_SANDBOX, scope.allowances.sandbox_runtime_class)
 
 
 def _extra_capabilities(entry: dict[str, Any]) -> list[str]:
@@ -230,15 +226,14 @@ def sandbox_missing(item: Item, scope: Scope) -> Iterator[Finding]:
     spec, base = executor_pod(item)
     if sandboxed(item, scope, spec):
         return
-    declared = item.annotation(SANDBOX_ANNOTATION)
     for entry, _ in role_containers(spec, base, "dind"):
         extra = _extra_capabilities(entry)
-        if (extra and not _privileged(entry)) or declared:
-            reason = f"declares the sandbox {declared!r}" if declared else f"gives dind {', '.join(extra)}"
+        if extra and not _privileged(entry):
             yield Finding(
                 item,
                 f"{base}.runtimeClassName",
-                f"the pod is laid out for gVisor (it {reason}) but runs with {_runtime(spec)}: the sandbox is "
+                f"the pod is laid out for gVisor (it gives dind {', '.join(extra)}) but runs with {_runtime(spec)}: "
+                "the sandbox is "
                 "gone and jobs reach the node's kernel; set runtimeClassName to the gVisor RuntimeClass",
             )
             return
@@ -267,7 +262,7 @@ CONTROL = Control(
             "EXD202",
             "sandbox-missing",
             "error",
-            "a pod laid out for gVisor (dind's capability set, or a declared sandbox) runs without one "
+            "a pod laid out for gVisor (dind's capability set) runs without one "
             "(`runtimeClassName` removed, `runc`, a RuntimeClass whose handler is no sandbox)",
             sandbox_missing,
         ),

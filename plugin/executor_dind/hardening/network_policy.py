@@ -9,27 +9,18 @@ dind's network namespace and leave NATed to the pod address, so the pod's policy
 policy admits only executor pods to the private registry's port.
 
 The audit computes, as address sets and pods with ports, what the union of every NetworkPolicy that selects a
-pod allows (netpol_reach.py). What the render allows beyond the defaults, the function declares on its policy
-(ALLOWED_CIDRS_ANNOTATION and the DNS annotations); the audit reads those declarations from policies labelled
-part-of executor-dind only.
+pod allows (netpol_reach.py). What the render allows beyond the defaults (allowedCIDRs, the DNS pods) the audit
+learns from the auditor's config (allowances.py), never from the render: nothing here declares it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 
 from executor_dind import values
+from executor_dind.allowances import DNS_NAMESPACE, DNS_POD_LABELS
 from executor_dind.hardening.common import Applied, Control
-from executor_dind.hardening.network_policy_audit import (
-    ALLOWED_CIDRS_ANNOTATION,
-    DNS_ANNOTATION,
-    DNS_NAMESPACE,
-    DNS_POD_LABELS,
-    NODE_LOCAL_DNS_ANNOTATION,
-    PROMETHEUS_POD_LABELS,
-    RULES,
-)
+from executor_dind.hardening.network_policy_audit import PROMETHEUS_POD_LABELS, RULES
 from executor_dind.naming import (
     EXECUTOR_POD_SELECTOR,
     METRICS_PORT,
@@ -70,8 +61,8 @@ DENIED_CIDRS = (
 
 
 class Dns(Record):
-    namespace: Annotated[str, Field(check=values.dns_label)] = "kube-system"
-    pod_labels: Annotated[Mapping[str, str], Field(check=values.labels)] = MappingProxyType({"k8s-app": "kube-dns"})
+    namespace: Annotated[str, Field(check=values.dns_label)] = DNS_NAMESPACE
+    pod_labels: Annotated[Mapping[str, str], Field(check=values.labels)] = DNS_POD_LABELS
     node_local_ip: Annotated[
         str, Field(key="nodeLocalIP", check=values.ip_address, doc="NodeLocal DNSCache address, e.g. 169.254.20.10")
     ] = ""
@@ -141,31 +132,14 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
             ],
             "egress": egress,
         },
-        _declarations(conf),
     )
 
 
-def _declarations(conf: Any) -> dict[str, str]:
-    """The annotations that tell the audit what this render lets executors reach beyond the defaults."""
-    annotations = {}
-    if conf.allowed_cidrs:
-        annotations[ALLOWED_CIDRS_ANNOTATION] = ",".join(conf.allowed_cidrs)
-    if conf.dns.namespace != DNS_NAMESPACE or dict(conf.dns.pod_labels) != DNS_POD_LABELS:
-        labels = ",".join(f"{key}={value}" for key, value in sorted(conf.dns.pod_labels.items()))
-        annotations[DNS_ANNOTATION] = f"{conf.dns.namespace}/{labels}"
-    if conf.dns.node_local_ip:
-        annotations[NODE_LOCAL_DNS_ANNOTATION] = conf.dns.node_local_ip
-    return annotations
-
-
-def _network_policy(
-    name: str, context: Context, spec: dict[str, Any], annotations: dict[str, str] | None = None
-) -> dict[str, Any]:
-    extra = {"annotations": annotations} if annotations else {}
+def _network_policy(name: str, context: Context, spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": object_metadata(name, context, **extra),
+        "metadata": object_metadata(name, context),
         "spec": spec,
     }
 

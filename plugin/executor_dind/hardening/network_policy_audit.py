@@ -1,20 +1,22 @@
-"""The network policy control's audit: what the union of the NetworkPolicies selecting a pod lets it reach.
+"""The network policy control's audit: what the union of the policies selecting a pod lets it reach.
 
 Reach is computed as address sets and pods with ports (netpol_reach.py), never by probing addresses. What a
-render allows beyond the defaults, the function declares on its own policy (the annotations below); the audit
-reads those declarations only from policies labelled part-of executor-dind that select the pods. The builder in
-network_policy.py writes them: this module is where the two agree.
+render may reach beyond the defaults (extra CIDRs, other DNS pods, a NodeLocal DNSCache address) comes from the
+auditor's allowances (allowances.py), never from the audited objects. NetworkPolicy counts only as
+networking.k8s.io/v1; AdminNetworkPolicy Allow rules add to what NetworkPolicies allow (their Deny and Pass
+rules are not credited, so the verdict errs toward reach); every other policy API is refused by name unless
+the auditor puts it out of scope.
 
-Longer than most modules on purpose: six rules over one shared analysis of the pod (memoized per audit).
+Longer than most modules on purpose: eight rules over one shared analysis of the pod (memoized per audit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod
+from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod, selector_matches
 from executor_dind.krm_io import Item
-from executor_dind.naming import METRICS_PORT, PART_OF, REGISTRY_PORT
+from executor_dind.naming import METRICS_PORT, REGISTRY_PORT
 from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_labels, pod_spec
 from executor_dind.records import Record
 
@@ -33,7 +35,7 @@ METADATA_ADDRESSES = {
     "169.254.0.23": "Tencent Cloud instance metadata",
     "168.63.129.16": "Azure WireServer",
 }
-# Errors to reach outside the declared allowedCIDRs (DNS on the declared NodeLocal DNSCache address aside).
+# Errors to reach outside the auditor's allowedCIDRs (DNS on the allowed NodeLocal DNSCache address aside).
 PRIVATE_RANGES = {
     "10.0.0.0/8": "private",
     "172.16.0.0/12": "private",
@@ -49,53 +51,17 @@ PRIVATE_RANGES = {
 PROMETHEUS_POD_LABELS = {"app": "prometheus"}
 METRICS_PORT_NAME = "debug"
 LABELS_PATH = "spec.template.metadata.labels"
-DNS_NAMESPACE = "kube-system"
-DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 DNS_POD_PORTS = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP"))
-# How the audit learns what the render declares executors may reach (written only when not the default).
-ALLOWED_CIDRS_ANNOTATION = "executor-dind.dev/allowed-cidrs"
-DNS_ANNOTATION = "executor-dind.dev/dns-pods"
-NODE_LOCAL_DNS_ANNOTATION = "executor-dind.dev/node-local-dns"
 
 
 class Analysis(Record):
-    """One workload's pods as NetworkPolicies see them: isolated or not per direction, and every grant."""
+    """One workload's pods as the policies see them: isolated or not per direction, and every grant."""
 
     pod: Any  # reach.Pod
-    isolated: dict[str, list[Item]]  # direction -> the policies that select the pod for it
-    grants: dict[str, list[Any]]  # direction -> reach.Grant of those policies
+    isolated: dict[str, list[Item]]  # direction -> the NetworkPolicies that select the pod for it
+    grants: dict[str, list[Any]]  # direction -> reach.Grant of those policies and of AdminNetworkPolicy Allow rules
     world: Any  # reach.World
-    declared: Any  # Declared
-
-
-class Declared(Record):
-    """What the render says executors may reach: the annotations the function writes on its own policy."""
-
-    allowed_cidrs: tuple[Any, ...]
-    dns: tuple[str, dict[str, str]]
-    node_local_dns: Any  # an ip network, or None
-
-
-def _declared(policies: list[Item]) -> Declared:
-    from executor_dind import netpol_reach as reach
-
-    cidrs: list[Any] = []
-    dns = (DNS_NAMESPACE, dict(DNS_POD_LABELS))
-    node_local = None
-    for policy in policies:
-        if policy.label("app.kubernetes.io/part-of") != PART_OF:
-            continue
-        for text in policy.annotation(ALLOWED_CIDRS_ANNOTATION).split(","):
-            network = reach.parse_network(text.strip()) if text.strip() else None
-            if network is not None:
-                cidrs.append(network)
-        if "/" in policy.annotation(DNS_ANNOTATION):
-            namespace, _, labels = policy.annotation(DNS_ANNOTATION).partition("/")
-            pairs = (pair.partition("=") for pair in labels.split(",") if "=" in pair)
-            dns = (namespace, {key: value for key, _, value in pairs})
-        if policy.annotation(NODE_LOCAL_DNS_ANNOTATION):
-            node_local = reach.parse_network(policy.annotation(NODE_LOCAL_DNS_ANNOTATION))
-    return Declared(tuple(cidrs), dns, node_local)
+    names: Any  # (protocol, port name) -> the numbers the output's pods give it
 
 
 def _pod(item: Item) -> Any:
@@ -113,33 +79,48 @@ def analysis(item: Item, scope: Scope) -> Analysis:
     from executor_dind import netpol_reach as reach
 
     pod = _pod(item)
+    allowances = scope.allowances
     isolated = {
         direction: [p for p in scope.network_policies if reach.selects(p.obj, item.namespace, pod, direction)]
         for direction in ("Egress", "Ingress")
     }
-    declared = _declared(isolated["Egress"])
-    dns_namespace, dns_labels = declared.dns
-    dns_pod = reach.Pod(dns_namespace, dns_labels, f"the DNS pods in {dns_namespace}", DNS_POD_PORTS)
-    pods = [
-        _pod(other)
-        for other in scope.items
-        if other.kind in POD_SPEC_PATHS and other.is_mapping and pod_spec(other.obj) is not None
-    ]
+    dns_namespace = allowances.dns_namespace
+    dns_pod = reach.Pod(
+        dns_namespace, dict(allowances.dns_pod_labels), f"the DNS pods in {dns_namespace}", DNS_POD_PORTS
+    )
+    world = reach.world(_namespaces(scope), _pods(scope), [dns_pod])
+    grants = {}
+    for direction, policies in isolated.items():
+        admin = [
+            grant
+            for policy in scope.admin_policies
+            if policy.kind == "AdminNetworkPolicy" and reach.admin_selects(policy.obj, world, pod)
+            for grant in reach.admin_grants(policy.obj, direction)
+        ]
+        grants[direction] = [*reach.grants([p.obj for p in policies], direction), *admin]
+    result = Analysis(pod, isolated, grants, world, reach.named_ports(world.pods))
+    scope.memo[memo_key] = result
+    return result
+
+
+def _pods(scope: Scope) -> list[Any]:
+    memo_key = ("network-pods", 0)
+    if memo_key not in scope.memo:
+        scope.memo[memo_key] = [
+            _pod(other)
+            for other in scope.items
+            if other.kind in POD_SPEC_PATHS and other.is_mapping and pod_spec(other.obj) is not None
+        ]
+    return scope.memo[memo_key]
+
+
+def _namespaces(scope: Scope) -> dict[str, dict[str, str]]:
     namespaces = {}
     for name, namespace in scope.namespaces.items():
         meta = namespace.obj.get("metadata") if isinstance(namespace.obj.get("metadata"), dict) else {}
         labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
         namespaces[name] = {str(key): str(value) for key, value in labels.items()}
-    world = reach.world(namespaces, pods, [dns_pod])
-    result = Analysis(
-        pod,
-        isolated,
-        {direction: reach.grants([p.obj for p in policies], direction) for direction, policies in isolated.items()},
-        world,
-        declared,
-    )
-    scope.memo[memo_key] = result
-    return result
+    return namespaces
 
 
 def _frontend(scope: Scope) -> tuple[str | None, dict[str, str], Any]:
@@ -164,7 +145,7 @@ def _pod_port(pod: Any, port: Any) -> Any:
     return reach.ports_of(*(("TCP", n) for n in numbers))
 
 
-def _allowed_egress(scope: Scope, declared: Declared) -> Any:
+def _allowed_egress(scope: Scope) -> Any:
     """pod -> the ports executors may reach on it: the frontend's HTTP port, DNS, the registry."""
     from executor_dind import netpol_reach as reach
 
@@ -174,20 +155,20 @@ def _allowed_egress(scope: Scope, declared: Declared) -> Any:
         if i.kind in POD_SPEC_PATHS and i.is_mapping and is_registry_workload(i.obj)
     }
     frontend_namespace, frontend_labels, frontend_port = _frontend(scope)
-    dns_namespace, dns_labels = declared.dns
+    dns_namespace, dns_labels = scope.allowances.dns_namespace, dict(scope.allowances.dns_pod_labels)
     dns_ports = reach.ports_of(("UDP", 53), ("TCP", 53))
 
     def allowed(pod: Any) -> Any:
         if pod.witness:
             return reach.NO_PORT
-        dns = pod.namespace == dns_namespace and reach.selector_matches({"matchLabels": dns_labels}, pod.labels)
+        dns = pod.namespace == dns_namespace and selector_matches({"matchLabels": dns_labels}, pod.labels)
         if dns and dns_labels:
             return dns_ports
         if (pod.namespace, pod.name) in registries:
             return reach.ports_of(*((protocol, number) for _, number, protocol in pod.ports)) or reach.ports_of(
                 ("TCP", REGISTRY_PORT)
             )
-        frontend = frontend_labels and reach.selector_matches({"matchLabels": frontend_labels}, pod.labels)
+        frontend = frontend_labels and selector_matches({"matchLabels": frontend_labels}, pod.labels)
         if frontend and frontend_namespace in (None, pod.namespace):
             return _pod_port(pod, frontend_port)
         return reach.NO_PORT
@@ -195,9 +176,13 @@ def _allowed_egress(scope: Scope, declared: Declared) -> Any:
     return allowed
 
 
+def _by(where: str) -> str:
+    """A grant's origin as people name it: `NetworkPolicy x (egress[0])` or `AdminNetworkPolicy y (egress[1])`."""
+    return where if where.startswith("AdminNetworkPolicy ") else f"NetworkPolicy {where}"
+
+
 def _where(grants: list[Any]) -> str:
-    seen = list(dict.fromkeys(grant.where for grant in grants))
-    return f"NetworkPolicy {', '.join(seen)}"
+    return ", ".join(_by(where) for where in dict.fromkeys(grant.where for grant in grants))
 
 
 def _isolated(item: Item, scope: Scope, direction: str) -> bool:
@@ -223,7 +208,7 @@ def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
 
     seen = analysis(item, scope)
     for address, clouds in METADATA_ADDRESSES.items():
-        holes = reach.address_holes(seen.grants["Egress"], reach.ipset(address))
+        holes = reach.address_holes(seen.grants["Egress"], reach.ipset(address), names=seen.names)
         if holes:
             yield Finding(
                 item,
@@ -241,17 +226,18 @@ def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
 
     seen = analysis(item, scope)
     metadata = reach.ipset(*METADATA_ADDRESSES)
-    allowed = [(reach.ipset(*seen.declared.allowed_cidrs), reach.EVERY_PORT)]
-    if seen.declared.node_local_dns is not None:
-        allowed.append((reach.ipset(seen.declared.node_local_dns), reach.ports_of(("UDP", 53), ("TCP", 53))))
+    allowances = scope.allowances
+    allowed = [(reach.ipset(*(reach.parse_network(c) for c in allowances.allowed_cidrs)), reach.EVERY_PORT)]
+    if allowances.node_local_ip:
+        allowed.append((reach.ipset(allowances.node_local_ip), reach.ports_of(("UDP", 53), ("TCP", 53))))
     for cidr, what in PRIVATE_RANGES.items():
         forbidden = reach.ipset(cidr) - metadata
-        holes = reach.address_holes(seen.grants["Egress"], forbidden, allowed)
+        holes = reach.address_holes(seen.grants["Egress"], forbidden, allowed, seen.names)
         if holes:
             reached = reach.NOTHING
             for hole in holes:
                 reached = reached | (reach.grant_networks(hole.grant) & reach.ipset(cidr))
-            declared = " outside the declared allowedCIDRs" if seen.declared.allowed_cidrs else ""
+            declared = " outside the auditor's allowedCIDRs" if allowances.allowed_cidrs else ""
             yield Finding(
                 item,
                 LABELS_PATH,
@@ -268,7 +254,7 @@ def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
     seen = analysis(item, scope)
     if not seen.isolated["Egress"]:
         return
-    holes = reach.pod_holes(seen.grants["Egress"], item.namespace, seen.world, _allowed_egress(scope, seen.declared))
+    holes = reach.pod_holes(seen.grants["Egress"], item.namespace, seen.world, _allowed_egress(scope))
     by_rule: dict[str, list[Any]] = {}
     for hole in holes:
         by_rule.setdefault(hole.grant.where, []).append(hole)
@@ -281,7 +267,7 @@ def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
             item,
             LABELS_PATH,
             f"jobs can reach pods beyond the frontend's HTTP port, DNS and the registry: {listed}: allowed by "
-            f"NetworkPolicy {where}",
+            f"{_by(where)}",
         )
 
 
@@ -305,7 +291,7 @@ def _allowed_ingress(item: Item, scope: Scope) -> Any:
         metrics
         if not source.witness
         and sourcegraph_namespace in (None, source.namespace)
-        and reach.selector_matches({"matchLabels": PROMETHEUS_POD_LABELS}, source.labels)
+        and selector_matches({"matchLabels": PROMETHEUS_POD_LABELS}, source.labels)
         else reach.NO_PORT
     )
 
@@ -351,7 +337,62 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
         yield Finding(
             item,
             LABELS_PATH,
-            f"ingress beyond {expected}: {listed} can connect: allowed by NetworkPolicy {where}",
+            f"ingress beyond {expected}: {listed} can connect: allowed by {_by(where)}",
+        )
+
+
+def _once(scope: Scope, rule: str) -> bool:
+    """Whether a rule about the stream's policies (not about this workload) runs now: once per audit."""
+    memo_key = (rule, 0)
+    first = memo_key not in scope.memo
+    scope.memo[memo_key] = True
+    return first
+
+
+def policy_unreadable(item: Item, scope: Scope) -> Iterator[Finding]:
+    """Fields of any policy in the output that the API server rejects or the engines read differently."""
+    if not _once(scope, "policy-unreadable") or not (scope.network_policies or scope.admin_policies):
+        return
+    from executor_dind import netpol_reach as reach
+
+    for policy in scope.network_policies:
+        if not policy.namespace and item.namespace:
+            yield Finding(
+                policy,
+                "metadata.namespace",
+                f"NetworkPolicy {policy.name or '(no name)'} has no namespace: it lands in whatever namespace it is "
+                f"applied to, so whether it selects the executor pods in {item.namespace} cannot be known; set "
+                "metadata.namespace",
+            )
+        for field_path, problem in reach.policy_problems(policy.obj):
+            yield Finding(policy, field_path, f"NetworkPolicy {policy.name or '(no name)'}: {field_path} {problem}")
+    for policy in scope.admin_policies:
+        for field_path, problem in reach.admin_policy_problems(policy.obj):
+            yield Finding(policy, field_path, f"{policy.kind} {policy.name or '(no name)'}: {field_path} {problem}")
+
+
+def policy_api_unjudged(item: Item, scope: Scope) -> Iterator[Finding]:
+    """A policy API the audit does not model can allow what the NetworkPolicies deny: refused by name, unless
+    the auditor's config puts its kind out of scope (audit() then says so on every run)."""
+    if not _once(scope, "policy-api-unjudged"):
+        return
+    out_of_scope = dict(scope.allowances.out_of_scope)
+    for policy in scope.other_policies:
+        if policy.kind in out_of_scope:
+            continue
+        api = policy.api_version or "(no apiVersion)"
+        what = (
+            f"a NetworkPolicy of {api}, not networking.k8s.io/v1: the audit cannot judge it and Kubernetes does "
+            "not enforce it as one"
+            if policy.kind == "NetworkPolicy"
+            else f"a {policy.kind} ({api}): a policy API the audit does not model, which can allow what the "
+            "NetworkPolicies deny"
+        )
+        yield Finding(
+            policy,
+            "kind",
+            f"{policy.describe()} is {what}; remove it, or put its kind in the auditor's spec.auditOutOfScope "
+            "with the reason",
         )
 
 
@@ -371,7 +412,7 @@ RULES = (
         "private-reachable",
         "error",
         "executors reach a private, CGNAT, link-local, loopback, this-network or IPv6 ULA/link-local/loopback range "
-        "outside the declared `allowedCIDRs`",
+        "outside the auditor's `allowedCIDRs`",
         private_reachable,
     ),
     Rule(
@@ -396,5 +437,21 @@ RULES = (
         "ingress beyond Prometheus → metrics (executor pods) and executors → the registry port (registry pods)",
         ingress_beyond,
         True,
+    ),
+    Rule(
+        "EXD307",
+        "policy-unreadable",
+        "error",
+        "a policy field the API server rejects or the readers disagree on: an ipBlock with leading-zero octets "
+        "or no CIDR, an `except` outside its `cidr`, a port that is neither 1-65535 nor a port name, no namespace",
+        policy_unreadable,
+    ),
+    Rule(
+        "EXD308",
+        "policy-api-unjudged",
+        "error",
+        "a policy API besides networking.k8s.io/v1 NetworkPolicy and AdminNetworkPolicy (Cilium, Calico, Antrea, "
+        "...) that the auditor's config does not put out of scope",
+        policy_api_unjudged,
     ),
 )
