@@ -317,7 +317,7 @@ CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
     "allow-all-egress": (
         "recommended",
         add(lambda ns: egress_policy("allow-all", ns, {}, selector={})),
-        {"EXD302", "EXD303", "EXD305"},
+        {"EXD302", "EXD303", "EXD305", "EXD309"},
         "allowed by NetworkPolicy allow-all (egress[0])",
     ),
     "ports-only-rule": (
@@ -382,7 +382,7 @@ CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
     "parent-overlay-labels-select-executors": (
         "recommended",
         parent_overlay_labels,
-        {"EXD305", "EXD306"},
+        {"EXD305", "EXD306", "EXD309"},
         "allowed by NetworkPolicy sourcegraph-prod (egress[0])",
     ),
     # --- ipBlock values as the API server stores them ---
@@ -490,7 +490,7 @@ CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
     "admin-network-policy-allows-metadata": (
         "strict",
         add(admin_policy({"name": "imds", "action": "Allow", "to": [{"networks": ["169.254.169.254/32"]}]})),
-        {"EXD302"},
+        {"EXD302", "EXD309"},
         "allowed by AdminNetworkPolicy cluster-egress (egress[0])",
     ),
     "admin-network-policy-allows-every-pod": (
@@ -500,7 +500,7 @@ CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
                 {"name": "pods", "action": "Allow", "to": [{"pods": {"namespaceSelector": {}, "podSelector": {}}}]}
             )
         ),
-        {"EXD305"},
+        {"EXD305", "EXD309"},
         "any pod in any other namespace (every port), any other pod in namespace kube-system (every port)",
     ),
     "admin-network-policy-allows-nodes-on-ssh": (
@@ -515,7 +515,7 @@ CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
                 }
             )
         ),
-        {"EXD302", "EXD303"},
+        {"EXD302", "EXD303", "EXD309"},
         "10.0.0.0/8 on TCP 22): allowed by AdminNetworkPolicy cluster-egress (egress[0])",
     ),
     "admin-network-policy-other-version": (
@@ -533,7 +533,7 @@ CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
     "network-policy-without-namespace": (
         "recommended",
         add(lambda ns: without_namespace(egress_policy("allow-all", ns, {}, selector={}))),
-        {"EXD302", "EXD303", "EXD305", "EXD307"},
+        {"EXD302", "EXD303", "EXD305", "EXD307", "EXD309"},
         "NetworkPolicy allow-all has no namespace",
     ),
     "network-policy-without-namespace-strict": (
@@ -541,6 +541,40 @@ CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
         add(lambda ns: without_namespace(egress_policy("to-vpc", ns, {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}))),
         {"EXD303", "EXD307"},
         "whether it selects the executor pods in sourcegraph-executors cannot be known",
+    ),
+    # --- the registry jobs reach: its egress is theirs one hop away ---
+    "registry-egress-policy-type-dropped": (
+        "recommended",
+        edit(
+            lambda o: find(o, "NetworkPolicy", "executor-dind-registry")["spec"].update(
+                policyTypes=["Ingress"], egress=[]
+            )
+        ),
+        {"EXD309"},
+        "no NetworkPolicy restricts egress of the registry that jobs reach",
+    ),
+    "registry-reaches-metadata": (
+        "strict",
+        edit(
+            lambda o: find(o, "NetworkPolicy", "executor-dind-registry")["spec"]["egress"][1]["to"][0]["ipBlock"].pop(
+                "except"
+            )
+        ),
+        {"EXD309"},
+        "the registry can reach the cloud metadata service 169.254.169.254",
+    ),
+    "registry-reaches-internal-pods": (
+        "recommended-plain-containers",
+        add(
+            lambda ns: egress_policy(
+                "registry-out",
+                ns,
+                {"to": ALL_PEERS},
+                selector={"matchLabels": {"app.kubernetes.io/name": "executor-dind-registry"}},
+            )
+        ),
+        {"EXD309"},
+        "the registry can reach pods beyond DNS: any pod in any other namespace (every port)",
     ),
     # --- ingress ---
     "allow-all-ingress": (

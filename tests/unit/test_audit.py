@@ -616,11 +616,13 @@ def test_the_auditors_dns_pods_and_node_local_dns_are_not_holes():
     items = render(frontend_service("sourcegraph"), hardening=hardening)
     assert "annotations" not in find(items, "NetworkPolicy", "executor-dind-executors")["metadata"]
     assert [r for r in audit(items, allowances=allowances(**hardening)) if r.severity == "error"] == []
-    # Judged with the default allowances, the NodeLocal DNSCache address is a link-local hole and the DNS pods
-    # in namespace dns are pods beyond DNS, the frontend and the registry.
+    # Judged with the default allowances, the NodeLocal DNSCache address is a link-local hole, for the executors
+    # and for the registry.
     assert [r.message for r in audit(items) if r.severity == "error"] == [
         "jobs can reach the link-local range 169.254.0.0/16 (169.254.20.10/32 on TCP 53, UDP 53): allowed by "
-        "NetworkPolicy executor-dind-executors (egress[1]) (private-reachable)"
+        "NetworkPolicy executor-dind-executors (egress[1]) (private-reachable)",
+        "the registry can reach the link-local range 169.254.0.0/16 (169.254.20.10/32 on TCP 53, UDP 53): allowed "
+        "by NetworkPolicy executor-dind-registry (egress[1]) (registry-egress-open)",
     ]
 
 

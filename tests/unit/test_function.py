@@ -308,9 +308,10 @@ def test_config_errors_point_at_the_function_config():
 
 OPEN_POLICIES = {
     # declared, the private ranges are the user's choice; the metadata service never is
-    "allowedCIDRs: [0.0.0.0/0]": ({"allowedCIDRs": ["0.0.0.0/0"]}, {"EXD302"}),
-    "deniedCIDRs: []": ({"deniedCIDRs": []}, {"EXD302", "EXD303"}),
-    "nodeLocalIP on the metadata address": ({"dns": {"nodeLocalIP": "169.254.169.254"}}, {"EXD302"}),
+    # The registry's policy has the executors' DNS and internet rules: it opens the same holes (EXD309).
+    "allowedCIDRs: [0.0.0.0/0]": ({"allowedCIDRs": ["0.0.0.0/0"]}, {"EXD302", "EXD309"}),
+    "deniedCIDRs: []": ({"deniedCIDRs": []}, {"EXD302", "EXD303", "EXD309"}),
+    "nodeLocalIP on the metadata address": ({"dns": {"nodeLocalIP": "169.254.169.254"}}, {"EXD302", "EXD309"}),
 }
 
 
@@ -327,7 +328,11 @@ def test_a_render_its_own_audit_rejects_is_never_emitted(case):
 
 
 def test_an_audit_exception_turns_that_rules_errors_into_warnings_that_give_the_reason():
-    exceptions = [{"rule": "EXD302", "reason": "bare metal, no metadata service"}]
+    # The registry's policy reaches the same address: its rule (EXD309) is accepted on its own.
+    exceptions = [
+        {"rule": "EXD302", "reason": "bare metal, no metadata service"},
+        {"rule": "EXD309", "reason": "bare metal, no metadata service"},
+    ]
     raw = {
         "hardening": {
             "profile": "recommended",
@@ -339,6 +344,7 @@ def test_an_audit_exception_turns_that_rules_errors_into_warnings_that_give_the_
     accepted = [r for r in outcome.results if r.rule == "EXD302"]
     assert [r.severity for r in accepted] == ["warning"]
     assert accepted[0].message.startswith("accepted by spec.auditExceptions (bare metal, no metadata service): ")
+    assert [r.severity for r in outcome.results if r.rule == "EXD309"] == ["warning"]
 
 
 def test_an_exception_for_one_rule_leaves_the_others_errors():
@@ -346,7 +352,7 @@ def test_an_exception_for_one_rule_leaves_the_others_errors():
     exceptions = [{"rule": "EXD302", "reason": "bare metal, no metadata service"}]
     outcome = run(items(frontend_service("sourcegraph"), secret()), config(**raw, auditExceptions=exceptions))
     assert outcome.failed
-    assert {r.rule for r in outcome.results if r.severity == "error"} == {"EXD303"}
+    assert {r.rule for r in outcome.results if r.severity == "error"} == {"EXD303", "EXD309"}
 
 
 @pytest.mark.parametrize("profile", ["baseline", "recommended", "strict"])

@@ -6,7 +6,8 @@ pods on their HTTP *pod* port (policies see traffic after the Service's DNAT), t
 `0.0.0.0/0` / `::/0` except the denied ranges (private, link-local incl. 169.254.169.254, CGNAT, loopback,
 multicast, IPv6 ULA and link-local), plus `allowedCIDRs` for the user's own code hosts. Job containers run in
 dind's network namespace and leave NATed to the pod address, so the pod's policy covers them too. A second
-policy admits only executor pods to the private registry's port.
+policy admits only executor pods to the private registry's port, and lets the registry reach only DNS and its
+upstream (the same internet rule): jobs reach the registry, so its egress is theirs one hop away.
 
 The audit computes, as address sets and pods with ports, what the union of every NetworkPolicy that selects a
 pod allows (netpol_reach.py). What the render allows beyond the defaults (allowedCIDRs, the DNS pods) the audit
@@ -85,18 +86,37 @@ def _namespace_peer(namespace: str, context: Context) -> dict[str, Any]:
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
 
 
-def policy(spec: Spec, context: Context) -> dict[str, Any]:
-    import ipaddress
-
-    conf = spec.hardening.network_policy
+def _dns_rules(conf: Any) -> list[dict[str, Any]]:
+    """The cluster DNS pods (and the NodeLocal DNSCache address) on port 53."""
     dns_peer = {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": conf.dns.namespace}},
         "podSelector": {"matchLabels": dict(conf.dns.pod_labels)},
     }
     dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
-    egress: list[dict[str, Any]] = [{"to": [dns_peer], "ports": dns_ports}]
+    rules: list[dict[str, Any]] = [{"to": [dns_peer], "ports": dns_ports}]
     if conf.dns.node_local_ip:
-        egress.append({"to": [{"ipBlock": {"cidr": f"{conf.dns.node_local_ip}/32"}}], "ports": dns_ports})
+        rules.append({"to": [{"ipBlock": {"cidr": f"{conf.dns.node_local_ip}/32"}}], "ports": dns_ports})
+    return rules
+
+
+def _internet_rules(conf: Any) -> list[dict[str, Any]]:
+    """`0.0.0.0/0` and `::/0` except the denied ranges, and the allowedCIDRs."""
+    import ipaddress
+
+    denied = [ipaddress.ip_network(cidr) for cidr in conf.denied_cidrs]
+    internet = []
+    for everything in (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")):
+        excepted = [str(net) for net in denied if net.version == everything.version]
+        internet.append({"ipBlock": {"cidr": str(everything), "except": excepted}})
+    rules: list[dict[str, Any]] = [{"to": internet}]
+    if conf.allowed_cidrs:
+        rules.append({"to": [{"ipBlock": {"cidr": cidr}} for cidr in conf.allowed_cidrs]})
+    return rules
+
+
+def policy(spec: Spec, context: Context) -> dict[str, Any]:
+    conf = spec.hardening.network_policy
+    egress = _dns_rules(conf)
     frontend_peer = {
         **_namespace_peer(context.sourcegraph_namespace, context),
         "podSelector": {"matchLabels": dict(context.frontend_pod_labels)},
@@ -109,14 +129,7 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
             "ports": [{"protocol": "TCP", "port": REGISTRY_PORT}],
         }
     )
-    denied = [ipaddress.ip_network(cidr) for cidr in conf.denied_cidrs]
-    internet = []
-    for everything in (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")):
-        excepted = [str(net) for net in denied if net.version == everything.version]
-        internet.append({"ipBlock": {"cidr": str(everything), "except": excepted}})
-    egress.append({"to": internet})
-    if conf.allowed_cidrs:
-        egress.append({"to": [{"ipBlock": {"cidr": cidr}} for cidr in conf.allowed_cidrs]})
+    egress.extend(_internet_rules(conf))
     prometheus_peer = {
         **_namespace_peer(context.sourcegraph_namespace, context),
         "podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)},
@@ -144,27 +157,31 @@ def _network_policy(name: str, context: Context, spec: dict[str, Any]) -> dict[s
     }
 
 
-def registry_policy(context: Context) -> dict[str, Any]:
-    """Ingress to the pull-through registry from executor pods only. Its egress stays open: it pulls from the
-    configured remote. Emitted even without the registry (it then selects nothing), so Components compose."""
+def registry_policy(spec: Spec, context: Context) -> dict[str, Any]:
+    """The pull-through registry: ingress from executor pods only; egress to DNS and its upstream, which is the
+    internet as the executors see it (the denied ranges excepted, allowedCIDRs added): never the metadata service,
+    private ranges or other pods. Emitted even without the registry (it then selects nothing), so Components
+    compose."""
+    conf = spec.hardening.network_policy
     return _network_policy(
         REGISTRY_POLICY_NAME,
         context,
         {
             "podSelector": {"matchLabels": dict(REGISTRY_POD_SELECTOR)},
-            "policyTypes": ["Ingress"],
+            "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {
                     "from": [{"podSelector": {"matchLabels": dict(EXECUTOR_POD_SELECTOR)}}],
                     "ports": [{"protocol": "TCP", "port": REGISTRY_PORT}],
                 }
             ],
+            "egress": [*_dns_rules(conf), *_internet_rules(conf)],
         },
     )
 
 
 def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> Applied:
-    return Applied(added=(policy(spec, context), registry_policy(context)))
+    return Applied(added=(policy(spec, context), registry_policy(spec, context)))
 
 
 CONTROL = Control(
@@ -173,7 +190,8 @@ CONTROL = Control(
     does="NetworkPolicy `executor-dind-executors` on executor pods: ingress only Prometheus on 6060; egress only "
     "cluster DNS pods, the frontend pods' HTTP *pod* port, the registry pods, and `0.0.0.0/0`/`::/0` except "
     "private, link-local (incl. 169.254.169.254), CGNAT, loopback, multicast, IPv6 ULA/link-local; "
-    "`allowedCIDRs` for your code hosts; and `executor-dind-registry` admitting only executor pods to the registry",
+    "`allowedCIDRs` for your code hosts; and `executor-dind-registry` admitting only executor pods to the registry, "
+    "whose own egress is DNS and the same internet rule",
     guarantees="jobs cannot reach the cloud metadata service, private ranges or Sourcegraph's internal services; "
     "only DNS, the frontend's HTTP port, the registry and the public internet",
     requires="a CNI that enforces NetworkPolicy (Calico, Cilium, GKE Dataplane V2, ...)",

@@ -201,27 +201,22 @@ def egress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
-def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
-    if not _isolated(item, scope, "Egress"):
-        return
+def _metadata_holes(item: Item, scope: Scope) -> Iterator[str]:
+    """What the pods reach of the metadata and credential addresses, each as "<what>: allowed by <where>"."""
     from executor_dind import netpol_reach as reach
 
     seen = analysis(item, scope)
     for address, clouds in METADATA_ADDRESSES.items():
         holes = reach.address_holes(seen.grants["Egress"], reach.ipset(address), names=seen.names)
         if holes:
-            yield Finding(
-                item,
-                LABELS_PATH,
-                f"jobs can reach the cloud metadata service {address} ({clouds}) on "
-                f"{holes[0].ports.describe()}: allowed by {_where([h.grant for h in holes])} "
-                "(policies add up: one broad allow rule defeats every deny-by-omission)",
+            yield (
+                f"the cloud metadata service {address} ({clouds}) on {holes[0].ports.describe()}: allowed by "
+                f"{_where([h.grant for h in holes])} (policies add up: one broad allow rule defeats every "
+                "deny-by-omission)"
             )
 
 
-def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
-    if not _isolated(item, scope, "Egress"):
-        return
+def _private_holes(item: Item, scope: Scope) -> Iterator[str]:
     from executor_dind import netpol_reach as reach
 
     seen = analysis(item, scope)
@@ -238,23 +233,18 @@ def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
             for hole in holes:
                 reached = reached | (reach.grant_networks(hole.grant) & reach.ipset(cidr))
             declared = " outside the auditor's allowedCIDRs" if allowances.allowed_cidrs else ""
-            yield Finding(
-                item,
-                LABELS_PATH,
-                f"jobs can reach the {what} range {cidr}{declared} ({reach.describe_networks(reached)} on "
-                f"{holes[0].ports.describe()}): allowed by {_where([h.grant for h in holes])}",
+            yield (
+                f"the {what} range {cidr}{declared} ({reach.describe_networks(reached)} on "
+                f"{holes[0].ports.describe()}): allowed by {_where([h.grant for h in holes])}"
             )
 
 
-def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
-    if not _isolated(item, scope, "Egress"):
-        return
+def _pod_holes(item: Item, scope: Scope, allowed: Any) -> Iterator[str]:
+    """The pods reached beyond `allowed(pod)`, per rule, as "<pods>: allowed by <where>"."""
     from executor_dind import netpol_reach as reach
 
     seen = analysis(item, scope)
-    if not seen.isolated["Egress"]:
-        return
-    holes = reach.pod_holes(seen.grants["Egress"], item.namespace, seen.world, _allowed_egress(scope))
+    holes = reach.pod_holes(seen.grants["Egress"], item.namespace, seen.world, allowed)
     by_rule: dict[str, list[Any]] = {}
     for hole in holes:
         by_rule.setdefault(hole.grant.where, []).append(hole)
@@ -263,12 +253,62 @@ def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
         ordered = sorted(found, key=lambda h: not h.pod.witness)
         pods = list(dict.fromkeys(f"{h.pod.name} ({h.ports.describe()})" for h in ordered))
         listed = ", ".join(pods[:5]) + (f" and {len(pods) - 5} more" if len(pods) > 5 else "")
+        yield f"{listed}: allowed by {_by(where)}"
+
+
+def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
+    if _isolated(item, scope, "Egress"):
+        for hole in _metadata_holes(item, scope):
+            yield Finding(item, LABELS_PATH, f"jobs can reach {hole}")
+
+
+def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
+    if _isolated(item, scope, "Egress"):
+        for hole in _private_holes(item, scope):
+            yield Finding(item, LABELS_PATH, f"jobs can reach {hole}")
+
+
+def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
+    if _isolated(item, scope, "Egress"):
+        for hole in _pod_holes(item, scope, _allowed_egress(scope)):
+            yield Finding(
+                item, LABELS_PATH, f"jobs can reach pods beyond the frontend's HTTP port, DNS and the registry: {hole}"
+            )
+
+
+def _dns_only(scope: Scope) -> Any:
+    """pod -> the ports the registry may reach on it: DNS on the DNS pods, nothing else."""
+    from executor_dind import netpol_reach as reach
+
+    namespace, labels = scope.allowances.dns_namespace, dict(scope.allowances.dns_pod_labels)
+    dns = reach.ports_of(("UDP", 53), ("TCP", 53))
+
+    def allowed(pod: Any) -> Any:
+        is_dns = (
+            not pod.witness and pod.namespace == namespace and selector_matches({"matchLabels": labels}, pod.labels)
+        )
+        return dns if is_dns and labels else reach.NO_PORT
+
+    return allowed
+
+
+def registry_egress(item: Item, scope: Scope) -> Iterator[Finding]:
+    """Jobs reach the registry, so what the registry reaches they reach one hop away: in an output with
+    NetworkPolicies, its egress is DNS and the internet, never metadata, private ranges or other pods."""
+    if not is_registry_workload(item.obj) or is_executor_workload(item.obj) or not scope.network_policies:
+        return
+    if not _isolated(item, scope, "Egress"):
         yield Finding(
             item,
             LABELS_PATH,
-            f"jobs can reach pods beyond the frontend's HTTP port, DNS and the registry: {listed}: allowed by "
-            f"{_by(where)}",
+            "no NetworkPolicy restricts egress of the registry that jobs reach: through it they reach the cloud "
+            "metadata service and private networks; keep hardening.networkPolicy's executor-dind-registry policy",
         )
+        return
+    for hole in (*_metadata_holes(item, scope), *_private_holes(item, scope)):
+        yield Finding(item, LABELS_PATH, f"the registry can reach {hole}")
+    for hole in _pod_holes(item, scope, _dns_only(scope)):
+        yield Finding(item, LABELS_PATH, f"the registry can reach pods beyond DNS: {hole}")
 
 
 def _allowed_ingress(item: Item, scope: Scope) -> Any:
@@ -453,5 +493,14 @@ RULES = (
         "a policy API besides networking.k8s.io/v1 NetworkPolicy and AdminNetworkPolicy (Cilium, Calico, Antrea, "
         "...) that the auditor's config does not put out of scope",
         policy_api_unjudged,
+    ),
+    Rule(
+        "EXD309",
+        "registry-egress-open",
+        "error",
+        "in an output with NetworkPolicies, the registry jobs reach has egress beyond DNS and the internet "
+        "(metadata, private ranges outside the auditor's `allowedCIDRs`, other pods), or none restricts it",
+        registry_egress,
+        True,
     ),
 )
