@@ -116,6 +116,7 @@ class World(Record):
 
     namespaces: Mapping[str, Mapping[str, str]]  # namespace -> its labels
     pods: tuple[Pod, ...]  # workload pods and witnesses
+    by_namespace: Mapping[str, tuple[int, ...]]  # namespace -> the indexes in `pods` of its pods
 
 
 # --- selectors ----------------------------------------------------------------------------------------------
@@ -170,7 +171,11 @@ def world(
         namespaces[name] = {**dict(as_dict(namespace_objects.get(name))), NAME_LABEL: name}
     namespaces[OTHER_NAMESPACE] = {NAME_LABEL: OTHER_NAMESPACE}
     witnesses = [Pod(name, {}, _witness_name(name), witness=True) for name in sorted(namespaces)]
-    return World(namespaces, (*pods, *witnesses))
+    everyone = (*pods, *witnesses)
+    by_namespace: dict[str, list[int]] = {}
+    for index, pod in enumerate(everyone):
+        by_namespace.setdefault(pod.namespace, []).append(index)
+    return World(namespaces, everyone, {name: tuple(indexes) for name, indexes in by_namespace.items()})
 
 
 def _witness_name(namespace: str) -> str:
@@ -393,9 +398,22 @@ def block_networks(block: Any) -> IPSet:
     (an engine may take an unreadable cidr as every address and skip an unreadable except entry)."""
     if not isinstance(block, dict):
         return NOTHING
-    covered = parse_network(block.get("cidr"))
     excepted = block.get("except") or []
-    holes = [parse_network(text) for text in (excepted if isinstance(excepted, list) else [])]
+    texts = tuple(excepted) if isinstance(excepted, list) else ()
+    key = (block.get("cidr"), texts)
+    if all(isinstance(text, str) for text in (key[0], *texts)):
+        if key not in _BLOCKS:  # policies repeat the same blocks: each is cut once per process
+            _BLOCKS[key] = _block_networks(*key)
+        return _BLOCKS[key]
+    return _block_networks(*key)
+
+
+_BLOCKS: dict[tuple[Any, tuple[Any, ...]], IPSet] = {}
+
+
+def _block_networks(text: Any, excepted: tuple[Any, ...]) -> IPSet:
+    covered = parse_network(text)
+    holes = [parse_network(entry) for entry in excepted]
     return (ipset(covered) if covered is not None else EVERYWHERE) - ipset(*(h for h in holes if h is not None))
 
 
@@ -419,15 +437,15 @@ def grant_pods(grant: Grant, policy_namespace: str, known: World) -> Iterator[Po
         return
     if "namespaceSelector" not in peer and "podSelector" not in peer:
         return
-    namespace_selector = peer.get("namespaceSelector", None)
     pod_selector = peer.get("podSelector", None)
-    for pod in known.pods:
-        if "namespaceSelector" in peer:
-            labels = known.namespaces.get(pod.namespace, {NAME_LABEL: pod.namespace})
-            if not selector_matches(namespace_selector if namespace_selector is not None else {}, labels):
-                continue
-        elif pod.namespace != policy_namespace:
-            continue
+    if "namespaceSelector" in peer:
+        namespace_selector = peer["namespaceSelector"] if peer["namespaceSelector"] is not None else {}
+        chosen = [name for name, labels in known.namespaces.items() if selector_matches(namespace_selector, labels)]
+    else:
+        chosen = [policy_namespace]
+    # The pods of the chosen namespaces, in the world's order (findings list the first few).
+    for index in sorted(index for name in chosen for index in known.by_namespace.get(name, ())):
+        pod = known.pods[index]
         if selector_matches(pod_selector if pod_selector is not None else {}, pod.labels):
             yield pod
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 from executor_dind.allowances import DEFAULT, Allowances
 from executor_dind.krm_io import Item
-from executor_dind.podspec import pod_spec
+from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_spec
 from executor_dind.records import Record
 from executor_dind.results import Result
 
@@ -105,6 +105,41 @@ class Scope:
             elif item.kind in SCALER_KINDS:
                 scope.scalers.append(item)
         return scope
+
+    def workloads(self) -> list[Item]:
+        """The items with a pod template (computed once per audit: the network rules read it per workload)."""
+        memo_key = ("workloads", 0)
+        if memo_key not in self.memo:
+            self.memo[memo_key] = [
+                item
+                for item in self.items
+                if item.kind in POD_SPEC_PATHS and item.is_mapping and pod_spec(item.obj) is not None
+            ]
+        return self.memo[memo_key]
+
+    def workloads_in(self, namespace: str) -> list[Item]:
+        """The items with a pod template in this namespace (grouped once per audit)."""
+        memo_key = ("workloads-by-namespace", 0)
+        if memo_key not in self.memo:
+            grouped: dict[str, list[Item]] = {}
+            for item in self.workloads():
+                grouped.setdefault(item.namespace, []).append(item)
+            self.memo[memo_key] = grouped
+        return self.memo[memo_key].get(namespace, [])
+
+    def registries(self) -> list[Item]:
+        """The registry workloads (computed once per audit)."""
+        memo_key = ("registries", 0)
+        if memo_key not in self.memo:
+            self.memo[memo_key] = [item for item in self.workloads() if is_registry_workload(item.obj)]
+        return self.memo[memo_key]
+
+    def executors(self) -> list[Item]:
+        """The executor workloads (computed once per audit)."""
+        memo_key = ("executors", 0)
+        if memo_key not in self.memo:
+            self.memo[memo_key] = [item for item in self.workloads() if is_executor_workload(item.obj)]
+        return self.memo[memo_key]
 
     def scalers_of(self, item: Item) -> list[Item]:
         """The ScaledObjects and HorizontalPodAutoscalers whose scaleTargetRef is this workload."""

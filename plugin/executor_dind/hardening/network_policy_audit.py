@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod, selector_matches
 from executor_dind.krm_io import Item
 from executor_dind.naming import METRICS_PORT, REGISTRY_PORT
-from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_labels, pod_spec
+from executor_dind.podspec import is_executor_workload, is_registry_workload, pod_labels
 from executor_dind.records import Record
 
 TYPE_CHECKING = False
@@ -79,16 +79,11 @@ def analysis(item: Item, scope: Scope) -> Analysis:
     from executor_dind import netpol_reach as reach
 
     pod = _pod(item)
-    allowances = scope.allowances
     isolated = {
-        direction: [p for p in scope.network_policies if reach.selects(p.obj, item.namespace, pod, direction)]
+        direction: [p for p in _policies_for(scope, item) if reach.selects(p.obj, item.namespace, pod, direction)]
         for direction in ("Egress", "Ingress")
     }
-    dns_namespace = allowances.dns_namespace
-    dns_pod = reach.Pod(
-        dns_namespace, dict(allowances.dns_pod_labels), f"the DNS pods in {dns_namespace}", DNS_POD_PORTS
-    )
-    world = reach.world(_namespaces(scope), _pods(scope), [dns_pod])
+    world = _world(scope)
     grants = {}
     for direction, policies in isolated.items():
         admin = [
@@ -98,19 +93,46 @@ def analysis(item: Item, scope: Scope) -> Analysis:
             for grant in reach.admin_grants(policy.obj, direction)
         ]
         grants[direction] = [*reach.grants([p.obj for p in policies], direction), *admin]
-    result = Analysis(pod, isolated, grants, world, reach.named_ports(world.pods))
+    result = Analysis(pod, isolated, grants, world, _names(scope))
     scope.memo[memo_key] = result
     return result
 
 
-def _pods(scope: Scope) -> list[Any]:
-    memo_key = ("network-pods", 0)
+def _policies_for(scope: Scope, item: Item) -> list[Item]:
+    """The NetworkPolicies that can select this workload's pods: those of its namespace, and those without one
+    (which land wherever they are applied), in the output's order."""
+    memo_key = ("network-policies-by-namespace", 0)
     if memo_key not in scope.memo:
-        scope.memo[memo_key] = [
-            _pod(other)
-            for other in scope.items
-            if other.kind in POD_SPEC_PATHS and other.is_mapping and pod_spec(other.obj) is not None
-        ]
+        grouped: dict[str, list[Item]] = {}
+        for policy in scope.network_policies:
+            grouped.setdefault(policy.namespace, []).append(policy)
+        scope.memo[memo_key] = grouped
+    grouped = scope.memo[memo_key]
+    if not item.namespace or not grouped.get(""):
+        return grouped.get(item.namespace, [])
+    return [p for p in scope.network_policies if p.namespace in ("", item.namespace)]
+
+
+def _world(scope: Scope) -> Any:
+    """The pods and namespaces every workload's analysis resolves against (once per audit)."""
+    memo_key = ("network-world", 0)
+    if memo_key not in scope.memo:
+        from executor_dind import netpol_reach as reach
+
+        allowances = scope.allowances
+        namespace = allowances.dns_namespace
+        dns = reach.Pod(namespace, dict(allowances.dns_pod_labels), f"the DNS pods in {namespace}", DNS_POD_PORTS)
+        pods = [_pod(other) for other in scope.workloads()]
+        scope.memo[memo_key] = reach.world(_namespaces(scope), pods, [dns])
+    return scope.memo[memo_key]
+
+
+def _names(scope: Scope) -> Any:
+    memo_key = ("network-names", 0)
+    if memo_key not in scope.memo:
+        from executor_dind import netpol_reach as reach
+
+        scope.memo[memo_key] = reach.named_ports(_world(scope).pods)
     return scope.memo[memo_key]
 
 
@@ -125,6 +147,13 @@ def _namespaces(scope: Scope) -> dict[str, dict[str, str]]:
 
 def _frontend(scope: Scope) -> tuple[str | None, dict[str, str], Any]:
     """The frontend pods (namespace or None for any, labels) and the HTTP target port of its Service."""
+    memo_key = ("frontend", 0)
+    if memo_key not in scope.memo:
+        scope.memo[memo_key] = _frontend_service(scope)
+    return scope.memo[memo_key]
+
+
+def _frontend_service(scope: Scope) -> tuple[str | None, dict[str, str], Any]:
     service = next((i for i in scope.items if i.kind == "Service" and i.name == "sourcegraph-frontend"), None)
     if service is None:
         return None, {"app": "sourcegraph-frontend"}, "http"
@@ -149,11 +178,7 @@ def _allowed_egress(scope: Scope) -> Any:
     """pod -> the ports executors may reach on it: the frontend's HTTP port, DNS, the registry."""
     from executor_dind import netpol_reach as reach
 
-    registries = {
-        (i.namespace, i.describe())
-        for i in scope.items
-        if i.kind in POD_SPEC_PATHS and i.is_mapping and is_registry_workload(i.obj)
-    }
+    registries = {(i.namespace, i.describe()) for i in scope.registries()}
     frontend_namespace, frontend_labels, frontend_port = _frontend(scope)
     dns_namespace, dns_labels = scope.allowances.dns_namespace, dict(scope.allowances.dns_pod_labels)
     dns_ports = reach.ports_of(("UDP", 53), ("TCP", 53))
@@ -317,11 +342,7 @@ def _allowed_ingress(item: Item, scope: Scope) -> Any:
 
     pod = _pod(item)
     if is_registry_workload(item.obj):
-        executors = {
-            i.describe()
-            for i in scope.items
-            if i.kind in POD_SPEC_PATHS and i.is_mapping and is_executor_workload(i.obj)
-        }
+        executors = {i.describe() for i in scope.executors()}
         ports = reach.ports_of(*((p, n) for _, n, p in pod.ports)) or reach.ports_of(("TCP", REGISTRY_PORT))
         return lambda source: ports if source.name in executors else reach.NO_PORT
     metrics = _pod_port(pod, METRICS_PORT_NAME) or reach.ports_of(("TCP", METRICS_PORT))
