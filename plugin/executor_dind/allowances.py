@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from executor_dind import naming
 from executor_dind.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-DNS_NAMESPACE = "kube-system"
-DNS_POD_LABELS: Mapping[str, str] = MappingProxyType({"k8s-app": "kube-dns"})
+DNS_NAMESPACE = naming.DNS_NAMESPACE
+DNS_POD_LABELS: Mapping[str, str] = MappingProxyType(dict(naming.DNS_POD_LABELS))
 SANDBOX_RUNTIME_CLASS = "gvisor"
 
 

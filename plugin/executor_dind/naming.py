@@ -26,6 +26,10 @@ SCRATCH = "/scratch"
 # What `init` writes into the password file; the function refuses a Secret that still holds it.
 PASSWORD_PLACEHOLDER = "REPLACE-ME-with-executors.accessToken"
 CHECKSUM_ANNOTATION = "executor-dind.dev/config-checksum"
+# The cluster DNS pods and Prometheus as deploy-sourcegraph-k8s and kube-dns/CoreDNS label them.
+DNS_NAMESPACE = "kube-system"
+DNS_POD_LABELS = {"k8s-app": "kube-dns"}
+PROMETHEUS_POD_LABELS = {"app": "prometheus"}
 OBJECT_LABELS = {
     "deploy": "sourcegraph",
     "sourcegraph-resource-requires": "no-cluster-admin",

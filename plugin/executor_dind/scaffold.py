@@ -33,7 +33,6 @@ PASSWORD_FILE = "executor-password.txt"
 ENDPOINTS = "components/utils/endpoints"
 SECRET_GENERATOR = {"name": "executor-secret", "files": [f"password={PASSWORD_FILE}"]}
 WAYS = ("krm", "legacy", "components")
-PROFILES = ("baseline", "recommended", "strict")
 # The plain components each profile turns on, under the checkout's components/ (vendored there by init).
 PROFILE_COMPONENTS = {
     "baseline": ("executor-dind", "executor-dind/private-registry"),

@@ -1,6 +1,6 @@
 """The ExecutorDind spec: its records, and the checks that need nothing but the spec.
 
-The hardening controls declare their own settings records (hardening/<control>.py); `Hardening` gathers them.
+spec.hardening's records are in settings.py.
 Checks that need the input (namespaces, the frontend Service, Secrets) run later, in the plan's check step.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from executor_dind import values
-from executor_dind.hardening import Hardening
 from executor_dind.records import EMPTY, ConfigError, Field, Parser, Record, nearest
+from executor_dind.settings import Hardening
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ class PrivateRegistry(Record):
 
 
 def _known_rule(value: str) -> str | None:
-    from executor_dind.hardening import RULES
+    from executor_dind.audit.rules import RULES
 
     return None if value in RULES else f"{value!r} is not an audit rule ({', '.join(RULES)})"
 

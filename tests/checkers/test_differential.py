@@ -26,10 +26,9 @@ from typing import Any
 import pytest
 
 from checkers.tools import DNS_NS, SOURCEGRAPH_NS, Connectivity, _ranges, analysed_dir, connectivity, find
-from executor_dind import netpol_reach as reach
-from executor_dind.audit import audit
-from executor_dind.hardening import network_policy_audit
-from executor_dind.hardening.common import Scope
+from executor_dind.audit import audit, reach
+from executor_dind.audit.rules import network_policy as network_policy_audit
+from executor_dind.audit.scope import Scope
 from executor_dind.krm_io import Item
 
 METADATA_V4 = [a for a in network_policy_audit.METADATA_ADDRESSES if ":" not in a]

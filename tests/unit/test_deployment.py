@@ -7,7 +7,7 @@ import re
 import pytest
 
 from executor_dind import naming
-from executor_dind.hardening.common import selector_matches
+from executor_dind.audit.scope import selector_matches
 from executor_dind.podspec import containers, pod_labels
 
 from .built import (

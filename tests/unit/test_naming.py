@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from executor_dind import naming
+from executor_dind.audit.scope import selector_matches
 from executor_dind.discovery import UPSTREAM_OBJECTS
-from executor_dind.hardening.common import selector_matches
 from executor_dind.podspec import pod_labels
 
 from .built import (

@@ -1,11 +1,11 @@
-"""netpol_reach: the set algebra and the NetworkPolicy semantics the network rules are computed from."""
+"""audit/reach: the set algebra and the NetworkPolicy semantics the network rules are computed from."""
 
 from __future__ import annotations
 
 import pytest
 
 from executor_dind import krm_io
-from executor_dind import netpol_reach as reach
+from executor_dind.audit import reach
 
 # What the loader makes of a port written with 5,000 digits.
 HUGE = krm_io.read_stream("a: " + "9" * 5000 + "\n")[0].obj["a"]

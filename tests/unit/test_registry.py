@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from executor_dind import naming
-from executor_dind.hardening.common import selector_matches
+from executor_dind.audit.scope import selector_matches
 from executor_dind.podspec import pod_labels
 
 from .built import (

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from executor_dind.function_config import parse_function_config
-from executor_dind.hardening.network_policy import DENIED_CIDRS
+from executor_dind.settings import DENIED_CIDRS
 from executor_dind.spec import API_VERSION, DEFAULT_IMAGES, KIND, MANAGED_ENV, Queue, Spec, parse_spec
 
 from .helpers import configmap, problems

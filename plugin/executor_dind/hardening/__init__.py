@@ -4,17 +4,10 @@ declaring one `CONTROL` record (hardening/common.py), registered in one table in
 from __future__ import annotations
 
 from executor_dind.hardening import baseline, gvisor, network_policy, node_pool, pod_security
-from executor_dind.hardening.common import Control, Rule
-from executor_dind.hardening.gvisor import Gvisor
-from executor_dind.hardening.network_policy import NetworkPolicy
-from executor_dind.hardening.node_pool import NodePool
-from executor_dind.hardening.pod_security import PodSecurity
-from executor_dind.records import Record
+from executor_dind.hardening.common import Control
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Literal
-
     from executor_dind.spec import Spec
 
 CONTROLS: tuple[Control, ...] = (
@@ -25,17 +18,6 @@ CONTROLS: tuple[Control, ...] = (
     pod_security.CONTROL,
 )
 BY_ID: dict[str, Control] = {control.id: control for control in CONTROLS}
-RULES: dict[str, Rule] = {rule.id: rule for control in CONTROLS for rule in control.rules}
-
-
-class Hardening(Record):
-    """spec.hardening: a profile, and each control's own settings (an explicit `enabled:` wins)."""
-
-    profile: Literal["baseline", "recommended", "strict"] = "baseline"
-    node_pool: NodePool = NodePool()
-    gvisor: Gvisor = Gvisor()
-    network_policy: NetworkPolicy = NetworkPolicy()
-    pod_security: PodSecurity = PodSecurity()
 
 
 def get(control_id: str) -> Control:

@@ -10,15 +10,11 @@ from __future__ import annotations
 from executor_dind import model, values
 from executor_dind.discovery import FRONTEND_SERVICE
 from executor_dind.hardening import pod_security
-from executor_dind.hardening.baseline_audit import RULES
-from executor_dind.hardening.common import (
-    PROFILES,
-    Applied,
-    Control,
-)
+from executor_dind.hardening.common import Applied, Control
 from executor_dind.krm_io import Item
 from executor_dind.naming import PASSWORD_PLACEHOLDER
 from executor_dind.results import Result, about
+from executor_dind.settings import PROFILES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -234,5 +230,4 @@ CONTROL = Control(
     settings=None,
     check=check,
     apply=apply,
-    rules=RULES,
 )

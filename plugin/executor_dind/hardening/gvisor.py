@@ -11,32 +11,24 @@ RuntimeClass (handler `runsc`); GKE Sandbox provides its own `gvisor` RuntimeCla
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from executor_dind import values
 from executor_dind.checkov import checkov_skip_key, skip_annotations
 from executor_dind.deployment import dockerd_script
 from executor_dind.hardening.common import (
     Applied,
     Control,
-    Finding,
     Patch,
-    Rule,
-    Scope,
     container_pointer,
     escape_pointer,
-    executor_pod,
     op,
 )
-from executor_dind.krm_io import Item
 from executor_dind.naming import CLUSTER_OBJECT_LABELS
-from executor_dind.podspec import role_containers
-from executor_dind.records import Field, Record
 from executor_dind.results import Result
+from executor_dind.runtimes import RUNTIME_DEFAULT_CAPABILITIES
+from executor_dind.settings import Gvisor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Annotated, Any
+    from typing import Any
 
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
@@ -62,29 +54,6 @@ def start_script(spec: Spec) -> str:
 
 
 _FLAG_KEYS = ("storage-driver", "iptables", "ip6tables")
-# Written on the Deployment when the RuntimeClass has another name than GKE Sandbox's and is not emitted: the
-# user's word that this RuntimeClass is a sandbox, for the audit.
-SANDBOX_HANDLERS = ("runsc", "gvisor")
-WELL_KNOWN_SANDBOX = "gvisor"
-# containerd's and Docker's default capability set: what a container gets without privileged or add.
-RUNTIME_DEFAULT_CAPABILITIES = frozenset(
-    {
-        "AUDIT_WRITE",
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "MKNOD",
-        "NET_BIND_SERVICE",
-        "NET_RAW",
-        "SETFCAP",
-        "SETGID",
-        "SETPCAP",
-        "SETUID",
-        "SYS_CHROOT",
-    }
-)
 # dind's set under gVisor: the runtime default plus what dockerd needs for job containers' mounts and network.
 CAPABILITIES = tuple(sorted(RUNTIME_DEFAULT_CAPABILITIES | {"NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"}))
 # What this control changes in the executor Deployment's checkov skips (see model.CHECKOV_SKIPS).
@@ -103,12 +72,6 @@ SECCOMP_SKIP = (
     "calls never reach the node's kernel; gVisor's user-space kernel serves them and runs under its own "
     "seccomp filter"
 )
-
-
-class Gvisor(Record):
-    enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
-    runtime_class_name: Annotated[str, Field(check=values.dns_label)] = "gvisor"
-    create_runtime_class: Annotated[bool, Field(doc="also emit a RuntimeClass with handler runsc")] = False
 
 
 def check(spec: Spec, context: Context) -> list[Result]:
@@ -172,73 +135,6 @@ def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> 
     return Applied(added=added, patches=patches)
 
 
-def sandboxed(item: Item, scope: Scope, spec: dict[str, Any]) -> bool:
-    name = spec.get("runtimeClassName")
-    if not isinstance(name, str) or not name:
-        return False
-    runtime_class = scope.runtime_classes.get(name)
-    if runtime_class is not None:
-        handler = str(runtime_class.obj.get("handler", ""))
-        return handler in SANDBOX_HANDLERS or handler.startswith("kata")
-    # The auditor's word (its config's runtimeClassName) that this RuntimeClass is a sandbox; never the item's.
-    return name in (WELL_KNOWN_SANDBOX, scope.allowances.sandbox_runtime_class)
-
-
-def _extra_capabilities(entry: dict[str, Any]) -> list[str]:
-    context = entry.get("securityContext") if isinstance(entry.get("securityContext"), dict) else {}
-    capabilities = context.get("capabilities") if isinstance(context.get("capabilities"), dict) else {}
-    added = capabilities.get("add") if isinstance(capabilities.get("add"), list) else []
-    return sorted({str(c).upper().removeprefix("CAP_") for c in added} - RUNTIME_DEFAULT_CAPABILITIES)
-
-
-def _privileged(entry: dict[str, Any]) -> bool:
-    context = entry.get("securityContext") if isinstance(entry.get("securityContext"), dict) else {}
-    return context.get("privileged") not in (None, False)
-
-
-def _runtime(spec: dict[str, Any]) -> str:
-    name = spec.get("runtimeClassName")
-    return f"RuntimeClass {name!r}, which is not a sandbox" if name else "no RuntimeClass"
-
-
-def privileged_unsandboxed(item: Item, scope: Scope) -> Iterator[Finding]:
-    spec, base = executor_pod(item)
-    if sandboxed(item, scope, spec):
-        return
-    for entry, path in role_containers(spec, base, "dind"):
-        if _privileged(entry):
-            yield Finding(
-                item,
-                f"{path}.securityContext.privileged",
-                f"privileged dind runs untrusted jobs on the host kernel ({_runtime(spec)}): enable "
-                "hardening.gvisor (or keep these pods on a dedicated, disposable node pool)",
-            )
-        elif _extra_capabilities(entry):
-            yield Finding(
-                item,
-                f"{path}.securityContext.capabilities",
-                f"dind holds {', '.join(_extra_capabilities(entry))} on the host kernel ({_runtime(spec)}): "
-                "as much as privileged dind; run the pod under a gVisor RuntimeClass",
-            )
-
-
-def sandbox_missing(item: Item, scope: Scope) -> Iterator[Finding]:
-    spec, base = executor_pod(item)
-    if sandboxed(item, scope, spec):
-        return
-    for entry, _ in role_containers(spec, base, "dind"):
-        extra = _extra_capabilities(entry)
-        if extra and not _privileged(entry):
-            yield Finding(
-                item,
-                f"{base}.runtimeClassName",
-                f"the pod is laid out for gVisor (it gives dind {', '.join(extra)}) but runs with {_runtime(spec)}: "
-                "the sandbox is "
-                "gone and jobs reach the node's kernel; set runtimeClassName to the gVisor RuntimeClass",
-            )
-            return
-
-
 CONTROL = Control(
     id="gvisor",
     profiles=("strict",),
@@ -250,21 +146,4 @@ CONTROL = Control(
     settings=Gvisor,
     check=check,
     apply=apply,
-    rules=(
-        Rule(
-            "EXD201",
-            "privileged-unsandboxed",
-            "warning",
-            "dind, privileged or with capabilities beyond the runtime default, without a sandbox RuntimeClass",
-            privileged_unsandboxed,
-        ),
-        Rule(
-            "EXD202",
-            "sandbox-missing",
-            "error",
-            "a pod laid out for gVisor (dind's capability set) runs without one "
-            "(`runtimeClassName` removed, `runc`, a RuntimeClass whose handler is no sandbox)",
-            sandbox_missing,
-        ),
-    ),
 )

@@ -10,70 +10,32 @@ policy admits only executor pods to the private registry's port, and lets the re
 upstream (the same internet rule): jobs reach the registry, so its egress is theirs one hop away.
 
 The audit computes, as address sets and pods with ports, what the union of every NetworkPolicy that selects a
-pod allows (netpol_reach.py). What the render allows beyond the defaults (allowedCIDRs, the DNS pods) the audit
+pod allows (audit/reach.py). What the render allows beyond the defaults (allowedCIDRs, the DNS pods) the audit
 learns from the auditor's config (allowances.py), never from the render: nothing here declares it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from executor_dind import values
-from executor_dind.allowances import DNS_NAMESPACE, DNS_POD_LABELS
 from executor_dind.hardening.common import Applied, Control
-from executor_dind.hardening.network_policy_audit import PROMETHEUS_POD_LABELS, RULES
 from executor_dind.naming import (
     EXECUTOR_POD_SELECTOR,
     METRICS_PORT,
+    PROMETHEUS_POD_LABELS,
     REGISTRY_POD_SELECTOR,
     REGISTRY_PORT,
     object_metadata,
 )
-from executor_dind.records import Field, Record
+from executor_dind.settings import NetworkPolicy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Annotated, Any
+    from typing import Any
 
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
 
 POLICY_NAME = "executor-dind-executors"
 REGISTRY_POLICY_NAME = "executor-dind-registry"
-
-
-DENIED_CIDRS = (
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "169.254.0.0/16",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "0.0.0.0/8",
-    "224.0.0.0/4",
-    "240.0.0.0/4",
-    # Azure WireServer: a public address that serves the VM agent its configuration.
-    "168.63.129.16/32",
-    "fc00::/7",
-    "fe80::/10",
-    "::1/128",
-    "ff00::/8",
-)
-
-
-class Dns(Record):
-    namespace: Annotated[str, Field(check=values.dns_label)] = DNS_NAMESPACE
-    pod_labels: Annotated[Mapping[str, str], Field(check=values.labels)] = DNS_POD_LABELS
-    node_local_ip: Annotated[
-        str, Field(key="nodeLocalIP", check=values.ip_address, doc="NodeLocal DNSCache address, e.g. 169.254.20.10")
-    ] = ""
-
-
-class NetworkPolicy(Record):
-    enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
-    denied_cidrs: Annotated[tuple[str, ...], Field(key="deniedCIDRs", check=values.cidrs)] = DENIED_CIDRS
-    allowed_cidrs: Annotated[tuple[str, ...], Field(key="allowedCIDRs", check=values.cidrs)] = ()
-    dns: Dns = Dns()
 
 
 def _namespace_peer(namespace: str, context: Context) -> dict[str, Any]:
@@ -197,5 +159,4 @@ CONTROL = Control(
     requires="a CNI that enforces NetworkPolicy (Calico, Cilium, GKE Dataplane V2, ...)",
     settings=NetworkPolicy,
     apply=apply,
-    rules=RULES,
 )

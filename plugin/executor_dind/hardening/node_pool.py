@@ -7,34 +7,15 @@ infrastructure and should not share a kernel with untrusted jobs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-
-from executor_dind import values
-from executor_dind.hardening.common import Applied, Control, Finding, Patch, Rule, Scope, executor_pod, op
-from executor_dind.krm_io import Item
-from executor_dind.records import EMPTY, Field, Record
+from executor_dind.hardening.common import Applied, Control, Patch, op
+from executor_dind.settings import NodePool
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Annotated, Any, Literal
+    from typing import Any
 
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
-
-
-class Taint(Record):
-    key: Annotated[str, Field(check=values.qualified_name)] = "executor-dind.dev/untrusted"
-    value: Annotated[str, Field(check=values.label_value)] = "true"
-    effect: Literal["NoSchedule", "NoExecute"] = "NoSchedule"
-
-
-class NodePool(Record):
-    enabled: Annotated[bool | None, Field(doc="unset: the profile decides")] = None
-    node_selector: Annotated[
-        Mapping[str, str], Field(check=values.labels, doc="empty: nodes labelled <taint.key>=<taint.value>")
-    ] = EMPTY
-    taint: Taint = Taint()
-    spread: Annotated[bool, Field(doc="spread executor pods across nodes")] = True
 
 
 def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> Applied:
@@ -64,30 +45,6 @@ def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> 
     return Applied(patches=tuple(patches))
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def shared_nodes(item: Item, scope: Scope) -> Iterator[Finding]:
-    spec, base = executor_pod(item)
-    affinity = _mapping(_mapping(spec.get("affinity")).get("nodeAffinity")).get(
-        "requiredDuringSchedulingIgnoredDuringExecution"
-    )
-    if not spec.get("nodeSelector") and not affinity:
-        yield Finding(
-            item,
-            f"{base}.nodeSelector",
-            "executor pods can be scheduled on any node, beside Sourcegraph's services: "
-            "enable hardening.nodePool (a tainted, dedicated pool)",
-        )
-    elif not spec.get("tolerations"):
-        yield Finding(
-            item,
-            f"{base}.tolerations",
-            "executor pods select nodes but tolerate no taint: other workloads can land on those nodes too",
-        )
-
-
 CONTROL = Control(
     id="nodePool",
     profiles=("recommended", "strict"),
@@ -98,13 +55,4 @@ CONTROL = Control(
     "(default `executor-dind.dev/untrusted=true`) or the nodeSelector you set, ideally recycled often",
     settings=NodePool,
     apply=apply,
-    rules=(
-        Rule(
-            "EXD101",
-            "shared-nodes",
-            "warning",
-            "executor pods may run on nodes shared with other workloads",
-            shared_nodes,
-        ),
-    ),
 )

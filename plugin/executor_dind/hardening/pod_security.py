@@ -7,18 +7,14 @@ touched and can stay at baseline or restricted. Needs spec.namespace, different 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from executor_dind.hardening.common import Applied, Control, Finding, Rule, Scope
-from executor_dind.krm_io import Item
+from executor_dind.hardening.common import Applied, Control
 from executor_dind.naming import CLUSTER_OBJECT_LABELS
-from executor_dind.podspec import is_executor_workload, is_registry_workload
-from executor_dind.records import Field, Record
 from executor_dind.results import Result
+from executor_dind.settings import PodSecurity
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Annotated, Any
+    from typing import Any
 
     from executor_dind.discovery import Context
     from executor_dind.spec import Spec
@@ -30,10 +26,6 @@ PSA_LABELS = {
     "pod-security.kubernetes.io/audit": "baseline",
     "pod-security.kubernetes.io/audit-version": "latest",
 }
-
-
-class PodSecurity(Record):
-    enabled: Annotated[bool | None, Field(doc="unset: the profile decides; needs spec.namespace")] = None
 
 
 def namespace_object(name: str) -> dict[str, Any]:
@@ -63,26 +55,6 @@ def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> 
     return Applied(added=(namespace_object(spec.namespace),))
 
 
-def shared_namespace(item: Item, scope: Scope) -> Iterator[Finding]:
-    others = [
-        other.describe()
-        for other in scope.workloads_in(item.namespace)
-        if other is not item
-        and other.label("deploy") == "sourcegraph"
-        and other.label("app.kubernetes.io/part-of") != "executor-dind"
-        and not is_executor_workload(other.obj)
-        and not is_registry_workload(other.obj)
-    ]
-    if others:
-        yield Finding(
-            item,
-            "metadata.namespace",
-            f"privileged executor pods share namespace {item.namespace or '(none)'!r} with {len(others)} other "
-            f"Sourcegraph workloads (e.g. {others[0]}): its Pod Security level must admit privileged pods for "
-            "all of them; enable hardening.podSecurity with a namespace of their own",
-        )
-
-
 CONTROL = Control(
     id="podSecurity",
     profiles=("strict",),
@@ -93,13 +65,4 @@ CONTROL = Control(
     settings=PodSecurity,
     check=check,
     apply=apply,
-    rules=(
-        Rule(
-            "EXD401",
-            "shared-namespace",
-            "warning",
-            "executors share a namespace with other Sourcegraph workloads",
-            shared_namespace,
-        ),
-    ),
 )

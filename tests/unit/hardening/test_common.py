@@ -1,10 +1,11 @@
-"""hardening/common: the label selector matcher (it decides which policies select executor pods), patch helpers."""
+"""hardening/common and audit/scope: the label selector matcher (which policies select executor pods), patch helpers."""
 
 from __future__ import annotations
 
 import pytest
 
-from executor_dind.hardening.common import container_pointer, escape_pointer, op, selector_matches, snake_case
+from executor_dind.audit.scope import selector_matches
+from executor_dind.hardening.common import container_pointer, escape_pointer, op, snake_case
 
 LABELS = {"app": "executor-all", "tier": "untrusted"}
 

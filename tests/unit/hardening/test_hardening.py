@@ -9,8 +9,10 @@ import re
 import pytest
 
 from executor_dind import hardening
-from executor_dind.hardening import Hardening, baseline, gvisor
-from executor_dind.hardening.common import PROFILES, Control, snake_case
+from executor_dind.audit import rules as audit_rules
+from executor_dind.hardening import baseline, gvisor
+from executor_dind.hardening.common import Control, snake_case
+from executor_dind.settings import PROFILES, Hardening
 from executor_dind.spec import Spec
 
 from ..helpers import spec
@@ -18,9 +20,7 @@ from ..helpers import spec
 
 def test_every_control_module_declares_one_control_registered_once():
     package = hardening.__path__
-    # a control's rules may live in its companion <module>_audit
     modules = {name for _, name, _ in pkgutil.iter_modules(package)} - {"common"}
-    modules -= {name for name in modules if name.endswith("_audit")}
     registered = [control.apply.__module__.rsplit(".", 1)[1] for control in hardening.CONTROLS]
     assert sorted(registered) == sorted(modules)
     for control in hardening.CONTROLS:
@@ -28,7 +28,6 @@ def test_every_control_module_declares_one_control_registered_once():
         assert module.CONTROL is control
         assert isinstance(control, Control)
         assert control.check.__module__ in (module.__name__, "executor_dind.hardening.common")
-        assert all(rule.check.__module__ in (module.__name__, module.__name__ + "_audit") for rule in control.rules)
         assert control.does and control.guarantees and control.requires
         assert set(control.profiles) <= set(PROFILES)
 
@@ -43,18 +42,29 @@ def test_baseline_is_first_always_on_and_has_no_settings():
 
 def test_each_control_owns_its_settings_record_under_spec_hardening():
     for control in hardening.CONTROLS[1:]:
-        assert control.settings.__module__ == control.apply.__module__
+        assert control.settings.__module__ == "executor_dind.settings"
         assert Hardening._field_defaults[snake_case(control.id)] == control.settings()
         assert control.settings_of(Spec()) == control.settings()
     assert list(Hardening._fields) == ["profile", *(snake_case(c.id) for c in hardening.CONTROLS[1:])]
 
 
+def test_every_audit_rules_module_declares_its_control_and_rules_registered_once():
+    package = audit_rules.__path__
+    modules = {name for _, name, _ in pkgutil.iter_modules(package)}
+    assert sorted(module.__name__.rsplit(".", 1)[1] for module in audit_rules.MODULES) == sorted(modules)
+    # in the order of the controls, each module's rules checked by its own functions
+    assert [module.CONTROL for module in audit_rules.MODULES] == [control.id for control in hardening.CONTROLS]
+    for module in audit_rules.MODULES:
+        assert all(rule.check.__module__ == module.__name__ for rule in module.RULES)
+        assert all(audit_rules.CONTROL_OF[rule.id] == module.CONTROL for rule in module.RULES)
+
+
 def test_rule_ids_are_unique_stable_and_prefixed():
-    ids = [rule.id for control in hardening.CONTROLS for rule in control.rules]
+    ids = [rule.id for module in audit_rules.MODULES for rule in module.RULES]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"EXD\d{3}", rule_id) for rule_id in ids)
-    assert list(hardening.RULES) == ids
-    for rule in hardening.RULES.values():
+    assert list(audit_rules.RULES) == ids
+    for rule in audit_rules.RULES.values():
         assert rule.severity in ("error", "warning", "info")
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.slug)
         assert rule.summary

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 
 from executor_dind import values
-from executor_dind.hardening.common import Finding, Rule, Scope, config_map_data, executor_pod
+from executor_dind.audit.scope import Finding, Rule, Scope, config_map_data, executor_pod
 from executor_dind.krm_io import Item
 from executor_dind.podspec import command_words, containers, image_name, role_containers
 from executor_dind.values import duration_seconds
@@ -387,6 +387,7 @@ def scale_down_kills_jobs(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
+CONTROL = "baseline"
 RULES = (
     Rule(
         "EXD001",

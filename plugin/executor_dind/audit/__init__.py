@@ -1,10 +1,10 @@
-"""The audit: every rule of every hardening module over the executor workloads of any rendered output."""
+"""The audit: every rule of the registry (audit/rules/) over the executor workloads of any rendered output."""
 
 from __future__ import annotations
 
 from executor_dind.allowances import DEFAULT, Allowances
-from executor_dind.hardening import RULES
-from executor_dind.hardening.common import Scope
+from executor_dind.audit.rules import RULES
+from executor_dind.audit.scope import Scope
 from executor_dind.krm_io import Item
 from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_spec
 from executor_dind.results import Result, about, sort_results

@@ -1,6 +1,6 @@
 """The network policy control's audit: what the union of the policies selecting a pod lets it reach.
 
-Reach is computed as address sets and pods with ports (netpol_reach.py), never by probing addresses. What a
+Reach is computed as address sets and pods with ports (audit/reach.py), never by probing addresses. What a
 render may reach beyond the defaults (extra CIDRs, other DNS pods, a NodeLocal DNSCache address) comes from the
 auditor's allowances (allowances.py), never from the audited objects. NetworkPolicy counts only as
 networking.k8s.io/v1; AdminNetworkPolicy Allow rules add to what NetworkPolicies allow (their Deny and Pass
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from executor_dind.hardening.common import Finding, Rule, Scope, executor_pod, selector_matches
+from executor_dind.audit.scope import Finding, Rule, Scope, executor_pod, selector_matches
 from executor_dind.krm_io import Item
-from executor_dind.naming import METRICS_PORT, REGISTRY_PORT
+from executor_dind.naming import METRICS_PORT, PROMETHEUS_POD_LABELS, REGISTRY_PORT
 from executor_dind.podspec import is_executor_workload, is_registry_workload, pod_labels
 from executor_dind.records import Record
 
@@ -48,7 +48,6 @@ PRIVATE_RANGES = {
     "fe80::/10": "IPv6 link-local",
     "::1/128": "IPv6 loopback",
 }
-PROMETHEUS_POD_LABELS = {"app": "prometheus"}
 METRICS_PORT_NAME = "debug"
 LABELS_PATH = "spec.template.metadata.labels"
 DNS_POD_PORTS = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP"))
@@ -65,7 +64,7 @@ class Analysis(Record):
 
 
 def _pod(item: Item) -> Any:
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     spec, _ = executor_pod(item)
     return reach.Pod(item.namespace, pod_labels(item.obj), item.describe(), reach.container_ports(spec))
@@ -76,7 +75,7 @@ def analysis(item: Item, scope: Scope) -> Analysis:
     memo_key = ("network", id(item))
     if memo_key in scope.memo:
         return scope.memo[memo_key]
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     pod = _pod(item)
     isolated = {
@@ -117,7 +116,7 @@ def _world(scope: Scope) -> Any:
     """The pods and namespaces every workload's analysis resolves against (once per audit)."""
     memo_key = ("network-world", 0)
     if memo_key not in scope.memo:
-        from executor_dind import netpol_reach as reach
+        from executor_dind.audit import reach
 
         allowances = scope.allowances
         namespace = allowances.dns_namespace
@@ -130,7 +129,7 @@ def _world(scope: Scope) -> Any:
 def _names(scope: Scope) -> Any:
     memo_key = ("network-names", 0)
     if memo_key not in scope.memo:
-        from executor_dind import netpol_reach as reach
+        from executor_dind.audit import reach
 
         scope.memo[memo_key] = reach.named_ports(_world(scope).pods)
     return scope.memo[memo_key]
@@ -166,7 +165,7 @@ def _frontend_service(scope: Scope) -> tuple[str | None, dict[str, str], Any]:
 
 
 def _pod_port(pod: Any, port: Any) -> Any:
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     if isinstance(port, int):
         return reach.ports_of(("TCP", port))
@@ -176,7 +175,7 @@ def _pod_port(pod: Any, port: Any) -> Any:
 
 def _allowed_egress(scope: Scope) -> Any:
     """pod -> the ports executors may reach on it: the frontend's HTTP port, DNS, the registry."""
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     registries = {(i.namespace, i.describe()) for i in scope.registries()}
     frontend_namespace, frontend_labels, frontend_port = _frontend(scope)
@@ -228,7 +227,7 @@ def egress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
 
 def _metadata_holes(item: Item, scope: Scope) -> Iterator[str]:
     """What the pods reach of the metadata and credential addresses, each as "<what>: allowed by <where>"."""
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     seen = analysis(item, scope)
     for address, clouds in METADATA_ADDRESSES.items():
@@ -242,7 +241,7 @@ def _metadata_holes(item: Item, scope: Scope) -> Iterator[str]:
 
 
 def _private_holes(item: Item, scope: Scope) -> Iterator[str]:
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     seen = analysis(item, scope)
     metadata = reach.ipset(*METADATA_ADDRESSES)
@@ -266,7 +265,7 @@ def _private_holes(item: Item, scope: Scope) -> Iterator[str]:
 
 def _pod_holes(item: Item, scope: Scope, allowed: Any) -> Iterator[str]:
     """The pods reached beyond `allowed(pod)`, per rule, as "<pods>: allowed by <where>"."""
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     seen = analysis(item, scope)
     holes = reach.pod_holes(seen.grants["Egress"], item.namespace, seen.world, allowed)
@@ -303,7 +302,7 @@ def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
 
 def _dns_only(scope: Scope) -> Any:
     """pod -> the ports the registry may reach on it: DNS on the DNS pods, nothing else."""
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     namespace, labels = scope.allowances.dns_namespace, dict(scope.allowances.dns_pod_labels)
     dns = reach.ports_of(("UDP", 53), ("TCP", 53))
@@ -338,7 +337,7 @@ def registry_egress(item: Item, scope: Scope) -> Iterator[Finding]:
 
 def _allowed_ingress(item: Item, scope: Scope) -> Any:
     """source pod -> the ports of this workload's pods it may reach."""
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     pod = _pod(item)
     if is_registry_workload(item.obj):
@@ -372,7 +371,7 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
     Named ports resolve against this workload's own pods."""
     if not _isolated(item, scope, "Ingress"):
         return
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     seen = analysis(item, scope)
     if not seen.isolated["Ingress"]:
@@ -414,7 +413,7 @@ def policy_unreadable(item: Item, scope: Scope) -> Iterator[Finding]:
     """Fields of any policy in the output that the API server rejects or the engines read differently."""
     if not _once(scope, "policy-unreadable") or not (scope.network_policies or scope.admin_policies):
         return
-    from executor_dind import netpol_reach as reach
+    from executor_dind.audit import reach
 
     for policy in scope.network_policies:
         if not policy.namespace and item.namespace:
@@ -457,6 +456,7 @@ def policy_api_unjudged(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
+CONTROL = "networkPolicy"
 RULES = (
     Rule("EXD301", "egress-unrestricted", "warning", "no NetworkPolicy restricts executor egress", egress_unrestricted),
     Rule(
