@@ -148,8 +148,8 @@ def run(items: list[Item], function_config: dict[str, Any] | None, file_paths: b
 def self_audit(spec: Any, out: list[Item]) -> list[Result]:
     """The audit's error findings on the objects we emit, judged with the whole output around them: a render
     the audit rejects is never emitted, unless spec.auditExceptions accepts that rule (then a warning says why)."""
-    from executor_dind.allowances import Allowances
     from executor_dind.audit import audit
+    from executor_dind.audit.allowances import Allowances
 
     ours = [item for item in out if item.kind in SELF_AUDITED_KINDS and _owned(item)]
     accepted = {exception.rule: exception.reason for exception in spec.audit_exceptions}

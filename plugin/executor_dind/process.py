@@ -110,8 +110,8 @@ def stream(text: str, config: Any) -> Processed:
 def validated(resource_list: krm_io.ResourceList, allow_none: bool = False, allowances: Any = None) -> Processed:
     """The audit as a kpt validator: items unchanged, findings as results. allowances: the auditor's
     (allowances.Allowances), the defaults when None."""
-    from executor_dind.allowances import DEFAULT
     from executor_dind.audit import audit
+    from executor_dind.audit.allowances import DEFAULT
 
     try:
         findings = audit(resource_list.items, allow_none, allowances=allowances or DEFAULT)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from executor_dind import function_config, krm_io, naming
-from executor_dind.allowances import DEFAULT, Allowances
 from executor_dind.audit import audit
+from executor_dind.audit.allowances import DEFAULT, Allowances
 from executor_dind.krm_io import Item
 
 from .helpers import config, dind, executor, find, frontend_service, pod, render, replace

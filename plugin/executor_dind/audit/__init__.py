@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from executor_dind.allowances import DEFAULT, Allowances
+from executor_dind.audit.allowances import DEFAULT, Allowances
 from executor_dind.audit.rules import RULES
 from executor_dind.audit.scope import Scope
 from executor_dind.krm_io import Item

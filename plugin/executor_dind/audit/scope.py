@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from executor_dind.allowances import DEFAULT, Allowances
+from executor_dind.audit.allowances import DEFAULT, Allowances
 from executor_dind.krm_io import Item
 from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_spec
 from executor_dind.records import Record

@@ -7,8 +7,8 @@ from __future__ import annotations
 import sys
 
 from executor_dind import krm_io
-from executor_dind.allowances import DEFAULT, Allowances
 from executor_dind.audit import audit
+from executor_dind.audit.allowances import DEFAULT, Allowances
 from executor_dind.commands import emit, err
 from executor_dind.inputs import read_input
 from executor_dind.results import has_errors

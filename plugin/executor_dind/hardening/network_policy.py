@@ -11,7 +11,7 @@ upstream (the same internet rule): jobs reach the registry, so its egress is the
 
 The audit computes, as address sets and pods with ports, what the union of every NetworkPolicy that selects a
 pod allows (audit/reach.py). What the render allows beyond the defaults (allowedCIDRs, the DNS pods) the audit
-learns from the auditor's config (allowances.py), never from the render: nothing here declares it.
+learns from the auditor's config (audit/allowances.py), never from the render: nothing here declares it.
 """
 
 from __future__ import annotations

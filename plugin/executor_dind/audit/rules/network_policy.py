@@ -2,7 +2,7 @@
 
 Reach is computed as address sets and pods with ports (audit/reach.py), never by probing addresses. What a
 render may reach beyond the defaults (extra CIDRs, other DNS pods, a NodeLocal DNSCache address) comes from the
-auditor's allowances (allowances.py), never from the audited objects. NetworkPolicy counts only as
+auditor's allowances (audit/allowances.py), never from the audited objects. NetworkPolicy counts only as
 networking.k8s.io/v1; AdminNetworkPolicy Allow rules add to what NetworkPolicies allow (their Deny and Pass
 rules are not credited, so the verdict errs toward reach); every other policy API is refused by name unless
 the auditor puts it out of scope.
