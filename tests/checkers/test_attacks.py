@@ -529,6 +529,37 @@ CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
         {"EXD308"},
         "is a AdminNetworkPolicy (policy.networking.k8s.io/v1alpha2)",
     ),
+    # --- selectors on labels the controllers add: at worst they match ---
+    "policy-selects-by-pod-template-hash": (
+        "recommended",
+        add(lambda ns: egress_policy("by-hash", ns, {}, selector={"matchLabels": {"pod-template-hash": "5d8f7c9b4"}})),
+        {"EXD302", "EXD303", "EXD305", "EXD309"},  # the registry's pods carry such labels too
+        "allowed by NetworkPolicy by-hash, whose podSelector reads pod-template-hash, a label the controllers add "
+        "(egress[0])",
+    ),
+    "policy-selects-by-controller-revision-hash-expression": (
+        "strict",
+        add(
+            lambda ns: egress_policy(
+                "by-revision",
+                ns,
+                {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]},
+                selector={"matchExpressions": [{"key": "controller-revision-hash", "operator": "Exists"}]},
+            )
+        ),
+        {"EXD303", "EXD309"},
+        "by-revision, whose podSelector reads controller-revision-hash, a label the controllers add",
+    ),
+    "peer-selects-pods-by-pod-template-hash": (
+        "recommended-plain-containers",
+        add(
+            lambda ns: egress_policy(
+                "to-one-replicaset", ns, {"to": [{"podSelector": {"matchLabels": {"pod-template-hash": "7f9c"}}}]}
+            )
+        ),
+        {"EXD305"},
+        "any other pod in namespace sourcegraph (every port)",
+    ),
     # --- a policy whose namespace is left to whoever applies it ---
     "network-policy-without-namespace": (
         "recommended",

@@ -232,3 +232,18 @@ def test_policy_problems_name_the_field():
         },
     }
     assert reach.policy_problems(clean) == []
+
+
+def test_a_term_on_a_label_the_controllers_add_is_met_at_worst():
+    labels = {"app": "executor"}
+    by_hash = {"matchLabels": {"app": "executor", "pod-template-hash": "5d8f"}}
+    assert not reach.selector_matches(by_hash, labels)
+    assert reach.selector_matches(by_hash, labels, worst=True)
+    for key in ("controller-revision-hash", "batch.kubernetes.io/job-name", "apps.kubernetes.io/pod-index"):
+        absent = {"matchExpressions": [{"key": key, "operator": "DoesNotExist"}, {"key": key, "operator": "Exists"}]}
+        assert reach.selector_matches(absent, labels, worst=True), key
+    # Positive control: other keys the template lacks stay unmet, and a held label is read as it is.
+    assert not reach.selector_matches({"matchLabels": {"tier": "db"}}, labels, worst=True)
+    held = {"app": "executor", "pod-template-hash": "aaaa"}
+    assert not reach.selector_matches(by_hash, held, worst=True)
+    assert reach.controller_labels_in(by_hash) == ["pod-template-hash"]

@@ -122,9 +122,37 @@ class World(Record):
 # --- selectors ----------------------------------------------------------------------------------------------
 
 
-def selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
+# Labels the controllers add to the pods they create, with values no render holds: a selector term on one of
+# them is met, at worst, whatever the template says (an allow policy may select the pods or reach them).
+CONTROLLER_LABELS = frozenset(
+    {
+        "pod-template-hash",
+        "controller-revision-hash",
+        "statefulset.kubernetes.io/pod-name",
+        "apps.kubernetes.io/pod-index",
+        "job-name",
+        "controller-uid",
+    }
+)
+CONTROLLER_LABEL_PREFIXES = ("batch.kubernetes.io/",)
+
+
+def controller_label(key: str) -> bool:
+    return key in CONTROLLER_LABELS or key.startswith(CONTROLLER_LABEL_PREFIXES)
+
+
+def controller_labels_in(selector: Any) -> list[str]:
+    """The controller-added label keys a selector's terms read (the worst case takes them as met)."""
+    selector = as_dict(selector)
+    keys = [str(key) for key in as_dict(selector.get("matchLabels"))]
+    keys += [str(as_dict(e).get("key")) for e in as_list(selector.get("matchExpressions"))]
+    return [key for key in dict.fromkeys(keys) if controller_label(key)]
+
+
+def selector_matches(selector: Any, labels: Mapping[str, str], worst: bool = False) -> bool:
     """Kubernetes label selector semantics; an empty selector matches everything. A malformed selector (the API
-    server would reject its object) matches nothing."""
+    server would reject its object) matches nothing. worst: a term on a label the controllers add (and the
+    template does not hold) is met, as it may be at runtime."""
     if selector is None:
         return True
     if not isinstance(selector, dict):
@@ -134,12 +162,21 @@ def selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
     if not isinstance(match_labels, dict) or not isinstance(expressions, list):
         return False
     for key, value in match_labels.items():
+        if worst and str(key) not in labels and controller_label(str(key)):
+            continue
         if labels.get(str(key)) != str(value):
             return False
     for expression in expressions:
         if not isinstance(expression, dict):
             return False
         key, operator = str(expression.get("key")), expression.get("operator")
+        if (
+            worst
+            and key not in labels
+            and controller_label(key)
+            and operator in ("In", "NotIn", "Exists", "DoesNotExist")
+        ):
+            continue
         values = expression.get("values") or []
         values = [str(v) for v in values] if isinstance(values, list) else []
         present = key in labels
@@ -224,7 +261,7 @@ def selects(policy: Mapping[str, Any], namespace: str, pod: Pod, direction: str)
     meta = policy.get("metadata") if isinstance(policy.get("metadata"), dict) else {}
     if (meta.get("namespace") or namespace) != namespace:  # no namespace: it may land in the pod's
         return False
-    return selector_matches(spec.get("podSelector", {}), pod.labels)
+    return selector_matches(spec.get("podSelector", {}), pod.labels, worst=True)
 
 
 def grants(policies: Iterable[Mapping[str, Any]], direction: str) -> list[Grant]:
@@ -446,7 +483,7 @@ def grant_pods(grant: Grant, policy_namespace: str, known: World) -> Iterator[Po
     # The pods of the chosen namespaces, in the world's order (findings list the first few).
     for index in sorted(index for name in chosen for index in known.by_namespace.get(name, ())):
         pod = known.pods[index]
-        if selector_matches(pod_selector if pod_selector is not None else {}, pod.labels):
+        if selector_matches(pod_selector if pod_selector is not None else {}, pod.labels, worst=True):
             yield pod
 
 

@@ -91,10 +91,25 @@ def analysis(item: Item, scope: Scope) -> Analysis:
             if policy.kind == "AdminNetworkPolicy" and reach.admin_selects(policy.obj, world, pod)
             for grant in reach.admin_grants(policy.obj, direction)
         ]
-        grants[direction] = [*reach.grants([p.obj for p in policies], direction), *admin]
+        grants[direction] = [*(g for p in policies for g in _grants_of(p, direction, pod)), *admin]
     result = Analysis(pod, isolated, grants, world, _names(scope))
     scope.memo[memo_key] = result
     return result
+
+
+def _grants_of(policy: Item, direction: str, pod: Any) -> list[Any]:
+    """A policy's grants; where it selects the pods only through labels the controllers add, its name in the
+    findings says so (at worst it matches them)."""
+    from executor_dind.audit import reach
+
+    found = reach.grants([policy.obj], direction)
+    spec = policy.obj.get("spec") if isinstance(policy.obj.get("spec"), dict) else {}
+    selector = spec.get("podSelector", {})
+    if reach.selector_matches(selector, pod.labels):
+        return found
+    keys = ", ".join(reach.controller_labels_in(selector))
+    note = f"{policy.name or '(no name)'}, whose podSelector reads {keys}, a label the controllers add"
+    return [grant._replace(policy=note) for grant in found]
 
 
 def _policies_for(scope: Scope, item: Item) -> list[Item]:
