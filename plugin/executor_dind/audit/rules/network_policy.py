@@ -337,6 +337,9 @@ def registry_egress(item: Item, scope: Scope) -> Iterator[Finding]:
     if not is_registry_workload(item.obj) or is_executor_workload(item.obj) or not scope.network_policies:
         return
     if not _isolated(item, scope, "Egress"):
+        # Only where the executors beside it are confined: otherwise EXD301 already says egress is open.
+        if not any(_isolated(e, scope, "Egress") for e in scope.executors() if e.namespace == item.namespace):
+            return
         yield Finding(
             item,
             LABELS_PATH,
@@ -534,8 +537,8 @@ RULES = (
         "EXD309",
         "registry-egress-open",
         "error",
-        "in an output with NetworkPolicies, the registry jobs reach has egress beyond DNS and the internet "
-        "(metadata, private ranges outside the auditor's `allowedCIDRs`, other pods), or none restricts it",
+        "the registry jobs reach has egress beyond DNS and the internet (metadata, private ranges outside the "
+        "auditor's `allowedCIDRs`, other pods), or none restricts it while the executors beside it are confined",
         registry_egress,
         True,
     ),
