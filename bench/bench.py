@@ -69,14 +69,16 @@ DEPLOYMENT = """\
 """
 
 
-def measure(argv: list[str], stdin: Path | None = None, cwd: Path | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one process, output discarded."""
+def measure(
+    argv: list[str], stdin: Path | None = None, cwd: Path | None = None, codes: tuple[int, ...] = (0,)
+) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one process, output discarded; an exit code not in `codes` fails."""
     with open(stdin or os.devnull, "rb") as source:
         start = time.perf_counter()
         process = subprocess.Popen(argv, stdin=source, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    if os.waitstatus_to_exitcode(status) not in codes:
         raise SystemExit(f"bench: {' '.join(argv)} failed")
     return elapsed, usage.ru_maxrss
 
@@ -85,10 +87,10 @@ def alternate(pairs: dict[str, tuple], runs: int = RUNS, prepare=None) -> dict[s
     """Median wall time and median peak RSS per named command, runs interleaved."""
     samples: dict[str, list[tuple[float, int]]] = {name: [] for name in pairs}
     for _ in range(runs):
-        for name, (argv, stdin, cwd) in pairs.items():
+        for name, (argv, stdin, cwd, *codes) in pairs.items():
             if prepare:
                 prepare(name)
-            samples[name].append(measure(argv, stdin, cwd))
+            samples[name].append(measure(argv, stdin, cwd, *codes))
     return {
         name: (statistics.median(s[0] for s in values), int(statistics.median(s[1] for s in values)))
         for name, values in samples.items()
@@ -164,6 +166,67 @@ HELM_SETTINGS = [
     "--namespace",
     "sourcegraph",
 ]
+
+
+CLUSTER_WORKLOAD = """\
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: ns-{n}, labels: {{app: {name}}}}}
+spec:
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}, tier: {tier}}}}}
+    spec:
+      containers:
+        - name: {container}
+          image: {image}
+          ports: [{{name: http, containerPort: 8080}}, {{name: metrics, containerPort: 9090}}]
+          resources: {{limits: {{cpu: "1", memory: 1Gi}}}}
+"""
+CLUSTER_POLICY = """\
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: policy-{i}, namespace: ns-{n}}}
+spec:
+  podSelector: {{matchLabels: {{tier: {tier}}}}}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - from: [{{podSelector: {{matchLabels: {{tier: web}}}}}}]
+      ports: [{{port: http}}]
+  egress:
+    - to: [{{namespaceSelector: {{matchLabels: {{team: t{team}}}}}, podSelector: {{matchLabels: {{tier: db}}}}}}]
+      ports: [{{port: 5432}}]
+    - to: [{{ipBlock: {{cidr: 0.0.0.0/0, except: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16]}}}}]
+      ports: [{{port: 443}}]
+"""
+TIERS = ("web", "api", "db", "cache", "worker")
+LOAD = "import sys, yaml; list(yaml.load_all(open(sys.argv[1]), Loader=yaml.CSafeLoader))"
+
+
+def cluster_stream(work: Path, workloads: int, namespaces: int = 50) -> Path:
+    """A cluster-sized stream for the audit: `workloads` Deployments and a tenth as many NetworkPolicies across
+    `namespaces` namespaces (labelled by team), one workload in each namespace an executor."""
+    path = work / f"cluster-{workloads}.yaml"
+    per_namespace = workloads // namespaces
+    with open(path, "w") as out:
+        for n in range(namespaces):
+            out.write(f"---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: ns-{n}, labels: {{team: t{n % 5}}}}}\n")
+            for i in range(per_namespace):
+                executor = i == 0
+                out.write(
+                    CLUSTER_WORKLOAD.format(
+                        name="executor" if executor else f"app-{i}",
+                        n=n,
+                        tier="worker" if executor else TIERS[i % len(TIERS)],
+                        container="executor" if executor else "app",
+                        image="sourcegraph/executor:6.0.0" if executor else "registry.example.com/app:1",
+                    )
+                )
+            for i in range(per_namespace // 10):
+                out.write(CLUSTER_POLICY.format(i=i, n=n, tier=TIERS[i % len(TIERS)], team=i % 5))
+    return path
 
 
 def fresh_install(work: Path) -> Path:
@@ -300,6 +363,22 @@ def main() -> int:
             fn, floor = scale[count]["fn"], scale[count]["floor"]
             lines.append(row(f"function, {count:,} Deployments: time", fn[0], floor[0], "<= 1.5x"))
             lines.append(row(f"function, {count:,} Deployments: peak RSS", fn[1], floor[1], "<= 1.5x", "MiB"))
+        # The audit at cluster scale: it exits 1 (the generated executors are not hardened), which is its verdict.
+        audits = {}
+        for count in (1000, 5000):
+            path = cluster_stream(work, count)
+            audits[count] = alternate(
+                {
+                    "audit": ([*function, "audit", str(path)], None, None, (1,)),
+                    "load": ([python, "-c", LOAD, str(path)], None, None),
+                },
+                max(3, RUNS // 3),
+            )
+            audit, load = audits[count]["audit"], audits[count]["load"]
+            label = f"audit, {count:,} workloads and {count // 10:,} NetworkPolicies in 50 namespaces"
+            lines.append(row(f"{label}: time (floor: PyYAML C load)", audit[0], load[0], "<= 1.5x"))
+            lines.append(row(f"{label}: peak RSS", audit[1], load[1], "<= 2x", "MiB"))
+        audit_exponent = math.log(audits[5000]["audit"][0] / audits[1000]["audit"][0]) / math.log(5)
     exponent = math.log(scale[10000]["fn"][0] / scale[1000]["fn"][0]) / math.log(10)
     floor_exponent = math.log(scale[10000]["floor"][0] / scale[1000]["floor"][0]) / math.log(10)
     print("\n".join(lines))
@@ -307,6 +386,7 @@ def main() -> int:
         f"\nscaling exponent 1,000 -> 10,000 items (time ~ N^k): "
         f"executor-dind k = {exponent:.2f}, floor k = {floor_exponent:.2f}"
     )
+    print(f"audit scaling exponent 1,000 -> 5,000 workloads: k = {audit_exponent:.2f}")
     for note in notes:
         print(note)
     print(

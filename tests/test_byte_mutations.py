@@ -2,7 +2,7 @@
 and render modes: never a traceback or an internal error, one stderr line per problem, and on success every item
 kept byte for byte (and none lost); on a KRM failure the items that could be read come back byte for byte.
 
-The oracle is independent of krm_io: items are located by composing the mutated input with libyaml here.
+The oracle is independent of the krm package: items are located by composing the mutated input with libyaml here.
 """
 
 from __future__ import annotations

@@ -119,6 +119,11 @@ def parser() -> argparse.ArgumentParser:
         help="audit executor workloads in rendered manifests (exit 1 on errors)",
         epilog="example: kustomize build --enable-alpha-plugins --enable-exec instances/my | executor-dind audit",
     )
+    audit.add_argument(
+        "--config",
+        help="the ExecutorDind (or ConfigMap) config the render was made with: what the audit allows beyond the "
+        "defaults (allowedCIDRs, DNS pods, nodeLocalIP, the gVisor RuntimeClass, auditOutOfScope; default: none)",
+    )
     _format(audit, text="one line a finding", results="a KRM results list in YAML")
     audit.add_argument(
         "--allow-none", action="store_true", help="no executor workload in the input is fine (default: exit 1)"

@@ -161,12 +161,13 @@ def self_audit(spec: Any, out: list[Item]) -> list[Result]:
     """The audit's error findings on the objects we emit, judged with the whole output around them: a render
     the audit rejects is never emitted, unless spec.auditExceptions accepts that rule (then a warning says why)."""
     from executor_dind.audit import audit
+    from executor_dind.audit.allowances import Allowances
 
     ours = [item for item in out if item.kind in SELF_AUDITED_KINDS and _owned(item)]
     accepted = {exception.rule: exception.reason for exception in spec.audit_exceptions}
     results = []
     # Warnings are for `executor-dind audit`: profiles below strict carry several by design.
-    for finding in audit(out, targets=ours, errors_only=True):
+    for finding in audit(out, targets=ours, errors_only=True, allowances=Allowances.of(spec)):
         if finding.severity != "error":
             continue
         if finding.rule in accepted:

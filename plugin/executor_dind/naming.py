@@ -33,13 +33,6 @@ NOT_PASSWORDS = {
     UPSTREAM_EXAMPLE_PASSWORD: "is the example of deploy-sourcegraph-k8s's template (public)",
 }
 CHECKSUM_ANNOTATION = "executor-dind.dev/config-checksum"
-# Written on the Deployment when the RuntimeClass has another name than GKE Sandbox's and is not emitted: the
-# user's word that this RuntimeClass is a sandbox, for the audit.
-SANDBOX_ANNOTATION = "executor-dind.dev/sandbox-runtime-class"
-# How the audit learns what the render declares executors may reach (written only when not the default).
-ALLOWED_CIDRS_ANNOTATION = "executor-dind.dev/allowed-cidrs"
-DNS_ANNOTATION = "executor-dind.dev/dns-pods"
-NODE_LOCAL_DNS_ANNOTATION = "executor-dind.dev/node-local-dns"
 # The cluster DNS pods and Prometheus as deploy-sourcegraph-k8s and kube-dns/CoreDNS label them.
 DNS_NAMESPACE = "kube-system"
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}

@@ -110,12 +110,14 @@ def stream(text: str, config: Any, config_file: str = "") -> Processed:
     return rendered(items, config, config_file)
 
 
-def validated(resource_list: ResourceList, allow_none: bool = False) -> Processed:
-    """The audit as a kpt validator: items unchanged, findings as results."""
+def validated(resource_list: ResourceList, allow_none: bool = False, allowances: Any = None) -> Processed:
+    """The audit as a kpt validator: items unchanged, findings as results. allowances: the auditor's
+    (allowances.Allowances), the defaults when None."""
     from executor_dind.audit import audit
+    from executor_dind.audit.allowances import DEFAULT
 
     try:
-        findings = audit(resource_list.items, allow_none)
+        findings = audit(resource_list.items, allow_none, allowances=allowances or DEFAULT)
     except InputError as error:  # a workload the audit must read cannot be built
         findings = [Result(message) for message in error.messages]
         resource_list.results = [finding.to_krm() for finding in findings]

@@ -91,6 +91,9 @@ def registry_objects(spec: Spec, context: Context) -> list[dict[str, Any]]:
         "kind": "Service",
         "metadata": object_metadata(REGISTRY, context),
         "spec": {
+            # Headless: the StatefulSet's serviceName governs its pods' DNS names, which only a headless Service
+            # gives; dockerd's mirror URL resolves to the pod address itself (port 5000 on both).
+            "clusterIP": "None",
             "selector": dict(REGISTRY_POD_SELECTOR),
             "ports": [{"name": "http", "port": REGISTRY_PORT, "targetPort": "http", "protocol": "TCP"}],
         },

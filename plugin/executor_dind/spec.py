@@ -154,6 +154,17 @@ class AuditException(Record):
     reason: Annotated[str, Field(check=_reason, doc="why this render may break the rule (shown on every render)")]
 
 
+def _policy_kind(value: str) -> str | None:
+    if not value or not value.replace("-", "").isalnum() or not value[0].isupper():
+        return f"{value!r} is not a Kubernetes kind (e.g. CiliumNetworkPolicy)"
+    return None
+
+
+class OutOfScopePolicy(Record):
+    kind: Annotated[str, Field(check=_policy_kind, doc="a policy kind the audit refuses, e.g. CiliumNetworkPolicy")]
+    reason: Annotated[str, Field(check=_reason, doc="why the audit may ignore it here (shown on every audit)")]
+
+
 class Spec(Record):
     namespace: Annotated[str, Field(check=values.optional_dns_label, doc="default: the sourcegraph-frontend's")] = ""
     frontend: Frontend = Frontend()
@@ -174,6 +185,10 @@ class Spec(Record):
     audit_exceptions: Annotated[
         tuple[AuditException, ...],
         Field(doc="audit error findings this render may carry: each becomes a warning that gives the reason"),
+    ] = ()
+    audit_out_of_scope: Annotated[
+        tuple[OutOfScopePolicy, ...],
+        Field(doc="policy kinds besides NetworkPolicy the audit may leave unjudged, each with the reason"),
     ] = ()
 
     @property

@@ -167,6 +167,49 @@ def prometheus_elsewhere(objects: Objects) -> Objects:
     return [*objects, impostor, trusting]
 
 
+def set_except(old: str, new: str) -> Callable[[Objects], Objects]:
+    """One `except` entry of our policy's internet rule written another way."""
+
+    def change(objects: Objects) -> None:
+        ours = find(objects, "NetworkPolicy", "executor-dind-executors")
+        for rule in ours["spec"]["egress"]:
+            for peer in rule.get("to", []):
+                block = peer.get("ipBlock") or {}
+                block["except"] = [new if c == old else c for c in block.get("except", [])]
+
+    return edit(change)
+
+
+def relabel_our_policy(api_version: str) -> Callable[[Objects], Objects]:
+    return edit(lambda o: find(o, "NetworkPolicy", "executor-dind-executors").update(apiVersion=api_version))
+
+
+def foreign_policy(api_version: str, kind: str, spec: dict[str, Any]) -> Callable[[str], dict[str, Any]]:
+    return lambda ns: {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": "open", "namespace": ns},
+        "spec": spec,
+    }
+
+
+def admin_policy(
+    *egress: dict[str, Any], api_version: str = "policy.networking.k8s.io/v1alpha1"
+) -> Callable[[str], dict[str, Any]]:
+    """An AdminNetworkPolicy whose subject is every namespace (cluster-scoped: no namespace)."""
+    return lambda _ns: {
+        "apiVersion": api_version,
+        "kind": "AdminNetworkPolicy",
+        "metadata": {"name": "cluster-egress"},
+        "spec": {"priority": 10, "subject": {"namespaces": {}}, "egress": list(egress)},
+    }
+
+
+def without_namespace(policy_object: dict[str, Any]) -> dict[str, Any]:
+    del policy_object["metadata"]["namespace"]
+    return policy_object
+
+
 ALL_PEERS = [{"namespaceSelector": {}}]
 EXECUTOR_SELECTOR = {"matchLabels": {"app.kubernetes.io/name": "executor"}}
 
@@ -275,7 +318,7 @@ CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
     "allow-all-egress": (
         "recommended",
         add(lambda ns: egress_policy("allow-all", ns, {}, selector={})),
-        {"EXD302", "EXD303", "EXD305"},
+        {"EXD302", "EXD303", "EXD305", "EXD309"},
         "allowed by NetworkPolicy allow-all (egress[0])",
     ),
     "ports-only-rule": (
@@ -340,8 +383,230 @@ CORPUS: dict[str, tuple[str, Callable[[Objects], Objects], set[str], str]] = {
     "parent-overlay-labels-select-executors": (
         "recommended",
         parent_overlay_labels,
-        {"EXD305", "EXD306"},
+        {"EXD305", "EXD306", "EXD309"},
         "allowed by NetworkPolicy sourcegraph-prod (egress[0])",
+    ),
+    # --- ipBlock values as the API server stores them ---
+    "ipv4-mapped-metadata-address": (
+        "strict",
+        add(lambda ns: egress_policy("mapped", ns, {"to": [{"ipBlock": {"cidr": "::ffff:169.254.169.254/128"}}]})),
+        {"EXD302"},
+        "169.254.169.254 (AWS, GCP, Azure, Oracle, DigitalOcean, OpenStack instance metadata) on every port: "
+        "allowed by NetworkPolicy mapped (egress[0])",
+    ),
+    "ipv4-mapped-private-range": (
+        "recommended",
+        add(lambda ns: egress_policy("mapped-vpc", ns, {"to": [{"ipBlock": {"cidr": "::ffff:10.0.0.0/104"}}]})),
+        {"EXD303"},
+        "private range 10.0.0.0/8 (10.0.0.0/8 on every port): allowed by NetworkPolicy mapped-vpc (egress[0])",
+    ),
+    "ipv4-mapped-everything": (
+        "strict-plain-containers",
+        add(lambda ns: egress_policy("mapped-all", ns, {"to": [{"ipBlock": {"cidr": "::ffff:0.0.0.0/96"}}]})),
+        {"EXD302", "EXD303"},
+        "168.63.129.16 (Azure WireServer) on every port: allowed by NetworkPolicy mapped-all (egress[0])",
+    ),
+    "leading-zero-octet-cidr": (
+        "recommended",
+        add(lambda ns: egress_policy("zeros", ns, {"to": [{"ipBlock": {"cidr": "010.0.0.0/8"}}]})),
+        {"EXD302", "EXD303", "EXD307"},
+        "NetworkPolicy zeros: spec.egress[0].to[0].ipBlock.cidr '010.0.0.0/8' has an IPv4 octet with a leading zero",
+    ),
+    "leading-zero-octet-in-our-except": (
+        "strict",
+        set_except("169.254.0.0/16", "169.254.000.0/16"),
+        {"EXD302", "EXD303", "EXD307"},
+        "NetworkPolicy executor-dind-executors: spec.egress[3].to[0].ipBlock.except[3] '169.254.000.0/16' has an "
+        "IPv4 octet with a leading zero",
+    ),
+    "mapped-cidr-with-an-ipv4-except": (
+        "recommended-plain-containers",
+        add(
+            lambda ns: egress_policy(
+                "mapped-except",
+                ns,
+                {"to": [{"ipBlock": {"cidr": "::ffff:100.64.0.0/106", "except": ["100.100.100.200/32"]}}]},
+            )
+        ),
+        # The API server compares prefix lengths as written (106 >= 32) and rejects it; the engines read both.
+        {"EXD303", "EXD307"},
+        "spec.egress[0].to[0].ipBlock.except[0] '100.100.100.200/32' must be a strict subset of the block's cidr",
+    ),
+    # --- named ports toward addresses: the name is resolved on the pod that owns the address ---
+    "named-port-on-a-private-block": (
+        "recommended",
+        add(
+            lambda ns: egress_policy(
+                "to-db", ns, {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": "pgsql"}]}
+            )
+        ),
+        {"EXD303"},
+        "private range 10.0.0.0/8 (10.0.0.0/8 on TCP 5432): allowed by NetworkPolicy to-db (egress[0])",
+    ),
+    "named-port-redis-on-cgnat": (
+        "strict",
+        add(
+            lambda ns: egress_policy(
+                "to-cache", ns, {"to": [{"ipBlock": {"cidr": "100.64.0.0/10"}}], "ports": [{"port": "redis"}]}
+            )
+        ),
+        {"EXD302", "EXD303"},
+        "CGNAT range 100.64.0.0/10 (100.64.0.0/10 on TCP 6379)",
+    ),
+    "named-port-nobody-names": (
+        "strict-runtimeclass",
+        add(
+            lambda ns: egress_policy(
+                "to-any", ns, {"to": [{"ipBlock": {"cidr": "192.168.0.0/16"}}], "ports": [{"port": "memcached"}]}
+            )
+        ),
+        {"EXD303"},
+        "192.168.0.0/16 on TCP 1-65535",
+    ),
+    # --- policy APIs the audit does not model, and NetworkPolicy of another apiVersion ---
+    "calico-kind-network-policy": (
+        "recommended",
+        add(foreign_policy("projectcalico.org/v3", "NetworkPolicy", {"selector": "all()", "types": ["Egress"]})),
+        {"EXD308"},
+        "NetworkPolicy/sourcegraph/open is a NetworkPolicy of projectcalico.org/v3, not networking.k8s.io/v1",
+    ),
+    "our-policy-relabelled": (
+        "strict",
+        relabel_our_policy("networking.k8s.io/v1beta1"),
+        {"EXD308"},
+        "NetworkPolicy/sourcegraph-executors/executor-dind-executors is a NetworkPolicy of networking.k8s.io/v1beta1",
+    ),
+    "cilium-network-policy": (
+        "strict",
+        add(foreign_policy("cilium.io/v2", "CiliumNetworkPolicy", {"endpointSelector": {}, "egress": [{}]})),
+        {"EXD308"},
+        "is a CiliumNetworkPolicy (cilium.io/v2): a policy API the audit does not model",
+    ),
+    "antrea-cluster-network-policy": (
+        "recommended",
+        add(foreign_policy("crd.antrea.io/v1beta1", "ClusterNetworkPolicy", {"priority": 1, "egress": []})),
+        {"EXD308"},
+        "is a ClusterNetworkPolicy (crd.antrea.io/v1beta1)",
+    ),
+    "admin-network-policy-allows-metadata": (
+        "strict",
+        add(admin_policy({"name": "imds", "action": "Allow", "to": [{"networks": ["169.254.169.254/32"]}]})),
+        {"EXD302", "EXD309"},
+        "allowed by AdminNetworkPolicy cluster-egress (egress[0])",
+    ),
+    "admin-network-policy-allows-every-pod": (
+        "recommended",
+        add(
+            admin_policy(
+                {"name": "pods", "action": "Allow", "to": [{"pods": {"namespaceSelector": {}, "podSelector": {}}}]}
+            )
+        ),
+        {"EXD305", "EXD309"},
+        "any pod in any other namespace (every port), any other pod in namespace kube-system (every port)",
+    ),
+    "admin-network-policy-allows-nodes-on-ssh": (
+        "strict-plain-containers",
+        add(
+            admin_policy(
+                {
+                    "name": "nodes",
+                    "action": "Allow",
+                    "to": [{"nodes": {}}],
+                    "ports": [{"portNumber": {"protocol": "TCP", "port": 22}}],
+                }
+            )
+        ),
+        {"EXD302", "EXD303", "EXD309"},
+        "10.0.0.0/8 on TCP 22): allowed by AdminNetworkPolicy cluster-egress (egress[0])",
+    ),
+    "admin-network-policy-other-version": (
+        "recommended",
+        add(
+            admin_policy(
+                {"name": "x", "action": "Allow", "to": [{"namespaces": {}}]},
+                api_version="policy.networking.k8s.io/v1alpha2",
+            )
+        ),
+        {"EXD308"},
+        "is a AdminNetworkPolicy (policy.networking.k8s.io/v1alpha2)",
+    ),
+    # --- selectors on labels the controllers add: at worst they match ---
+    "policy-selects-by-pod-template-hash": (
+        "recommended",
+        add(lambda ns: egress_policy("by-hash", ns, {}, selector={"matchLabels": {"pod-template-hash": "5d8f7c9b4"}})),
+        {"EXD302", "EXD303", "EXD305", "EXD309"},  # the registry's pods carry such labels too
+        "allowed by NetworkPolicy by-hash, whose podSelector reads pod-template-hash, a label the controllers add "
+        "(egress[0])",
+    ),
+    "policy-selects-by-controller-revision-hash-expression": (
+        "strict",
+        add(
+            lambda ns: egress_policy(
+                "by-revision",
+                ns,
+                {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]},
+                selector={"matchExpressions": [{"key": "controller-revision-hash", "operator": "Exists"}]},
+            )
+        ),
+        {"EXD303", "EXD309"},
+        "by-revision, whose podSelector reads controller-revision-hash, a label the controllers add",
+    ),
+    "peer-selects-pods-by-pod-template-hash": (
+        "recommended-plain-containers",
+        add(
+            lambda ns: egress_policy(
+                "to-one-replicaset", ns, {"to": [{"podSelector": {"matchLabels": {"pod-template-hash": "7f9c"}}}]}
+            )
+        ),
+        {"EXD305"},
+        "any other pod in namespace sourcegraph (every port)",
+    ),
+    # --- a policy whose namespace is left to whoever applies it ---
+    "network-policy-without-namespace": (
+        "recommended",
+        add(lambda ns: without_namespace(egress_policy("allow-all", ns, {}, selector={}))),
+        {"EXD302", "EXD303", "EXD305", "EXD307", "EXD309"},
+        "NetworkPolicy allow-all has no namespace",
+    ),
+    "network-policy-without-namespace-strict": (
+        "strict",
+        add(lambda ns: without_namespace(egress_policy("to-vpc", ns, {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}))),
+        {"EXD303", "EXD307"},
+        "whether it selects the executor pods in sourcegraph-executors cannot be known",
+    ),
+    # --- the registry jobs reach: its egress is theirs one hop away ---
+    "registry-egress-policy-type-dropped": (
+        "recommended",
+        edit(
+            lambda o: find(o, "NetworkPolicy", "executor-dind-registry")["spec"].update(
+                policyTypes=["Ingress"], egress=[]
+            )
+        ),
+        {"EXD309"},
+        "no NetworkPolicy restricts egress of the registry that jobs reach",
+    ),
+    "registry-reaches-metadata": (
+        "strict",
+        edit(
+            lambda o: find(o, "NetworkPolicy", "executor-dind-registry")["spec"]["egress"][1]["to"][0]["ipBlock"].pop(
+                "except"
+            )
+        ),
+        {"EXD309"},
+        "the registry can reach the cloud metadata service 169.254.169.254",
+    ),
+    "registry-reaches-internal-pods": (
+        "recommended-plain-containers",
+        add(
+            lambda ns: egress_policy(
+                "registry-out",
+                ns,
+                {"to": ALL_PEERS},
+                selector={"matchLabels": {"app.kubernetes.io/name": "executor-dind-registry"}},
+            )
+        ),
+        {"EXD309"},
+        "the registry can reach pods beyond DNS: any pod in any other namespace (every port)",
     ),
     # --- ingress ---
     "allow-all-ingress": (
@@ -578,8 +843,14 @@ def test_garbage_workload_fields_are_findings_not_tracebacks(renders):
     objects.append({"kind": {"a": 1}, "metadata": {"name": "x"}})
     objects.append({"kind": "Namespace", "metadata": "sourcegraph"})
     objects.append({"kind": "StatefulSet", "metadata": {"name": {"x": 1}}, "spec": {"template": {"spec": 5}}})
-    rules, _ = errors(items_of(objects))
-    assert rules == {"EXD001", "EXD007"}
+    rules, messages = errors(items_of(objects))
+    # The policy without an apiVersion is no networking.k8s.io/v1 NetworkPolicy (EXD308); the unreadable cidr is
+    # a located error (EXD307) and counts at its worst, every address (EXD302, EXD303).
+    assert rules == {"EXD001", "EXD007", "EXD302", "EXD303", "EXD307", "EXD308"}
+    assert (
+        "spec.egress[0].to[0].ipBlock.cidr: NetworkPolicy worse: spec.egress[0].to[0].ipBlock.cidr 'nonsense' is not a "
+        "CIDR: an address, '/', and a prefix length (e.g. 10.0.0.0/8 or fd00::/8) (policy-unreadable)"
+    ) in messages
 
 
 @pytest.mark.parametrize(
@@ -610,3 +881,45 @@ def test_a_mutated_render_fails_the_command_line_too(executor_dind, renders, tmp
     path = tmp_path / "render.yaml"
     path.write_text(dump(CORPUS["host-network"][1](copy.deepcopy(renders["recommended"].objects))))
     assert run([executor_dind, "audit", str(path)]).returncode == 1
+
+
+# What an input could say about itself to widen the audit's verdict, were it believed: the allowance annotations
+# the function once wrote (and read back), and the labels that mark our own objects.
+SELF_DECLARATIONS = {
+    "annotations": {
+        "executor-dind.dev/allowed-cidrs": "0.0.0.0/0,::/0",
+        "executor-dind.dev/dns-pods": "sourcegraph/app=pgsql",
+        "executor-dind.dev/node-local-dns": "169.254.169.254",
+        "executor-dind.dev/sandbox-runtime-class": "runc",
+    },
+    "labels": {"app.kubernetes.io/part-of": "executor-dind", "app.kubernetes.io/managed-by": "executor-dind"},
+}
+
+
+def self_declared(objects: Objects) -> Objects:
+    """Every object, and every pod template, carrying every allowance annotation and our labels."""
+    for obj in objects:
+        metas = [obj.setdefault("metadata", {})]
+        template = obj.get("spec", {}).get("template") if isinstance(obj.get("spec"), dict) else None
+        if isinstance(template, dict):
+            metas.append(template.setdefault("metadata", {}))
+        for meta in metas:
+            for key, values in SELF_DECLARATIONS.items():
+                meta[key] = {**(meta.get(key) or {}), **values}
+    return objects
+
+
+@pytest.mark.parametrize("case", CORPUS)
+def test_no_annotation_or_label_of_the_input_widens_a_verdict(renders, case):
+    profile, mutate, expected, _ = CORPUS[case]
+    mutated = mutate(copy.deepcopy(renders[profile].objects))
+    declared = self_declared(copy.deepcopy(mutated))
+    assert errors(items_of(declared))[0] == expected
+    # Positive control: the declarations did land on the executor's pod template.
+    annotations = deployment(declared)["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["executor-dind.dev/allowed-cidrs"] == "0.0.0.0/0,::/0"
+
+
+def test_declarations_on_a_clean_render_change_nothing(renders):
+    clean = renders["strict"].objects
+    assert errors(items_of(self_declared(copy.deepcopy(clean)))) == errors(items_of(clean)) == (set(), [])

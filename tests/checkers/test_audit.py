@@ -110,3 +110,69 @@ def test_an_allow_policy_in_another_namespace_changes_nothing(executor_dind, net
 
     analysed = connectivity(netpolicy, analysed_dir(tmp_path / "analysed", objects))
     assert not analysed.allows(render.executor_peer, "169.254.169.254", 80)
+
+
+def test_allowances_come_from_the_auditors_config(executor_dind, renders, checkers_tmp):
+    """`audit --config CFG`: the config the render was made with says what is allowed beyond the defaults; the
+    same render without it fails on exactly what the config allows."""
+    namespace = renders["recommended"].namespace
+    to_vpc = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "to-vpc", "namespace": namespace},
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "executor"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]}],
+        },
+    }
+    cilium = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "l7", "namespace": namespace},
+        "spec": {"endpointSelector": {}},
+    }
+    render = checkers_tmp / "render-with-allowances.yaml"
+    render.write_text(dump([*renders["recommended"].objects, to_vpc, cilium]))
+    spec = {
+        "hardening": {"profile": "recommended", "networkPolicy": {"allowedCIDRs": ["10.20.0.0/16"]}},
+        "auditOutOfScope": [{"kind": "CiliumNetworkPolicy", "reason": "L7 rules only, reviewed by the platform team"}],
+    }
+    config = checkers_tmp / "auditor.yaml"
+    config.write_text(
+        dump(
+            [
+                {
+                    "apiVersion": "executor-dind.dev/v1alpha1",
+                    "kind": "ExecutorDind",
+                    "metadata": {"name": "x"},
+                    "spec": spec,
+                }
+            ]
+        )
+    )
+    # Positive control: with the defaults, the same render fails on the CIDR and the Cilium policy.
+    code, findings = audit(executor_dind, render)
+    assert (code, ids(findings, "error")) == (1, {"EXD303", "EXD308"})
+    allowed = run([executor_dind, "audit", "--config", str(config), str(render)])
+    assert allowed.returncode == 0, allowed.stdout
+    assert not [line for line in allowed.stdout.splitlines() if line.startswith("error")]
+    assert (
+        "info: out of the audit's scope by the auditor's config: CiliumNetworkPolicy (L7 rules only, reviewed by "
+        "the platform team)"
+    ) in allowed.stdout.splitlines()
+
+
+def test_a_bad_auditor_config_is_a_located_error(executor_dind, renders, checkers_tmp):
+    config = checkers_tmp / "bad-auditor.yaml"
+    config.write_text(
+        "apiVersion: executor-dind.dev/v1alpha1\nkind: ExecutorDind\nmetadata: {name: x}\n"
+        "spec:\n  auditOutOfScope: [{kind: cilium}]\n"
+    )
+    result = run([executor_dind, "audit", "--config", str(config), str(renders["strict"].path)])
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"executor-dind: {config}: spec.auditOutOfScope[0].kind: 'cilium' is not a Kubernetes kind "
+        "(e.g. CiliumNetworkPolicy)",
+        f"executor-dind: {config}: spec.auditOutOfScope[0].reason: is required",
+    ]

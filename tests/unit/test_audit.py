@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from executor_dind import naming
+from executor_dind import function_config, naming
 from executor_dind.audit import audit
+from executor_dind.audit.allowances import DEFAULT, Allowances
 from executor_dind.krm.item import Item
 from executor_dind.krm.read import read_stream
 
-from .helpers import dind, executor, find, frontend_service, pod, render, replace, secret
+from .helpers import config, dind, executor, find, frontend_service, pod, render, replace, secret
 
 DEPLOYMENT = "Deployment/sourcegraph/executor-all"
 STRICT_DEPLOYMENT = "Deployment/executors/executor-all"
@@ -22,9 +23,11 @@ REGISTRY = "StatefulSet/sourcegraph/executor-dind-registry"
 REGISTRY_IMAGE = ("EXD005", REGISTRY, "spec.template.spec.containers[0].image")
 
 
-def findings(items: list[Item], rule: str | None = None) -> list[tuple[str, str, str]]:
+def findings(items: list[Item], rule: str | None = None, auditor: Allowances = DEFAULT) -> list[tuple[str, str, str]]:
     return sorted(
-        (r.rule, r.resource.describe(), r.field_path) for r in audit(items) if r.rule and rule in (None, r.rule)
+        (r.rule, r.resource.describe(), r.field_path)
+        for r in audit(items, allowances=auditor)
+        if r.rule and rule in (None, r.rule)
     )
 
 
@@ -560,20 +563,34 @@ def test_exd302_fails_when_the_metadata_range_is_not_excepted():
     ]
 
 
-def test_exd303_accepts_the_declared_allowed_cidrs_and_nothing_more():
-    """allowedCIDRs are declared on the policy (an annotation): what they open is no error, the rest is."""
+def allowances(**hardening: Any) -> Allowances:
+    """The auditor's allowances from the same hardening settings the render was made with."""
+    return Allowances.of(function_config.parse_function_config(config(hardening=hardening)))
+
+
+def test_exd303_accepts_the_auditors_allowed_cidrs_and_nothing_more():
+    """allowedCIDRs come from the auditor's config, never from the render: the policy carries no declaration."""
     spec = {"profile": "recommended", "networkPolicy": {"allowedCIDRs": ["10.0.0.0/24", "192.168.7.0/24"]}}
     items = render(frontend_service("sourcegraph"), hardening=spec)
     policy = find(items, "NetworkPolicy", "executor-dind-executors")
-    assert policy["metadata"]["annotations"] == {"executor-dind.dev/allowed-cidrs": "10.0.0.0/24,192.168.7.0/24"}
-    assert findings(items, "EXD303") == []
+    assert "annotations" not in policy["metadata"]
+    auditor = allowances(**spec)
+    assert auditor.allowed_cidrs == ("10.0.0.0/24", "192.168.7.0/24")
+    assert findings(items, "EXD303", auditor) == []
+    # Positive control: the same render judged with the default allowances opens two private ranges.
+    assert [r.message for r in audit(items) if r.rule == "EXD303"] == [
+        "jobs can reach the private range 10.0.0.0/8 (10.0.0.0/24 on every port): allowed by NetworkPolicy "
+        "executor-dind-executors (egress[4]) (private-reachable)",
+        "jobs can reach the private range 192.168.0.0/16 (192.168.7.0/24 on every port): allowed by NetworkPolicy "
+        "executor-dind-executors (egress[4]) (private-reachable)",
+    ]
 
     def widen(policy: dict[str, Any]) -> None:
         policy["spec"]["egress"][-1]["to"].append({"ipBlock": {"cidr": "10.0.1.0/24"}})
 
     widened = changed(items, "NetworkPolicy", "executor-dind-executors", widen)
-    assert [r.message for r in audit(widened) if r.rule == "EXD303"] == [
-        "jobs can reach the private range 10.0.0.0/8 outside the declared allowedCIDRs (10.0.1.0/24 on every "
+    assert [r.message for r in audit(widened, allowances=auditor) if r.rule == "EXD303"] == [
+        "jobs can reach the private range 10.0.0.0/8 outside the auditor's allowedCIDRs (10.0.1.0/24 on every "
         "port): allowed by NetworkPolicy executor-dind-executors (egress[4]) (private-reachable)"
     ]
 
@@ -626,25 +643,19 @@ def test_upstream_component_findings(upstream_component):
     assert ("EXD003", executor_ref) not in found  # upstream reads the password from a Secret
 
 
-def test_declared_dns_pods_and_node_local_dns_are_not_holes():
+def test_the_auditors_dns_pods_and_node_local_dns_are_not_holes():
     dns = {"namespace": "dns", "podLabels": {"app": "coredns"}, "nodeLocalIP": "169.254.20.10"}
-    items = render(frontend_service("sourcegraph"), hardening={"profile": "recommended", "networkPolicy": {"dns": dns}})
-    policy = find(items, "NetworkPolicy", "executor-dind-executors")
-    assert policy["metadata"]["annotations"] == {
-        "executor-dind.dev/dns-pods": "dns/app=coredns",
-        "executor-dind.dev/node-local-dns": "169.254.20.10",
-    }
-    assert [r for r in audit(items) if r.severity == "error"] == []
-
-    def undeclared(policy: dict[str, Any]) -> None:
-        del policy["metadata"]["annotations"]
-
-    # Without the declarations the NodeLocal DNSCache address is a link-local hole (the undeclared DNS pods are
-    # not in the output, so their selector reaches nothing the audit can see).
-    items = changed(items, "NetworkPolicy", "executor-dind-executors", undeclared)
+    hardening = {"profile": "recommended", "networkPolicy": {"dns": dns}}
+    items = render(frontend_service("sourcegraph"), hardening=hardening)
+    assert "annotations" not in find(items, "NetworkPolicy", "executor-dind-executors")["metadata"]
+    assert [r for r in audit(items, allowances=allowances(**hardening)) if r.severity == "error"] == []
+    # Judged with the default allowances, the NodeLocal DNSCache address is a link-local hole, for the executors
+    # and for the registry.
     assert [r.message for r in audit(items) if r.severity == "error"] == [
         "jobs can reach the link-local range 169.254.0.0/16 (169.254.20.10/32 on TCP 53, UDP 53): allowed by "
-        "NetworkPolicy executor-dind-executors (egress[1]) (private-reachable)"
+        "NetworkPolicy executor-dind-executors (egress[1]) (private-reachable)",
+        "the registry can reach the link-local range 169.254.0.0/16 (169.254.20.10/32 on TCP 53, UDP 53): allowed "
+        "by NetworkPolicy executor-dind-registry (egress[1]) (registry-egress-open)",
     ]
 
 

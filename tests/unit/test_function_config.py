@@ -154,8 +154,10 @@ def test_schema_describes_every_spec_field_with_its_wire_name():
         "privateRegistry",
         "hardening",
         "auditExceptions",
+        "auditOutOfScope",
     }
     assert properties["auditExceptions"]["items"]["required"] == ["rule", "reason"]
+    assert properties["auditOutOfScope"]["items"]["required"] == ["kind", "reason"]
     assert set(properties["hardening"]["properties"]) == {
         "profile",
         "nodePool",

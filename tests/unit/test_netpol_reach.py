@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 
 from executor_dind.audit import reach
+from executor_dind.krm.read import read_stream
+
+# What the loader makes of a port written with 5,000 digits.
+HUGE = read_stream("a: " + "9" * 5000 + "\n")[0].obj["a"]
 
 
 def cidrs(addresses: reach.IPSet) -> list[str]:
@@ -25,10 +29,41 @@ def test_an_ip_block_is_its_cidr_minus_its_excepts():
 
 
 @pytest.mark.parametrize(
-    "block", [{"cidr": "nonsense"}, {"cidr": "10.0.0.0/8", "except": ["x"]}, {"cidr": "10.0.0.0/8", "except": 5}, 7]
+    ("block", "covered"),
+    [
+        # An engine may read an unreadable cidr as allow-all (the SIG reference engine does): every address.
+        ({"cidr": "nonsense"}, ["0.0.0.0/0", "::/0"]),
+        ({"cidr": "010.0.0.0/8"}, ["0.0.0.0/0", "::/0"]),
+        # An unreadable except entry excepts nothing.
+        ({"cidr": "10.0.0.0/8", "except": ["x"]}, ["10.0.0.0/8"]),
+        (
+            {"cidr": "10.0.0.0/8", "except": ["10.01.0.0/16", "10.2.0.0/16"]},
+            [
+                *("10.0.0.0/15", "10.3.0.0/16", "10.4.0.0/14", "10.8.0.0/13"),
+                *("10.16.0.0/12", "10.32.0.0/11", "10.64.0.0/10", "10.128.0.0/9"),
+            ],
+        ),
+        ({"cidr": "10.0.0.0/8", "except": 5}, ["10.0.0.0/8"]),
+        (7, []),
+    ],
 )
-def test_a_malformed_ip_block_covers_nothing(block):
-    assert not reach.block_networks(block)
+def test_an_unreadable_ip_block_counts_at_its_worst(block, covered):
+    assert cidrs(reach.block_networks(block)) == covered
+
+
+def test_an_ipv4_mapped_block_is_its_ipv4_block():
+    assert cidrs(reach.block_networks({"cidr": "::ffff:169.254.0.0/112"})) == ["169.254.0.0/16"]
+    everything_but_ten = {"cidr": "::ffff:0:0/96", "except": ["::ffff:10.0.0.0/104"]}
+    assert cidrs(reach.block_networks(everything_but_ten)) == [
+        "0.0.0.0/5",
+        "8.0.0.0/7",
+        "11.0.0.0/8",
+        "12.0.0.0/6",
+        "16.0.0.0/4",
+        "32.0.0.0/3",
+        "64.0.0.0/2",
+        "128.0.0.0/1",
+    ]
 
 
 def test_ip_versions_never_mix():
@@ -81,10 +116,15 @@ def test_ports_numbers_ranges_and_names():
     pod = reach.Pod("ns", {}, "p", (("http", 3080, "TCP"), ("dns", 53, "UDP")))
     grant = reach.Grant("p", "egress[0]", None, [{"port": "http"}, {"port": 8000, "endPort": 8010}, {"port": "dns"}])
     assert reach.grant_ports(grant, pod).describe() == "TCP 3080, TCP 8000-8010"
-    # A name matches the pod's port of that name and protocol only; an address has no names.
+    # A name matches the pod's port of that name and protocol only.
     udp = reach.Grant("p", "egress[0]", None, [{"port": "dns", "protocol": "UDP"}])
     assert reach.grant_ports(udp, pod).describe() == "UDP 53"
-    assert not reach.grant_ports(udp, None)
+    # Toward an address, the name is resolved on whichever pod owns it: every port of that name in the output,
+    # or, when no pod in the output names a port so, any port.
+    names = reach.named_ports([pod, reach.Pod("db", {}, "pgsql", (("dns", 5353, "UDP"), ("pgsql", 5432, "TCP")))])
+    assert names == {("TCP", "http"): (3080,), ("UDP", "dns"): (53, 5353), ("TCP", "pgsql"): (5432,)}
+    assert reach.grant_ports(udp, None, names).describe() == "UDP 53, UDP 5353"
+    assert reach.grant_ports(udp, None, {}).describe() == "UDP 1-65535"
     assert reach.grant_ports(reach.Grant("p", "egress[0]", None, None), None).describe() == "every port"
 
 
@@ -111,3 +151,99 @@ def test_address_holes_leave_out_what_is_allowed_on_its_ports():
     wider = dns_anywhere._replace(ports=None)
     [hole] = reach.address_holes([wider], reach.ipset("169.254.0.0/16"), allowed)
     assert cidrs(hole.addresses) == ["169.254.20.10/32"]
+
+
+@pytest.mark.parametrize(
+    ("port", "ranges"),
+    [
+        ("\u2075\u2074\u2073\u2072", {"TCP": ((1, 65535),)}),  # superscript digits: no number, no name
+        ("5432", {"TCP": ((1, 65535),)}),  # a numeric string: the API server rejects it as a name
+        (HUGE, {"TCP": ((1, 65535),)}),
+        (10**5000, {"TCP": ((1, 65535),)}),
+        (True, {"TCP": ((1, 65535),)}),
+        (5432, {"TCP": ((5432, 5432),)}),
+    ],
+    ids=["superscript", "numeric-string", "five-thousand-digits", "ten-to-the-5000", "bool", "number"],
+)
+def test_a_port_no_reader_agrees_on_is_every_port(port, ranges):
+    grant = reach.Grant("p", "egress[0]", None, [{"port": port}])
+    assert reach.grant_ports(grant, None).ranges == ranges
+
+
+NOT_A_PORT = "is neither a port number from 1 to 65535 nor a port name (1-15 of a-z, 0-9 and '-', with a letter)"
+
+
+def test_policy_problems_name_the_field():
+    policy = {
+        "metadata": {"name": "p", "namespace": "ns"},
+        "spec": {
+            "egress": [
+                {
+                    "to": [
+                        {"ipBlock": {"cidr": "010.0.0.0/8"}},
+                        {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254", "10.0.0.0/8"]}},
+                        {"ipBlock": {"cidr": "::ffff:10.0.0.0/104", "except": ["10.1.0.0/16"]}},
+                    ],
+                    "ports": [{"port": "\u2075\u2074"}, {"port": HUGE}, {"port": 80, "endPort": 79}],
+                }
+            ],
+            "ingress": [{"from": [{"ipBlock": {"cidr": "192.168.0.0/16"}}], "ports": [{"protocol": "ICMP"}]}],
+        },
+    }
+    assert reach.policy_problems(policy) == [
+        (
+            "spec.egress[0].ports[0].port",
+            "'\u2075\u2074' " + NOT_A_PORT,
+        ),
+        (
+            "spec.egress[0].ports[1].port",
+            "an integer of 5000 digits " + NOT_A_PORT,
+        ),
+        ("spec.egress[0].ports[2].endPort", "79 is not a port number from the rule's numeric port to 65535"),
+        (
+            "spec.egress[0].to[0].ipBlock.cidr",
+            "'010.0.0.0/8' has an IPv4 octet with a leading zero: the API server reads it as decimal, Go's net package "
+            "(used by the policy engines) refuses it; write it without leading zeros",
+        ),
+        (
+            "spec.egress[0].to[1].ipBlock.except[0]",
+            "'169.254.169.254' is not a CIDR: an address, '/', and a prefix length (e.g. 10.0.0.0/8 or fd00::/8)",
+        ),
+        (
+            "spec.egress[0].to[2].ipBlock.except[0]",
+            "'10.1.0.0/16' must be a strict subset of the block's cidr '::ffff:10.0.0.0/104' "
+            "(the API server rejects it)",
+        ),
+        ("spec.ingress[0].ports[0].protocol", "'ICMP' is not TCP, UDP or SCTP"),
+    ]
+    # Positive control: the same shapes written as every reader reads them have no problem.
+    clean = {
+        "metadata": {"name": "p", "namespace": "ns"},
+        "spec": {
+            "egress": [
+                {
+                    "to": [
+                        {"ipBlock": {"cidr": "10.0.0.0/8"}},
+                        {"ipBlock": {"cidr": "::ffff:10.0.0.0/104", "except": ["::ffff:10.1.0.0/112"]}},
+                    ],
+                    "ports": [{"port": "pgsql"}, {"port": 5432}, {"port": 80, "endPort": 81, "protocol": "SCTP"}],
+                }
+            ],
+        },
+    }
+    assert reach.policy_problems(clean) == []
+
+
+def test_a_term_on_a_label_the_controllers_add_is_met_at_worst():
+    labels = {"app": "executor"}
+    by_hash = {"matchLabels": {"app": "executor", "pod-template-hash": "5d8f"}}
+    assert not reach.selector_matches(by_hash, labels)
+    assert reach.selector_matches(by_hash, labels, worst=True)
+    for key in ("controller-revision-hash", "batch.kubernetes.io/job-name", "apps.kubernetes.io/pod-index"):
+        absent = {"matchExpressions": [{"key": key, "operator": "DoesNotExist"}, {"key": key, "operator": "Exists"}]}
+        assert reach.selector_matches(absent, labels, worst=True), key
+    # Positive control: other keys the template lacks stay unmet, and a held label is read as it is.
+    assert not reach.selector_matches({"matchLabels": {"tier": "db"}}, labels, worst=True)
+    held = {"app": "executor", "pod-template-hash": "aaaa"}
+    assert not reach.selector_matches(by_hash, held, worst=True)
+    assert reach.controller_labels_in(by_hash) == ["pod-template-hash"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from executor_dind.audit.allowances import DEFAULT, Allowances
 from executor_dind.audit.rules import RULES
 from executor_dind.audit.scope import Scope
 from executor_dind.krm.item import Item
@@ -21,13 +22,21 @@ def in_scope(item: Item) -> bool:
 
 
 def audit(
-    items: list[Item], allow_none: bool = False, targets: list[Item] | None = None, errors_only: bool = False
+    items: list[Item],
+    allow_none: bool = False,
+    targets: list[Item] | None = None,
+    errors_only: bool = False,
+    allowances: Allowances = DEFAULT,
 ) -> list[Result]:
     """Findings over the workloads of items (or only over targets, judged with everything in items around them);
     no executor workload is an error (the function was dropped, or the input is not the render) unless
-    `allow_none`, and no object at all always is. errors_only: run only the error rules (the self-audit)."""
-    scope = Scope.of(items)
-    findings = []
+    `allow_none`, and no object at all always is. errors_only: run only the error rules (the self-audit).
+    allowances: what the auditor allows beyond the defaults (never read from the items)."""
+    scope = Scope.of(items, allowances)
+    findings = [
+        Result(f"out of the audit's scope by the auditor's config: {kind} ({reason})", "info")
+        for kind, reason in allowances.out_of_scope
+    ]
     workloads = [item for item in (items if targets is None else targets) if in_scope(item)]
     for item in workloads:
         executor = is_executor_workload(item.obj)

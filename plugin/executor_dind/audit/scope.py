@@ -1,11 +1,13 @@
-"""The audit's vocabulary: the view of the audited items (Scope), what a rule finds (Finding), a rule (Rule)."""
+"""The audit's vocabulary: the view of the audited items and the auditor's allowances (Scope), what a rule finds
+(Finding), a rule (Rule)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from executor_dind.audit.allowances import DEFAULT, Allowances
 from executor_dind.krm.item import Item
-from executor_dind.podspec import pod_spec
+from executor_dind.podspec import has_pod_template, is_executor_workload, is_registry_workload, pod_spec
 from executor_dind.records import Record
 
 TYPE_CHECKING = False
@@ -23,12 +25,34 @@ class Finding(Record):
     message: str
 
 
-class Scope:
-    """The audit's view: every item, and the kinds that decide what an executor pod may do."""
+NETWORK_POLICY_API = "networking.k8s.io/v1"
+ADMIN_POLICY_API = "policy.networking.k8s.io/v1alpha1"
+ADMIN_POLICY_KINDS = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy")
+# Policy kinds that allow or deny traffic without containing "NetworkPolicy" in their names.
+OTHER_POLICY_KINDS = frozenset({"EgressFirewall"})
 
-    def __init__(self, items: list[Item]) -> None:
+
+def is_other_policy(item: Item) -> bool:
+    """A policy API that is neither networking.k8s.io/v1 NetworkPolicy nor the admin policies the audit models:
+    Cilium, Calico (also its own `kind: NetworkPolicy`), Antrea, OVN, ... and our own policy relabelled."""
+    kind = item.kind
+    if kind == "NetworkPolicy":
+        return item.api_version != NETWORK_POLICY_API
+    if kind in ADMIN_POLICY_KINDS:
+        return item.api_version != ADMIN_POLICY_API
+    return "NetworkPolic" in kind or kind in OTHER_POLICY_KINDS
+
+
+class Scope:
+    """The audit's view: every item, the kinds that decide what an executor pod may do, and what the auditor
+    allows (never what the items say about themselves)."""
+
+    def __init__(self, items: list[Item], allowances: Allowances = DEFAULT) -> None:
         self.items = items
+        self.allowances = allowances
         self.network_policies: list[Item] = []
+        self.admin_policies: list[Item] = []  # AdminNetworkPolicy, BaselineAdminNetworkPolicy
+        self.other_policies: list[Item] = []
         self.namespaces: dict[str, Item] = {}
         self.service_accounts: dict[tuple[str, str], Item] = {}
         self.config_maps: dict[tuple[str, str], Item] = {}
@@ -40,11 +64,15 @@ class Scope:
         self.memo: dict[tuple[str, int], Any] = {}
 
     @classmethod
-    def of(cls, items: list[Item]) -> Scope:
-        scope = cls(items)
+    def of(cls, items: list[Item], allowances: Allowances = DEFAULT) -> Scope:
+        scope = cls(items, allowances)
         for item in items:
-            if item.kind == "NetworkPolicy":
+            if is_other_policy(item):
+                scope.other_policies.append(item)
+            elif item.kind == "NetworkPolicy":
                 scope.network_policies.append(item)
+            elif item.kind in ADMIN_POLICY_KINDS:
+                scope.admin_policies.append(item)
             elif item.kind == "Namespace":
                 scope.namespaces[item.name] = item
             elif item.kind == "ServiceAccount":
@@ -58,6 +86,39 @@ class Scope:
             elif item.kind in SCALER_KINDS:
                 scope.scalers.append(item)
         return scope
+
+    def workloads(self) -> list[Item]:
+        """The items with a pod template (computed once per audit: the network rules read it per workload)."""
+        memo_key = ("workloads", 0)
+        if memo_key not in self.memo:
+            self.memo[memo_key] = [
+                item for item in self.items if has_pod_template(item) and pod_spec(item.obj) is not None
+            ]
+        return self.memo[memo_key]
+
+    def workloads_in(self, namespace: str) -> list[Item]:
+        """The items with a pod template in this namespace (grouped once per audit)."""
+        memo_key = ("workloads-by-namespace", 0)
+        if memo_key not in self.memo:
+            grouped: dict[str, list[Item]] = {}
+            for item in self.workloads():
+                grouped.setdefault(item.namespace, []).append(item)
+            self.memo[memo_key] = grouped
+        return self.memo[memo_key].get(namespace, [])
+
+    def registries(self) -> list[Item]:
+        """The registry workloads (computed once per audit)."""
+        memo_key = ("registries", 0)
+        if memo_key not in self.memo:
+            self.memo[memo_key] = [item for item in self.workloads() if is_registry_workload(item.obj)]
+        return self.memo[memo_key]
+
+    def executors(self) -> list[Item]:
+        """The executor workloads (computed once per audit)."""
+        memo_key = ("executors", 0)
+        if memo_key not in self.memo:
+            self.memo[memo_key] = [item for item in self.workloads() if is_executor_workload(item.obj)]
+        return self.memo[memo_key]
 
     def scalers_of(self, item: Item) -> list[Item]:
         """The ScaledObjects and HorizontalPodAutoscalers whose scaleTargetRef is this workload."""

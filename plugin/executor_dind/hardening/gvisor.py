@@ -21,12 +21,11 @@ from executor_dind.hardening.common import (
     escape_pointer,
     op,
 )
-from executor_dind.naming import CLUSTER_OBJECT_LABELS, SANDBOX_ANNOTATION
+from executor_dind.naming import CLUSTER_OBJECT_LABELS
 from executor_dind.results import Result
 from executor_dind.runtimes import (
     HOST_KERNEL_HANDLERS,
     RUNTIME_DEFAULT_CAPABILITIES,
-    WELL_KNOWN_SANDBOX,
     is_sandbox_handler,
 )
 from executor_dind.settings import Gvisor
@@ -145,10 +144,6 @@ def _deployment_patch(spec: Spec, obj: dict[str, Any]) -> Patch:
         op("add", f"{dind}/securityContext/capabilities", {"drop": ["ALL"], "add": list(CAPABILITIES)}),
         op("add", "/spec/template/spec/runtimeClassName", spec.hardening.gvisor.runtime_class_name),
     ]
-    gvisor = spec.hardening.gvisor
-    if gvisor.runtime_class_name != WELL_KNOWN_SANDBOX and not gvisor.create_runtime_class:
-        # The user's word that this RuntimeClass is a sandbox, for the audit (the output does not hold it).
-        ops.append(op("add", "/metadata/annotations/" + escape_pointer(SANDBOX_ANNOTATION), gvisor.runtime_class_name))
     return Patch("Deployment", obj["metadata"]["name"], tuple(ops))
 
 

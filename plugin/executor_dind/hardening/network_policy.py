@@ -6,25 +6,20 @@ pods on their HTTP *pod* port (policies see traffic after the Service's DNAT), t
 `0.0.0.0/0` / `::/0` except the denied ranges (private, link-local incl. 169.254.169.254, CGNAT, loopback,
 multicast, IPv6 ULA and link-local), plus `allowedCIDRs` for the user's own code hosts. Job containers run in
 dind's network namespace and leave NATed to the pod address, so the pod's policy covers them too. A second
-policy admits only executor pods to the private registry's port.
+policy admits only executor pods to the private registry's port, and lets the registry reach only DNS and its
+upstream (the same internet rule): jobs reach the registry, so its egress is theirs one hop away.
 
 The audit computes, as address sets and pods with ports, what the union of every NetworkPolicy that selects a
-pod allows (audit/reach.py). What the render allows beyond the defaults, the function declares on its policy
-(ALLOWED_CIDRS_ANNOTATION and the DNS annotations); the audit reads those declarations from policies labelled
-part-of executor-dind only.
+pod allows (audit/reach.py). What the render allows beyond the defaults (allowedCIDRs, the DNS pods) the audit
+learns from the auditor's config (audit/allowances.py), never from the render: nothing here declares it.
 """
 
 from __future__ import annotations
 
 from executor_dind.hardening.common import Applied, Control
 from executor_dind.naming import (
-    ALLOWED_CIDRS_ANNOTATION,
-    DNS_ANNOTATION,
-    DNS_NAMESPACE,
-    DNS_POD_LABELS,
     EXECUTOR_POD_SELECTOR,
     METRICS_PORT,
-    NODE_LOCAL_DNS_ANNOTATION,
     PROMETHEUS_POD_LABELS,
     REGISTRY_POD_SELECTOR,
     REGISTRY_PORT,
@@ -158,22 +153,39 @@ def _namespace_peer(namespace: str, context: Context) -> dict[str, Any]:
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
 
 
-def policy(spec: Spec, context: Context) -> dict[str, Any]:
-    import ipaddress
-
-    from executor_dind import cidr
-
-    conf = spec.hardening.network_policy
+def _dns_rules(conf: Any) -> list[dict[str, Any]]:
+    """The cluster DNS pods (and the NodeLocal DNSCache address) on port 53."""
     dns_peer = {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": conf.dns.namespace}},
         "podSelector": {"matchLabels": dict(conf.dns.pod_labels)},
     }
     dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
-    egress: list[dict[str, Any]] = [{"to": [dns_peer], "ports": dns_ports}]
+    rules: list[dict[str, Any]] = [{"to": [dns_peer], "ports": dns_ports}]
     if conf.dns.node_local_ip:
-        egress.append(
-            {"to": [{"ipBlock": {"cidr": str(node_local_block(conf.dns.node_local_ip))}}], "ports": dns_ports}
-        )
+        rules.append({"to": [{"ipBlock": {"cidr": str(node_local_block(conf.dns.node_local_ip))}}], "ports": dns_ports})
+    return rules
+
+
+def _internet_rules(conf: Any) -> list[dict[str, Any]]:
+    """`0.0.0.0/0` and `::/0` except the denied ranges, and the allowedCIDRs, as every reader reads them."""
+    import ipaddress
+
+    from executor_dind import cidr
+
+    denied = [cidr.network(text) for text in conf.denied_cidrs]
+    internet = []
+    for everything in (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")):
+        excepted = [str(net) for net in denied if net.version == everything.version]
+        internet.append({"ipBlock": {"cidr": str(everything), "except": excepted}})
+    rules: list[dict[str, Any]] = [{"to": internet}]
+    if conf.allowed_cidrs:
+        rules.append({"to": [{"ipBlock": {"cidr": cidr.canonical(text)}} for text in conf.allowed_cidrs]})
+    return rules
+
+
+def policy(spec: Spec, context: Context) -> dict[str, Any]:
+    conf = spec.hardening.network_policy
+    egress = _dns_rules(conf)
     frontend_peer = {
         **_namespace_peer(context.sourcegraph_namespace, context),
         "podSelector": {"matchLabels": dict(context.frontend_pod_labels)},
@@ -186,14 +198,7 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
             "ports": [{"protocol": "TCP", "port": REGISTRY_PORT}],
         }
     )
-    denied = [cidr.network(text) for text in conf.denied_cidrs]
-    internet = []
-    for everything in (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")):
-        excepted = [str(net) for net in denied if net.version == everything.version]
-        internet.append({"ipBlock": {"cidr": str(everything), "except": excepted}})
-    egress.append({"to": internet})
-    if conf.allowed_cidrs:
-        egress.append({"to": [{"ipBlock": {"cidr": cidr.canonical(text)}} for text in conf.allowed_cidrs]})
+    egress.extend(_internet_rules(conf))
     prometheus_peer = {
         **_namespace_peer(context.sourcegraph_namespace, context),
         "podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)},
@@ -209,58 +214,43 @@ def policy(spec: Spec, context: Context) -> dict[str, Any]:
             ],
             "egress": egress,
         },
-        _declarations(conf),
     )
 
 
-def _declarations(conf: Any) -> dict[str, str]:
-    """The annotations that tell the audit what this render lets executors reach beyond the defaults."""
-    from executor_dind import cidr
-
-    annotations = {}
-    if conf.allowed_cidrs:
-        annotations[ALLOWED_CIDRS_ANNOTATION] = ",".join(cidr.canonical(text) for text in conf.allowed_cidrs)
-    if conf.dns.namespace != DNS_NAMESPACE or dict(conf.dns.pod_labels) != DNS_POD_LABELS:
-        labels = ",".join(f"{key}={value}" for key, value in sorted(conf.dns.pod_labels.items()))
-        annotations[DNS_ANNOTATION] = f"{conf.dns.namespace}/{labels}"
-    if conf.dns.node_local_ip:
-        annotations[NODE_LOCAL_DNS_ANNOTATION] = str(node_local_block(conf.dns.node_local_ip).network_address)
-    return annotations
-
-
-def _network_policy(
-    name: str, context: Context, spec: dict[str, Any], annotations: dict[str, str] | None = None
-) -> dict[str, Any]:
-    extra = {"annotations": annotations} if annotations else {}
+def _network_policy(name: str, context: Context, spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": object_metadata(name, context, **extra),
+        "metadata": object_metadata(name, context),
         "spec": spec,
     }
 
 
-def registry_policy(context: Context) -> dict[str, Any]:
-    """Ingress to the pull-through registry from executor pods only. Its egress stays open: it pulls from the
-    configured remote. Emitted even without the registry (it then selects nothing), so Components compose."""
+def registry_policy(spec: Spec, context: Context) -> dict[str, Any]:
+    """The pull-through registry: ingress from executor pods only; egress to DNS and its upstream, which is the
+    internet as the executors see it (the denied ranges excepted, allowedCIDRs added): never the metadata service,
+    private ranges or other pods. Emitted even without the registry (it then selects nothing), so Components
+    compose."""
+    conf = spec.hardening.network_policy
     return _network_policy(
         REGISTRY_POLICY_NAME,
         context,
         {
             "podSelector": {"matchLabels": dict(REGISTRY_POD_SELECTOR)},
-            "policyTypes": ["Ingress"],
+            "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {
                     "from": [{"podSelector": {"matchLabels": dict(EXECUTOR_POD_SELECTOR)}}],
                     "ports": [{"protocol": "TCP", "port": REGISTRY_PORT}],
                 }
             ],
+            "egress": [*_dns_rules(conf), *_internet_rules(conf)],
         },
     )
 
 
 def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> Applied:
-    return Applied(added=(policy(spec, context), registry_policy(context)))
+    return Applied(added=(policy(spec, context), registry_policy(spec, context)))
 
 
 CONTROL = Control(
@@ -269,7 +259,8 @@ CONTROL = Control(
     does="NetworkPolicy `executor-dind-executors` on executor pods: ingress only Prometheus on 6060; egress only "
     "cluster DNS pods, the frontend pods' HTTP *pod* port, the registry pods, and `0.0.0.0/0`/`::/0` except "
     "private, link-local (incl. 169.254.169.254), CGNAT, loopback, multicast, IPv6 ULA/link-local; "
-    "`allowedCIDRs` for your code hosts; and `executor-dind-registry` admitting only executor pods to the registry",
+    "`allowedCIDRs` for your code hosts; and `executor-dind-registry` admitting only executor pods to the registry, "
+    "whose own egress is DNS and the same internet rule",
     guarantees="jobs cannot reach the cloud metadata service, private ranges or Sourcegraph's internal services; "
     "only DNS, the frontend's HTTP port, the registry and the public internet",
     requires="a CNI that enforces NetworkPolicy (Calico, Cilium, GKE Dataplane V2, ...)",

@@ -126,17 +126,23 @@ def test_allowed_cidrs_add_a_rule_of_their_own():
     }
 
 
-def test_registry_policy_admits_only_executor_pods():
-    _, objects = policy_of()
+def test_registry_policy_admits_only_executor_pods_and_lets_the_registry_reach_dns_and_the_internet():
+    policy, objects = policy_of({"hardening": {"networkPolicy": {"allowedCIDRs": ["10.20.0.0/16"]}}})
     registry = find(objects, "NetworkPolicy", network_policy.REGISTRY_POLICY_NAME)
     assert registry["spec"]["podSelector"] == {"matchLabels": naming.REGISTRY_POD_SELECTOR}
-    assert registry["spec"]["policyTypes"] == ["Ingress"]
+    assert registry["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert registry["spec"]["ingress"] == [
         {
             "from": [{"podSelector": {"matchLabels": naming.EXECUTOR_POD_SELECTOR}}],
             "ports": [{"protocol": "TCP", "port": naming.REGISTRY_PORT}],
         }
     ]
+    # The executors' DNS rule, then their internet rule (denied ranges excepted) and allowedCIDRs: no frontend,
+    # no registry-to-registry, no private range beyond the allowed one.
+    assert registry["spec"]["egress"] == [policy["spec"]["egress"][0], *policy["spec"]["egress"][3:]]
+    assert registry["spec"]["egress"][0]["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+    assert registry["spec"]["egress"][1]["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0"
+    assert registry["spec"]["egress"][-1] == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]}
 
 
 def test_policies_live_beside_the_executors():
@@ -267,7 +273,7 @@ def test_mapped_forms_are_rendered_canonical_and_node_local_ip_per_family():
     assert "198.51.100.0/24" in blocks[1]["except"] and blocks[1]["cidr"] == "0.0.0.0/0"
     assert blocks[2]["cidr"] == "::/0" and not any("ffff" in text for text in blocks[2]["except"])
     assert blocks[3] == {"cidr": "203.0.113.0/24"}
-    assert policy["metadata"]["annotations"][naming.ALLOWED_CIDRS_ANNOTATION] == "203.0.113.0/24"
+    assert "annotations" not in policy["metadata"]  # the audit takes allowances from its --config, never the input
     mapped, _ = policy_of({"hardening": {"networkPolicy": {"dns": {"nodeLocalIP": "::ffff:169.254.20.10"}}}})
     assert mapped["spec"]["egress"][1]["to"] == [{"ipBlock": {"cidr": "169.254.20.10/32"}}]
 

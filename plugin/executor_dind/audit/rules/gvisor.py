@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from executor_dind.audit.scope import Finding, Rule, Scope, executor_pod
 from executor_dind.krm.item import Item
-from executor_dind.naming import SANDBOX_ANNOTATION
 from executor_dind.podspec import role_containers
 from executor_dind.runtimes import RUNTIME_DEFAULT_CAPABILITIES, SANDBOX_HANDLERS, WELL_KNOWN_SANDBOX
 
@@ -25,7 +24,8 @@ def sandboxed(item: Item, scope: Scope, spec: dict[str, Any]) -> bool:
     if runtime_class is not None:
         handler = str(runtime_class.obj.get("handler", ""))
         return handler in SANDBOX_HANDLERS or handler.startswith("kata")
-    return name in (WELL_KNOWN_SANDBOX, item.annotation(SANDBOX_ANNOTATION))
+    # The auditor's word (its config's runtimeClassName) that this RuntimeClass is a sandbox; never the item's.
+    return name in (WELL_KNOWN_SANDBOX, scope.allowances.sandbox_runtime_class)
 
 
 def extra_capabilities(entry: dict[str, Any]) -> list[str]:
@@ -71,16 +71,15 @@ def sandbox_missing(item: Item, scope: Scope) -> Iterator[Finding]:
     spec, base = executor_pod(item)
     if sandboxed(item, scope, spec):
         return
-    declared = item.annotation(SANDBOX_ANNOTATION)
     for entry, _ in role_containers(spec, base, "dind"):
         extra = extra_capabilities(entry)
-        if (extra and not is_privileged(entry)) or declared:
-            reason = f"declares the sandbox {declared!r}" if declared else f"gives dind {', '.join(extra)}"
+        if extra and not is_privileged(entry):
             yield Finding(
                 item,
                 f"{base}.runtimeClassName",
-                f"the pod is laid out for gVisor (it {reason}) but runs with {_runtime(spec)}: the sandbox is "
-                "gone and jobs reach the node's kernel; set runtimeClassName to the gVisor RuntimeClass",
+                f"the pod is laid out for gVisor (it gives dind {', '.join(extra)}) but runs with {_runtime(spec)}: "
+                "the sandbox is gone and jobs reach the node's kernel; set runtimeClassName to the gVisor "
+                "RuntimeClass",
             )
             return
 
@@ -97,7 +96,7 @@ RULES = (
         "EXD202",
         "sandbox-missing",
         "error",
-        "a pod laid out for gVisor (dind's capability set, or a declared sandbox) runs without one "
+        "a pod laid out for gVisor (dind's capability set) runs without one "
         "(`runtimeClassName` removed, `runc`, a RuntimeClass whose handler is no sandbox)",
         sandbox_missing,
     ),

@@ -1,31 +1,23 @@
-"""The network policy control's audit: what the union of the NetworkPolicies selecting a pod lets it reach.
+"""The network policy control's audit: what the union of the policies selecting a pod lets it reach.
 
 Reach is computed as address sets and pods with ports (audit/reach.py), never by probing addresses. What a
-render allows beyond the defaults, the function declares on its own policy (the annotations below); the audit
-reads those declarations only from policies labelled part-of executor-dind that select the pods. The builder in
-hardening/network_policy.py writes them: this module is where the two agree.
+render may reach beyond the defaults (extra CIDRs, other DNS pods, a NodeLocal DNSCache address) comes from the
+auditor's allowances (audit/allowances.py), never from the audited objects. NetworkPolicy counts only as
+networking.k8s.io/v1; AdminNetworkPolicy Allow rules add to what NetworkPolicies allow (their Deny and Pass
+rules are not credited, so the verdict errs toward reach); every other policy API is refused by name unless
+the auditor puts it out of scope.
 
-Longer than most modules on purpose: six rules over one shared analysis of the pod (memoized per audit).
+Longer than most modules on purpose: eight rules over one shared analysis of the pod (memoized per audit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from executor_dind.audit.scope import Finding, Rule, Scope, executor_pod
+from executor_dind.audit.scope import Finding, Rule, Scope, executor_pod, selector_matches
 from executor_dind.krm.item import Item
-from executor_dind.naming import (
-    ALLOWED_CIDRS_ANNOTATION,
-    DNS_ANNOTATION,
-    DNS_NAMESPACE,
-    DNS_POD_LABELS,
-    METRICS_PORT,
-    NODE_LOCAL_DNS_ANNOTATION,
-    PART_OF,
-    PROMETHEUS_POD_LABELS,
-    REGISTRY_PORT,
-)
-from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_labels, pod_spec
+from executor_dind.naming import METRICS_PORT, PROMETHEUS_POD_LABELS, REGISTRY_PORT
+from executor_dind.podspec import is_executor_workload, is_registry_workload, pod_labels
 from executor_dind.records import Record
 
 TYPE_CHECKING = False
@@ -43,7 +35,7 @@ METADATA_ADDRESSES = {
     "169.254.0.23": "Tencent Cloud instance metadata",
     "168.63.129.16": "Azure WireServer",
 }
-# Errors to reach outside the declared allowedCIDRs (DNS on the declared NodeLocal DNSCache address aside).
+# Errors to reach outside the auditor's allowedCIDRs (DNS on the allowed NodeLocal DNSCache address aside).
 PRIVATE_RANGES = {
     "10.0.0.0/8": "private",
     "172.16.0.0/12": "private",
@@ -62,43 +54,13 @@ DNS_POD_PORTS = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "
 
 
 class Analysis(Record):
-    """One workload's pods as NetworkPolicies see them: isolated or not per direction, and every grant."""
+    """One workload's pods as the policies see them: isolated or not per direction, and every grant."""
 
     pod: Any  # reach.Pod
-    isolated: dict[str, list[Item]]  # direction -> the policies that select the pod for it
-    grants: dict[str, list[Any]]  # direction -> reach.Grant of those policies
+    isolated: dict[str, list[Item]]  # direction -> the NetworkPolicies that select the pod for it
+    grants: dict[str, list[Any]]  # direction -> reach.Grant of those policies and of AdminNetworkPolicy Allow rules
     world: Any  # reach.World
-    declared: Any  # Declared
-
-
-class Declared(Record):
-    """What the render says executors may reach: the annotations the function writes on its own policy."""
-
-    allowed_cidrs: tuple[Any, ...]
-    dns: tuple[str, dict[str, str]]
-    node_local_dns: Any  # an ip network, or None
-
-
-def _declared(policies: list[Item]) -> Declared:
-    from executor_dind.audit import reach
-
-    cidrs: list[Any] = []
-    dns = (DNS_NAMESPACE, dict(DNS_POD_LABELS))
-    node_local = None
-    for policy in policies:
-        if policy.label("app.kubernetes.io/part-of") != PART_OF:
-            continue
-        for text in policy.annotation(ALLOWED_CIDRS_ANNOTATION).split(","):
-            network = reach.parse_network(text.strip()) if text.strip() else None
-            if network is not None:
-                cidrs.append(network)
-        if "/" in policy.annotation(DNS_ANNOTATION):
-            namespace, _, labels = policy.annotation(DNS_ANNOTATION).partition("/")
-            pairs = (pair.partition("=") for pair in labels.split(",") if "=" in pair)
-            dns = (namespace, {key: value for key, _, value in pairs})
-        if policy.annotation(NODE_LOCAL_DNS_ANNOTATION):
-            node_local = reach.parse_network(policy.annotation(NODE_LOCAL_DNS_ANNOTATION))
-    return Declared(tuple(cidrs), dns, node_local)
+    names: Any  # (protocol, port name) -> the numbers the output's pods give it
 
 
 def _pod(item: Item) -> Any:
@@ -117,36 +79,95 @@ def analysis(item: Item, scope: Scope) -> Analysis:
 
     pod = _pod(item)
     isolated = {
-        direction: [p for p in scope.network_policies if reach.selects(p.obj, item.namespace, pod, direction)]
+        direction: [p for p in _policies_for(scope, item) if reach.selects(p.obj, item.namespace, pod, direction)]
         for direction in ("Egress", "Ingress")
     }
-    declared = _declared(isolated["Egress"])
-    dns_namespace, dns_labels = declared.dns
-    dns_pod = reach.Pod(dns_namespace, dns_labels, f"the DNS pods in {dns_namespace}", DNS_POD_PORTS)
-    pods = [
-        _pod(other)
-        for other in scope.items
-        if other.kind in POD_SPEC_PATHS and other.is_mapping and pod_spec(other.obj) is not None
-    ]
+    world = _world(scope)
+    grants = {}
+    for direction, policies in isolated.items():
+        admin = [
+            grant
+            for policy in scope.admin_policies
+            if policy.kind == "AdminNetworkPolicy" and reach.admin_selects(policy.obj, world, pod)
+            for grant in reach.admin_grants(policy.obj, direction)
+        ]
+        grants[direction] = [*(g for p in policies for g in _grants_of(p, direction, pod)), *admin]
+    result = Analysis(pod, isolated, grants, world, _names(scope))
+    scope.memo[memo_key] = result
+    return result
+
+
+def _grants_of(policy: Item, direction: str, pod: Any) -> list[Any]:
+    """A policy's grants; where it selects the pods only through labels the controllers add, its name in the
+    findings says so (at worst it matches them)."""
+    from executor_dind.audit import reach
+
+    found = reach.grants([policy.obj], direction)
+    spec = policy.obj.get("spec") if isinstance(policy.obj.get("spec"), dict) else {}
+    selector = spec.get("podSelector", {})
+    if reach.selector_matches(selector, pod.labels):
+        return found
+    keys = ", ".join(reach.controller_labels_in(selector))
+    note = f"{policy.name or '(no name)'}, whose podSelector reads {keys}, a label the controllers add"
+    return [grant._replace(policy=note) for grant in found]
+
+
+def _policies_for(scope: Scope, item: Item) -> list[Item]:
+    """The NetworkPolicies that can select this workload's pods: those of its namespace, and those without one
+    (which land wherever they are applied), in the output's order."""
+    memo_key = ("network-policies-by-namespace", 0)
+    if memo_key not in scope.memo:
+        grouped: dict[str, list[Item]] = {}
+        for policy in scope.network_policies:
+            grouped.setdefault(policy.namespace, []).append(policy)
+        scope.memo[memo_key] = grouped
+    grouped = scope.memo[memo_key]
+    if not item.namespace or not grouped.get(""):
+        return grouped.get(item.namespace, [])
+    return [p for p in scope.network_policies if p.namespace in ("", item.namespace)]
+
+
+def _world(scope: Scope) -> Any:
+    """The pods and namespaces every workload's analysis resolves against (once per audit)."""
+    memo_key = ("network-world", 0)
+    if memo_key not in scope.memo:
+        from executor_dind.audit import reach
+
+        allowances = scope.allowances
+        namespace = allowances.dns_namespace
+        dns = reach.Pod(namespace, dict(allowances.dns_pod_labels), f"the DNS pods in {namespace}", DNS_POD_PORTS)
+        pods = [_pod(other) for other in scope.workloads()]
+        scope.memo[memo_key] = reach.world(_namespaces(scope), pods, [dns])
+    return scope.memo[memo_key]
+
+
+def _names(scope: Scope) -> Any:
+    memo_key = ("network-names", 0)
+    if memo_key not in scope.memo:
+        from executor_dind.audit import reach
+
+        scope.memo[memo_key] = reach.named_ports(_world(scope).pods)
+    return scope.memo[memo_key]
+
+
+def _namespaces(scope: Scope) -> dict[str, dict[str, str]]:
     namespaces = {}
     for name, namespace in scope.namespaces.items():
         meta = namespace.obj.get("metadata") if isinstance(namespace.obj.get("metadata"), dict) else {}
         labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
         namespaces[name] = {str(key): str(value) for key, value in labels.items()}
-    world = reach.world(namespaces, pods, [dns_pod])
-    result = Analysis(
-        pod,
-        isolated,
-        {direction: reach.grants([p.obj for p in policies], direction) for direction, policies in isolated.items()},
-        world,
-        declared,
-    )
-    scope.memo[memo_key] = result
-    return result
+    return namespaces
 
 
 def _frontend(scope: Scope) -> tuple[str | None, dict[str, str], Any]:
     """The frontend pods (namespace or None for any, labels) and the HTTP target port of its Service."""
+    memo_key = ("frontend", 0)
+    if memo_key not in scope.memo:
+        scope.memo[memo_key] = _frontend_service(scope)
+    return scope.memo[memo_key]
+
+
+def _frontend_service(scope: Scope) -> tuple[str | None, dict[str, str], Any]:
     service = next((i for i in scope.items if i.kind == "Service" and i.name == "sourcegraph-frontend"), None)
     if service is None:
         return None, {"app": "sourcegraph-frontend"}, "http"
@@ -167,30 +188,26 @@ def _pod_port(pod: Any, port: Any) -> Any:
     return reach.ports_of(*(("TCP", n) for n in numbers))
 
 
-def _allowed_egress(scope: Scope, declared: Declared) -> Any:
+def _allowed_egress(scope: Scope) -> Any:
     """pod -> the ports executors may reach on it: the frontend's HTTP port, DNS, the registry."""
     from executor_dind.audit import reach
 
-    registries = {
-        (i.namespace, i.describe())
-        for i in scope.items
-        if i.kind in POD_SPEC_PATHS and i.is_mapping and is_registry_workload(i.obj)
-    }
+    registries = {(i.namespace, i.describe()) for i in scope.registries()}
     frontend_namespace, frontend_labels, frontend_port = _frontend(scope)
-    dns_namespace, dns_labels = declared.dns
+    dns_namespace, dns_labels = scope.allowances.dns_namespace, dict(scope.allowances.dns_pod_labels)
     dns_ports = reach.ports_of(("UDP", 53), ("TCP", 53))
 
     def allowed(pod: Any) -> Any:
         if pod.witness:
             return reach.NO_PORT
-        dns = pod.namespace == dns_namespace and reach.selector_matches({"matchLabels": dns_labels}, pod.labels)
+        dns = pod.namespace == dns_namespace and selector_matches({"matchLabels": dns_labels}, pod.labels)
         if dns and dns_labels:
             return dns_ports
         if (pod.namespace, pod.name) in registries:
             return reach.ports_of(*((protocol, number) for _, number, protocol in pod.ports)) or reach.ports_of(
                 ("TCP", REGISTRY_PORT)
             )
-        frontend = frontend_labels and reach.selector_matches({"matchLabels": frontend_labels}, pod.labels)
+        frontend = frontend_labels and selector_matches({"matchLabels": frontend_labels}, pod.labels)
         if frontend and frontend_namespace in (None, pod.namespace):
             return _pod_port(pod, frontend_port)
         return reach.NO_PORT
@@ -198,9 +215,13 @@ def _allowed_egress(scope: Scope, declared: Declared) -> Any:
     return allowed
 
 
+def _by(where: str) -> str:
+    """A grant's origin as people name it: `NetworkPolicy x (egress[0])` or `AdminNetworkPolicy y (egress[1])`."""
+    return where if where.startswith("AdminNetworkPolicy ") else f"NetworkPolicy {where}"
+
+
 def _where(grants: list[Any]) -> str:
-    seen = list(dict.fromkeys(grant.where for grant in grants))
-    return f"NetworkPolicy {', '.join(seen)}"
+    return ", ".join(_by(where) for where in dict.fromkeys(grant.where for grant in grants))
 
 
 def _isolated(item: Item, scope: Scope, direction: str) -> bool:
@@ -219,59 +240,50 @@ def egress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
-def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
-    if not _isolated(item, scope, "Egress"):
-        return
+def _metadata_holes(item: Item, scope: Scope) -> Iterator[str]:
+    """What the pods reach of the metadata and credential addresses, each as "<what>: allowed by <where>"."""
     from executor_dind.audit import reach
 
     seen = analysis(item, scope)
     for address, clouds in METADATA_ADDRESSES.items():
-        holes = reach.address_holes(seen.grants["Egress"], reach.ipset(address))
+        holes = reach.address_holes(seen.grants["Egress"], reach.ipset(address), names=seen.names)
         if holes:
-            yield Finding(
-                item,
-                LABELS_PATH,
-                f"jobs can reach the cloud metadata service {address} ({clouds}) on "
-                f"{holes[0].ports.describe()}: allowed by {_where([h.grant for h in holes])} "
-                "(policies add up: one broad allow rule defeats every deny-by-omission)",
+            yield (
+                f"the cloud metadata service {address} ({clouds}) on {holes[0].ports.describe()}: allowed by "
+                f"{_where([h.grant for h in holes])} (policies add up: one broad allow rule defeats every "
+                "deny-by-omission)"
             )
 
 
-def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
-    if not _isolated(item, scope, "Egress"):
-        return
+def _private_holes(item: Item, scope: Scope) -> Iterator[str]:
     from executor_dind.audit import reach
 
     seen = analysis(item, scope)
     metadata = reach.ipset(*METADATA_ADDRESSES)
-    allowed = [(reach.ipset(*seen.declared.allowed_cidrs), reach.EVERY_PORT)]
-    if seen.declared.node_local_dns is not None:
-        allowed.append((reach.ipset(seen.declared.node_local_dns), reach.ports_of(("UDP", 53), ("TCP", 53))))
+    allowances = scope.allowances
+    allowed = [(reach.ipset(*(reach.parse_network(c) for c in allowances.allowed_cidrs)), reach.EVERY_PORT)]
+    if allowances.node_local_ip:
+        allowed.append((reach.ipset(allowances.node_local_ip), reach.ports_of(("UDP", 53), ("TCP", 53))))
     for cidr, what in PRIVATE_RANGES.items():
         forbidden = reach.ipset(cidr) - metadata
-        holes = reach.address_holes(seen.grants["Egress"], forbidden, allowed)
+        holes = reach.address_holes(seen.grants["Egress"], forbidden, allowed, seen.names)
         if holes:
             reached = reach.NOTHING
             for hole in holes:
                 reached = reached | (reach.grant_networks(hole.grant) & reach.ipset(cidr))
-            declared = " outside the declared allowedCIDRs" if seen.declared.allowed_cidrs else ""
-            yield Finding(
-                item,
-                LABELS_PATH,
-                f"jobs can reach the {what} range {cidr}{declared} ({reach.describe_networks(reached)} on "
-                f"{holes[0].ports.describe()}): allowed by {_where([h.grant for h in holes])}",
+            declared = " outside the auditor's allowedCIDRs" if allowances.allowed_cidrs else ""
+            yield (
+                f"the {what} range {cidr}{declared} ({reach.describe_networks(reached)} on "
+                f"{holes[0].ports.describe()}): allowed by {_where([h.grant for h in holes])}"
             )
 
 
-def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
-    if not _isolated(item, scope, "Egress"):
-        return
+def _pod_holes(item: Item, scope: Scope, allowed: Any) -> Iterator[str]:
+    """The pods reached beyond `allowed(pod)`, per rule, as "<pods>: allowed by <where>"."""
     from executor_dind.audit import reach
 
     seen = analysis(item, scope)
-    if not seen.isolated["Egress"]:
-        return
-    holes = reach.pod_holes(seen.grants["Egress"], item.namespace, seen.world, _allowed_egress(scope, seen.declared))
+    holes = reach.pod_holes(seen.grants["Egress"], item.namespace, seen.world, allowed)
     by_rule: dict[str, list[Any]] = {}
     for hole in holes:
         by_rule.setdefault(hole.grant.where, []).append(hole)
@@ -280,12 +292,65 @@ def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
         ordered = sorted(found, key=lambda h: not h.pod.witness)
         pods = list(dict.fromkeys(f"{h.pod.name} ({h.ports.describe()})" for h in ordered))
         listed = ", ".join(pods[:5]) + (f" and {len(pods) - 5} more" if len(pods) > 5 else "")
+        yield f"{listed}: allowed by {_by(where)}"
+
+
+def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
+    if _isolated(item, scope, "Egress"):
+        for hole in _metadata_holes(item, scope):
+            yield Finding(item, LABELS_PATH, f"jobs can reach {hole}")
+
+
+def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
+    if _isolated(item, scope, "Egress"):
+        for hole in _private_holes(item, scope):
+            yield Finding(item, LABELS_PATH, f"jobs can reach {hole}")
+
+
+def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
+    if _isolated(item, scope, "Egress"):
+        for hole in _pod_holes(item, scope, _allowed_egress(scope)):
+            yield Finding(
+                item, LABELS_PATH, f"jobs can reach pods beyond the frontend's HTTP port, DNS and the registry: {hole}"
+            )
+
+
+def _dns_only(scope: Scope) -> Any:
+    """pod -> the ports the registry may reach on it: DNS on the DNS pods, nothing else."""
+    from executor_dind.audit import reach
+
+    namespace, labels = scope.allowances.dns_namespace, dict(scope.allowances.dns_pod_labels)
+    dns = reach.ports_of(("UDP", 53), ("TCP", 53))
+
+    def allowed(pod: Any) -> Any:
+        is_dns = (
+            not pod.witness and pod.namespace == namespace and selector_matches({"matchLabels": labels}, pod.labels)
+        )
+        return dns if is_dns and labels else reach.NO_PORT
+
+    return allowed
+
+
+def registry_egress(item: Item, scope: Scope) -> Iterator[Finding]:
+    """Jobs reach the registry, so what the registry reaches they reach one hop away: in an output with
+    NetworkPolicies, its egress is DNS and the internet, never metadata, private ranges or other pods."""
+    if not is_registry_workload(item.obj) or is_executor_workload(item.obj) or not scope.network_policies:
+        return
+    if not _isolated(item, scope, "Egress"):
+        # Only where the executors beside it are confined: otherwise EXD301 already says egress is open.
+        if not any(_isolated(e, scope, "Egress") for e in scope.executors() if e.namespace == item.namespace):
+            return
         yield Finding(
             item,
             LABELS_PATH,
-            f"jobs can reach pods beyond the frontend's HTTP port, DNS and the registry: {listed}: allowed by "
-            f"NetworkPolicy {where}",
+            "no NetworkPolicy restricts egress of the registry that jobs reach: through it they reach the cloud "
+            "metadata service and private networks; keep hardening.networkPolicy's executor-dind-registry policy",
         )
+        return
+    for hole in (*_metadata_holes(item, scope), *_private_holes(item, scope)):
+        yield Finding(item, LABELS_PATH, f"the registry can reach {hole}")
+    for hole in _pod_holes(item, scope, _dns_only(scope)):
+        yield Finding(item, LABELS_PATH, f"the registry can reach pods beyond DNS: {hole}")
 
 
 def _allowed_ingress(item: Item, scope: Scope) -> Any:
@@ -294,11 +359,7 @@ def _allowed_ingress(item: Item, scope: Scope) -> Any:
 
     pod = _pod(item)
     if is_registry_workload(item.obj):
-        executors = {
-            i.describe()
-            for i in scope.items
-            if i.kind in POD_SPEC_PATHS and i.is_mapping and is_executor_workload(i.obj)
-        }
+        executors = {i.describe() for i in scope.executors()}
         ports = reach.ports_of(*((p, n) for _, n, p in pod.ports)) or reach.ports_of(("TCP", REGISTRY_PORT))
         return lambda source: ports if source.name in executors else reach.NO_PORT
     metrics = _pod_port(pod, METRICS_PORT_NAME) or reach.ports_of(("TCP", METRICS_PORT))
@@ -308,7 +369,7 @@ def _allowed_ingress(item: Item, scope: Scope) -> Any:
         metrics
         if not source.witness
         and sourcegraph_namespace in (None, source.namespace)
-        and reach.selector_matches({"matchLabels": PROMETHEUS_POD_LABELS}, source.labels)
+        and selector_matches({"matchLabels": PROMETHEUS_POD_LABELS}, source.labels)
         else reach.NO_PORT
     )
 
@@ -354,7 +415,62 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
         yield Finding(
             item,
             LABELS_PATH,
-            f"ingress beyond {expected}: {listed} can connect: allowed by NetworkPolicy {where}",
+            f"ingress beyond {expected}: {listed} can connect: allowed by {_by(where)}",
+        )
+
+
+def _once(scope: Scope, rule: str) -> bool:
+    """Whether a rule about the stream's policies (not about this workload) runs now: once per audit."""
+    memo_key = (rule, 0)
+    first = memo_key not in scope.memo
+    scope.memo[memo_key] = True
+    return first
+
+
+def policy_unreadable(item: Item, scope: Scope) -> Iterator[Finding]:
+    """Fields of any policy in the output that the API server rejects or the engines read differently."""
+    if not _once(scope, "policy-unreadable") or not (scope.network_policies or scope.admin_policies):
+        return
+    from executor_dind.audit import reach
+
+    for policy in scope.network_policies:
+        if not policy.namespace and item.namespace:
+            yield Finding(
+                policy,
+                "metadata.namespace",
+                f"NetworkPolicy {policy.name or '(no name)'} has no namespace: it lands in whatever namespace it is "
+                f"applied to, so whether it selects the executor pods in {item.namespace} cannot be known; set "
+                "metadata.namespace",
+            )
+        for field_path, problem in reach.policy_problems(policy.obj):
+            yield Finding(policy, field_path, f"NetworkPolicy {policy.name or '(no name)'}: {field_path} {problem}")
+    for policy in scope.admin_policies:
+        for field_path, problem in reach.admin_policy_problems(policy.obj):
+            yield Finding(policy, field_path, f"{policy.kind} {policy.name or '(no name)'}: {field_path} {problem}")
+
+
+def policy_api_unjudged(item: Item, scope: Scope) -> Iterator[Finding]:
+    """A policy API the audit does not model can allow what the NetworkPolicies deny: refused by name, unless
+    the auditor's config puts its kind out of scope (audit() then says so on every run)."""
+    if not _once(scope, "policy-api-unjudged"):
+        return
+    out_of_scope = dict(scope.allowances.out_of_scope)
+    for policy in scope.other_policies:
+        if policy.kind in out_of_scope:
+            continue
+        api = policy.api_version or "(no apiVersion)"
+        what = (
+            f"a NetworkPolicy of {api}, not networking.k8s.io/v1: the audit cannot judge it and Kubernetes does "
+            "not enforce it as one"
+            if policy.kind == "NetworkPolicy"
+            else f"a {policy.kind} ({api}): a policy API the audit does not model, which can allow what the "
+            "NetworkPolicies deny"
+        )
+        yield Finding(
+            policy,
+            "kind",
+            f"{policy.describe()} is {what}; remove it, or put its kind in the auditor's spec.auditOutOfScope "
+            "with the reason",
         )
 
 
@@ -375,7 +491,7 @@ RULES = (
         "private-reachable",
         "error",
         "executors reach a private, CGNAT, link-local, loopback, this-network or IPv6 ULA/link-local/loopback range "
-        "outside the declared `allowedCIDRs`",
+        "outside the auditor's `allowedCIDRs`",
         private_reachable,
     ),
     Rule(
@@ -399,6 +515,31 @@ RULES = (
         "error",
         "ingress beyond Prometheus → metrics (executor pods) and executors → the registry port (registry pods)",
         ingress_beyond,
+        True,
+    ),
+    Rule(
+        "EXD307",
+        "policy-unreadable",
+        "error",
+        "a policy field the API server rejects or the readers disagree on: an ipBlock with leading-zero octets "
+        "or no CIDR, an `except` outside its `cidr`, a port that is neither 1-65535 nor a port name, no namespace",
+        policy_unreadable,
+    ),
+    Rule(
+        "EXD308",
+        "policy-api-unjudged",
+        "error",
+        "a policy API besides networking.k8s.io/v1 NetworkPolicy and AdminNetworkPolicy (Cilium, Calico, Antrea, "
+        "...) that the auditor's config does not put out of scope",
+        policy_api_unjudged,
+    ),
+    Rule(
+        "EXD309",
+        "registry-egress-open",
+        "error",
+        "the registry jobs reach has egress beyond DNS and the internet (metadata, private ranges outside the "
+        "auditor's `allowedCIDRs`, other pods), or none restricts it while the executors beside it are confined",
+        registry_egress,
         True,
     ),
 )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from executor_dind.audit.scope import Finding, Rule, Scope
 from executor_dind.krm.item import Item
-from executor_dind.podspec import POD_SPEC_PATHS, is_executor_workload, is_registry_workload, pod_spec
+from executor_dind.podspec import is_executor_workload, is_registry_workload
 
 CONTROL = "podSecurity"
 
@@ -14,15 +14,12 @@ CONTROL = "podSecurity"
 def shared_namespace(item: Item, scope: Scope) -> Iterator[Finding]:
     others = [
         other.describe()
-        for other in scope.items
+        for other in scope.workloads_in(item.namespace)
         if other is not item
-        and other.kind in POD_SPEC_PATHS
-        and other.namespace == item.namespace
-        and pod_spec(other.obj) is not None
-        and not is_executor_workload(other.obj)
-        and not is_registry_workload(other.obj)
         and other.label("deploy") == "sourcegraph"
         and other.label("app.kubernetes.io/part-of") != "executor-dind"
+        and not is_executor_workload(other.obj)
+        and not is_registry_workload(other.obj)
     ]
     if others:
         yield Finding(
