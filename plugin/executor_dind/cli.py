@@ -181,7 +181,11 @@ def parser() -> argparse.ArgumentParser:
         help="default: $KUSTOMIZE_PLUGIN_HOME or ~/.config/kustomize/plugin; with --helm: the first entry of "
         "$HELM_PLUGINS, else $HELM_DATA_HOME/plugins or ~/.local/share/helm/plugins",
     )
-    install.add_argument("--helm", action="store_true", help="write the Helm 4 postrenderer/v1 plugin executor-dind")
+    install.add_argument(
+        "--helm",
+        action="store_true",
+        help="write the Helm 4 postrenderer/v1 plugin executor-dind (default: the kustomize plugin)",
+    )
     helm = command(
         "helm-post-render",
         help="Helm post-renderer: replace the sourcegraph-executor dind chart's executors with executor-dind's",
@@ -189,8 +193,14 @@ def parser() -> argparse.ArgumentParser:
         "hardening.profile=strict (Helm 4)\n"
         "          helm template x CHART --post-renderer executor-dind --post-renderer-args helm-post-render (Helm 3)",
     )
-    helm.add_argument("--config", help="ExecutorDind (or ConfigMap) file merged over what the chart's objects say")
-    helm.add_argument("--emit-config", action="store_true", help="print the merged ExecutorDind config, not the render")
+    helm.add_argument(
+        "--config", help="ExecutorDind (or ConfigMap) file merged over what the chart's objects say (default: none)"
+    )
+    helm.add_argument(
+        "--emit-config",
+        action="store_true",
+        help="print the merged ExecutorDind config, not the render (default: the render)",
+    )
     helm.add_argument(
         "settings", nargs="*", metavar="KEY=VALUE", help="dotted spec keys, e.g. hardening.profile=strict"
     )

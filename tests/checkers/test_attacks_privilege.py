@@ -895,9 +895,10 @@ def test_a_runtime_of_thousands_of_digits_is_a_located_warning(renders):
     assert [(r.rule, r.field_path, r.message) for r in findings if r.rule == "EXD008"] == [
         (
             "EXD008",
-            "spec.template.spec.terminationGracePeriodSeconds",
-            "1860s is shorter than the maximum job runtime (9999999999999999999999999999999999999...): pod "
-            "termination kills running jobs (short-grace-period)",
+            "spec.template.spec.containers[0].env[4]",
+            "EXECUTOR_MAXIMUM_RUNTIME_PER_JOB of Deployment/sourcegraph-executors/executor-all: "
+            f"{long_runtime[:40]!r}... (5001 characters) is beyond Go's time.Duration range (at most "
+            "2562047h47m16.854775807s): the executor and dockerd cannot read it (short-grace-period)",
         )
     ]
 

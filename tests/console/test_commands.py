@@ -253,9 +253,13 @@ def test_explain_and_render_give_the_same_verdict(executor_dind, config, fronten
     explained = run([executor_dind, "explain", "--config", str(path), *paths])
     assert (rendered.returncode, explained.returncode) == (expected, expected), (rendered.stderr, explained.stderr)
     if what == "bad":
-        # the config file is refused before anything is rendered, by both, naming the file
-        assert explained.stderr == rendered.stderr
-        assert rendered.stderr.startswith(f"executor-dind: error {path} (ExecutorDind/-/")
+        # the config file is refused before anything is rendered, by both, naming the file and the field
+        line = (
+            f"error ExecutorDind/-/executors: invalid functionConfig in {path}: spec.hardening.profile: must be one "
+            "of baseline, recommended, strict, got 'strct' (did you mean 'strict'?)"
+        )
+        assert rendered.stderr.splitlines() == [line, f"executor-dind: {line}"]
+        assert explained.stderr.splitlines() == [line]
         assert explained.stdout == rendered.stdout == ""
     elif expected:
         # explain prints the same result lines render does, without render's closing summary line

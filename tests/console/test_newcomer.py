@@ -367,7 +367,7 @@ def test_every_option_says_what_it_does_and_its_default():
             if not said or not (required or "default" in said):
                 undocumented.append(f"{name} {'/'.join(action.option_strings) or action.dest}: {said!r}")
     assert undocumented == []
-    assert len(commands.choices) == 9  # the eight commands and help
+    assert len(commands.choices) == 10  # the nine commands and help
 
 
 def test_help_and_the_bare_command_print_usage(executor_dind):
@@ -404,13 +404,18 @@ def test_config_file_errors_name_the_file_the_object_and_the_field(executor_dind
         "apiVersion: executor-dind.dev/v1alpha1\nkind: ExecutorDind\nmetadata: {name: executors}\n"
         "spec:\n  hardening: {profile: paranoid}\n"
     )
-    expected = (
-        f"executor-dind: error {config} (ExecutorDind/-/executors): spec.hardening.profile: must be one of "
-        "baseline, recommended, strict, got 'paranoid'\n"
+    line = (
+        f"error ExecutorDind/-/executors: invalid functionConfig in {config}: spec.hardening.profile: must be one of "
+        "baseline, recommended, strict, got 'paranoid'"
     )
-    for command in (["render", "--config", str(config), "-"], ["explain", "--config", str(config)], [str(config)]):
+    # render and the legacy plugin close with their one-line summary, which repeats the only error
+    for command, said in (
+        (["render", "--config", str(config), "-"], [line, f"executor-dind: {line}"]),
+        (["explain", "--config", str(config)], [line]),
+        ([str(config)], [line, f"executor-dind: {line}"]),
+    ):
         refused = run([executor_dind, *command], input="")
-        assert (refused.returncode, refused.stdout, refused.stderr) == (1, "", expected), command
+        assert (refused.returncode, refused.stdout, refused.stderr.splitlines()) == (1, "", said), command
     # Positive control: the same file with a valid profile renders.
     config.write_text(config.read_text().replace("paranoid", "baseline"))
     assert run([executor_dind, "explain", "--config", str(config)]).returncode == 0

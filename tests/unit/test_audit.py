@@ -528,8 +528,8 @@ def test_sourcegraphs_broad_policy_does_not_select_executor_pods():
 def test_the_union_of_policies_decides_a_broad_allow_defeats_the_deny():
     items = [*recommended(), Item.new(ALLOW_ALL_EGRESS)]
     assert findings(items, "EXD301") == []
-    # one finding per metadata address (8) and per private range (10), and one for the pods it opens
-    assert findings(items, "EXD302") == [("EXD302", DEPLOYMENT, LABELS)] * 8
+    # one finding per metadata address (9) and per private range (10), and one for the pods it opens
+    assert findings(items, "EXD302") == [("EXD302", DEPLOYMENT, LABELS)] * 9
     assert findings(items, "EXD303") == [("EXD303", DEPLOYMENT, LABELS)] * 10
     assert findings(items, "EXD305") == [("EXD305", DEPLOYMENT, LABELS)]
     messages = [r.message for r in audit(items) if r.rule in ("EXD302", "EXD303", "EXD305")]
@@ -551,8 +551,9 @@ def test_exd302_fails_when_the_metadata_range_is_not_excepted():
                     block["except"] = [c for c in block["except"] if c != "169.254.0.0/16"]
 
     items = changed(recommended(), "NetworkPolicy", "executor-dind-executors", edit)
-    # 169.254.169.254, ECS's 169.254.170.2, EKS Pod Identity's 169.254.170.23, Tencent's 169.254.0.23
-    assert findings(items, "EXD302") == [("EXD302", DEPLOYMENT, LABELS)] * 4
+    # 169.254.169.254, GKE's 169.254.169.252, ECS's 169.254.170.2, EKS Pod Identity's 169.254.170.23, Tencent's
+    # 169.254.0.23
+    assert findings(items, "EXD302") == [("EXD302", DEPLOYMENT, LABELS)] * 5
     assert next(r.message for r in audit(items) if r.rule == "EXD302").startswith(
         "jobs can reach the cloud metadata service 169.254.169.254 (AWS, GCP, Azure, Oracle, DigitalOcean, "
         "OpenStack instance metadata) on every port: allowed by NetworkPolicy executor-dind-executors (egress[3])"

@@ -155,7 +155,7 @@ class ContainerEnv:
             key = str(ref.get("key", ""))
             if held is None or key not in data:
                 missing = f"{kind} {ref.get('name')!r} key {key!r}, which the render does not hold"
-                return EnvVar(name, None, self.item, f"{where}.valueFrom.{field}", origin, missing, key=key)
+                return EnvVar(name, None, self.item, f"{where}.valueFrom.{field}", origin, missing, held, key)
             return EnvVar(name, data[key], self.item, f"{where}.valueFrom.{field}", origin, "", held, key)
         what = next(iter(source), "valueFrom")
         return EnvVar(

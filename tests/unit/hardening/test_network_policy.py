@@ -196,6 +196,11 @@ def test_ipv4_mapped_allowed_cidrs_are_read_as_ipv4_and_the_metadata_address_ref
         ),
         (
             f"{NP}.allowedCIDRs[1]",
+            "169.254.0.0/16 holds 169.254.169.252 (GKE metadata server (some setups)): executors would reach it "
+            "(audit rule EXD302); leave it out",
+        ),
+        (
+            f"{NP}.allowedCIDRs[1]",
             "169.254.0.0/16 holds 169.254.170.2 (AWS ECS task metadata and credentials): executors would reach it "
             "(audit rule EXD302); leave it out",
         ),

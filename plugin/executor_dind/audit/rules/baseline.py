@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 
 from executor_dind import values
-from executor_dind.audit.container_env import ContainerEnv, EnvVar
+from executor_dind.audit.container_env import ContainerEnv, EnvVar, object_data
 from executor_dind.audit.dockerd_launch import config_hosts, host_flags, launches
 from executor_dind.audit.pod_files import read_file
 from executor_dind.audit.rules.gvisor import extra_capabilities, is_privileged
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 DEFAULT_RUNTIME = "30m"
 _HUGE_PORT = re.compile(r"\s*[A-Za-z][-+.A-Za-z0-9]*://[^/:?#\s]*:0*[1-9][0-9]{5,}")
+# What Go's url.Parse takes as an authority: the port, if any, ASCII digits up to the path, query or fragment.
+_PARSABLE_AUTHORITY = re.compile(r"\s*[A-Za-z][-+.A-Za-z0-9]*://[^/:?#\s]*(:[0-9]*)?([/?#]|$)")
 # Go's time.Duration holds at most this many seconds (int64 nanoseconds).
 GO_MAX_DURATION_SECONDS = 9223372036
 _LOOPBACK_HOST = r"^(tcp://)?(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/?$|^(unix|fd)://"
@@ -201,7 +203,15 @@ def frontend_url_no_port(item: Item, scope: Scope) -> Iterator[Finding]:
         huge = _HUGE_PORT.match(url) is not None
         _, host, port = values.url_authority(url) if not huge else ("", "", 65536)
         shown = url if len(url) <= 80 else url[:77] + "..."
-        if port is not None and not 0 < port < 65536:
+        if _PARSABLE_AUTHORITY.match(url) is None:
+            yield Finding(
+                var.source,
+                var.field_path,
+                f"EXECUTOR_FRONTEND_URL {shown!r} of {item.describe()} is no URL the executor can read (its host or "
+                "port is not host[:digits]): the executor cannot connect; use the frontend Service's URL and port "
+                "(30080)",
+            )
+        elif port is not None and not 0 < port < 65536:
             yield Finding(
                 var.source,
                 var.field_path,
@@ -502,6 +512,14 @@ def _grace_and_runtime(item: Item, scope: Scope) -> tuple[Any, Any, int]:
 
 def short_grace_period(item: Item, scope: Scope) -> Iterator[Finding]:
     _, base = executor_pod(item)
+    var = next(executor_vars(item, scope, "EXECUTOR_MAXIMUM_RUNTIME_PER_JOB"), None)
+    unreadable = values.duration(var.value) if var is not None and var.value is not None else None
+    if var is not None and unreadable is not None and not unreadable.endswith("shorter than a second"):
+        # The executor cannot start on it: no grace period covers a runtime nobody can read.
+        yield Finding(
+            var.source, var.field_path, f"EXECUTOR_MAXIMUM_RUNTIME_PER_JOB of {item.describe()}: {unreadable}"
+        )
+        return
     grace, runtime, needed = _grace_and_runtime(item, scope)
     if isinstance(grace, int) and grace < needed:
         yield Finding(
@@ -550,8 +568,10 @@ def bad_password(item: Item, scope: Scope) -> Iterator[Finding]:
             continue
         value = (var.value or "").strip()
         problem = NOT_PASSWORDS.get(value, "" if value else "is empty")
-        if var.value is None:
+        if var.value is None and var.key in object_data(var.holder):
             problem = "is not valid base64 (the API server refuses the Secret)"
+        elif var.value is None:
+            problem = "is missing (the Secret has no such key; the kubelet cannot start the executor)"
         if problem:
             yield Finding(
                 var.holder,

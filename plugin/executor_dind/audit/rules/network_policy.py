@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # Cloud metadata and credential endpoints, each an error to reach whatever allowedCIDRs say.
 METADATA_ADDRESSES = {
     "169.254.169.254": "AWS, GCP, Azure, Oracle, DigitalOcean, OpenStack instance metadata",
+    "169.254.169.252": "GKE metadata server (some setups)",
     "fd00:ec2::254": "AWS instance metadata over IPv6",
     "169.254.170.2": "AWS ECS task metadata and credentials",
     "169.254.170.23": "EKS Pod Identity credentials",
@@ -331,11 +332,27 @@ def _dns_only(scope: Scope) -> Any:
     return allowed
 
 
+def _reached_by_executors(item: Item, scope: Scope) -> bool:
+    """Whether any executor pod may open a connection to this workload's pods (an unconfined one reaches all)."""
+    from executor_dind.audit import reach
+
+    for executor in scope.executors():
+        if not _isolated(executor, scope, "Egress"):
+            return True
+        seen = analysis(executor, scope)
+        holes = reach.pod_holes(seen.grants["Egress"], executor.namespace, seen.world, lambda pod: reach.NO_PORT)
+        if any(hole.pod.name == item.describe() for hole in holes):
+            return True
+    return False
+
+
 def registry_egress(item: Item, scope: Scope) -> Iterator[Finding]:
     """Jobs reach the registry, so what the registry reaches they reach one hop away: in an output with
     NetworkPolicies, its egress is DNS and the internet, never metadata, private ranges or other pods."""
     if not is_registry_workload(item.obj) or is_executor_workload(item.obj) or not scope.network_policies:
         return
+    if not _reached_by_executors(item, scope):
+        return  # another team's registry that no executor pod may reach: not the jobs' way out
     if not _isolated(item, scope, "Egress"):
         # Only where the executors beside it are confined: otherwise EXD301 already says egress is open.
         if not any(_isolated(e, scope, "Egress") for e in scope.executors() if e.namespace == item.namespace):
