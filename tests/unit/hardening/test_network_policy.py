@@ -254,7 +254,7 @@ def test_a_denied_list_that_leaves_metadata_or_private_ranges_open_is_refused_un
         "leaves 172.16.0.0/12 of the private range 172.16.0.0/12 open (audit rule EXD303): deny it, or list what "
         "executors need in allowedCIDRs",
     ) in problems
-    assert len(problems) == 8 + 9  # every metadata address (none is in 10/8); every private range but 10/8
+    assert len(problems) == 9 + 9  # every metadata address (nine) (none is in 10/8); every private range but 10/8
     exceptions = [{"rule": "EXD302", "reason": "bare metal, no metadata"}, {"rule": "EXD303", "reason": "a b c"}]
     assert np_problems({"deniedCIDRs": ["10.0.0.0/8"]}, auditExceptions=exceptions) == []
     # off, the control's lists open nothing
