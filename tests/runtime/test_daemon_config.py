@@ -147,4 +147,4 @@ def test_function_refuses_keys_dockerd_would_not_read(key, executor_dind, tmp_pa
         f"dockerd reads (it would be ignored, or refused at start){REFUSED[key]}"
     )
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr.splitlines() == [problem]
+    assert result.stderr.splitlines() == [problem, f"executor-dind: {problem}"]  # the result, then the summary
