@@ -36,6 +36,7 @@ class EnvVar(Record):
     why: str = ""
     holder: Item | None = None  # the ConfigMap or Secret that holds the value
     key: str = ""  # its key there
+    holder_name: str = ""  # the ConfigMap or Secret the entry names, whether or not the render holds it
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -130,7 +131,9 @@ class ContainerEnv:
                     self.vars = {k: v for k, v in self.vars.items() if not k.startswith(prefix)}
                     continue
                 for key, value in object_data(held).items():
-                    self.vars[prefix + key] = EnvVar(prefix + key, value, held, f"data.{key}", origin, "", held, key)
+                    self.vars[prefix + key] = EnvVar(
+                        prefix + key, value, held, f"data.{key}", origin, "", held, key, held.name
+                    )
 
     def _from_entries(self, entries: list[Any]) -> None:
         for index, var in enumerate(entries):
@@ -152,11 +155,12 @@ class ContainerEnv:
             origin = "configMap" if kind == "ConfigMap" else "secret"
             held = held_object(self.scope, kind, self.item.namespace, ref.get("name", ""))
             data = object_data(held) if held is not None else {}
-            key = str(ref.get("key", ""))
+            key, held_name = str(ref.get("key", "")), str(ref.get("name", ""))
+            path = f"{where}.valueFrom.{field}"
             if held is None or key not in data:
                 missing = f"{kind} {ref.get('name')!r} key {key!r}, which the render does not hold"
-                return EnvVar(name, None, self.item, f"{where}.valueFrom.{field}", origin, missing, held, key)
-            return EnvVar(name, data[key], self.item, f"{where}.valueFrom.{field}", origin, "", held, key)
+                return EnvVar(name, None, self.item, path, origin, missing, held, key, held_name)
+            return EnvVar(name, data[key], self.item, path, origin, "", held, key, held_name)
         what = next(iter(source), "valueFrom")
         return EnvVar(
             name, None, self.item, f"{where}.valueFrom", "unknown", f"the pod's {what}, known only at run time"

@@ -586,8 +586,7 @@ def password_not_rendered(item: Item, scope: Scope) -> Iterator[Finding]:
     for var in executor_vars(item, scope, "EXECUTOR_FRONTEND_PASSWORD"):
         if var.origin != "secret" or var.holder is not None or not var.field_path.endswith("secretKeyRef"):
             continue
-        name = _secret_ref_name(item, var)
-        where = f" -n {item.namespace}" if item.namespace else ""
+        name, where = var.holder_name, f" -n {item.namespace}" if item.namespace else ""
         yield Finding(
             var.source,
             var.field_path,
@@ -595,20 +594,6 @@ def password_not_rendered(item: Item, scope: Scope) -> Iterator[Finding]:
             f"make sure it exists beside the executors with the value of executors.accessToken (kubectl{where} get "
             f"secret {name}), or generate it in the overlay",
         )
-
-
-def _secret_ref_name(item: Item, var: EnvVar) -> str:
-    """The Secret name of the env entry's secretKeyRef the variable came from."""
-    match = re.search(r"\.env\[(\d+)\]\.valueFrom\.secretKeyRef$", var.field_path)
-    if match is None:
-        return ""
-    spec, base = executor_pod(item)
-    for entry, path in role_containers(spec, base, "executor"):
-        env = entry.get("env") if isinstance(entry.get("env"), list) else []
-        if path == var.field_path[: match.start()] and int(match[1]) < len(env):
-            ref = _mapping(_mapping(_mapping(env[int(match[1])]).get("valueFrom")).get("secretKeyRef"))
-            return str(ref.get("name", ""))
-    return ""
 
 
 def _prometheus_addresses(scope: Scope) -> set[str]:
