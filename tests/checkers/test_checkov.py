@@ -135,7 +135,7 @@ def test_a_digest_pinned_registry_image_leaves_no_failing_check(
 
 
 def test_upstream_component_fails_the_19_measured_checks(checkov_runs):
-    """The comparison in the README: upstream's kustomize component, measured the same way."""
+    """The comparison in docs/evidence-checkers.md: upstream's kustomize component, measured the same way."""
     assert checkov_runs.upstream.failed_ids == UPSTREAM_KUSTOMIZE_FAILING
 
 

@@ -1,6 +1,6 @@
 """The audit's verdict table: the rule IDs it reports, per severity, on upstream's component, on a Helm-like
 layout (what the sourcegraph-executor-dind chart renders, research/anchors-sourcegraph.md §2.3, written out
-since no helm binary is at hand), and on our three profiles over the real upstream base. The README's table of
+since no helm binary is at hand), and on our three profiles over the real upstream base. docs/audit.md's table of
 verdicts is this test's expectation."""
 
 from __future__ import annotations

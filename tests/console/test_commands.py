@@ -209,7 +209,7 @@ def test_the_krm_path_imports_only_what_it_uses(executor_dind, frontend):
     )
     modules = _imported(executor_dind, [], resource_list)
     assert "executor_dind.function" in modules
-    # Each of these costs milliseconds of a ~45 ms budget (see README, Performance); typing alone is ~6 ms.
+    # Each of these costs milliseconds of a ~45 ms budget (see docs/evidence-performance.md); typing alone is ~6 ms.
     unwanted = {"argparse", "dataclasses", "hashlib", "pathlib", "difflib", "ipaddress", "typing", "urllib.parse"}
     assert not (unwanted | {"ruamel.yaml"}) & modules
 

@@ -156,7 +156,8 @@ def test_2_components_audit_refuses_the_placeholder_and_warns_without_a_secret(e
     code, lines = audit_lines(executor_dind, built.stdout, checkout)
     assert code == 0 and not [line for line in lines if "EXD013" in line or "EXD014" in line], lines
 
-    # README's components example has no generator: the Secret is made elsewhere, which the audit says it cannot see.
+    # docs/ways-of-use.md's components example has no generator: the Secret is made elsewhere, which the audit
+    # says it cannot see.
     text = (mine / "kustomization.yaml").read_text()
     generator = "secretGenerator:\n  - name: executor-secret\n    files:\n      - password=executor-password.txt\n"
     assert generator in text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ def _expected_to_fail(case: Path) -> bool:
 
 
 def _example_documents() -> list[tuple[str, dict[str, Any]]]:
-    """Every ExecutorDind document in README code blocks, overlays/ and the golden test packages."""
+    """Every ExecutorDind document in the YAML blocks of README and docs/, overlays/ and the golden test packages."""
     found = []
     valid_cases = [case for case in ROOT.glob("tests/golden/*") if not _expected_to_fail(case)]
     files = [*ROOT.glob("overlays/**/*.yaml"), *(path for case in valid_cases for path in case.glob("*.yaml"))]
@@ -38,12 +37,14 @@ def _example_documents() -> list[tuple[str, dict[str, Any]]]:
         for doc in yaml.safe_load_all(path.read_text()):
             if isinstance(doc, dict) and doc.get("kind") == KIND:
                 found.append((str(path.relative_to(ROOT)), doc))
-    readme = ROOT / "README.md"
-    if readme.exists():
-        for index, block in enumerate(re.findall(r"```ya?ml\n(.*?)```", readme.read_text(), re.S)):
-            for doc in yaml.safe_load_all(block):
-                if isinstance(doc, dict) and doc.get("kind") == KIND:
-                    found.append((f"README.md block {index}", doc))
+    from doc_blocks import blocks
+
+    shown = [b for b in blocks() if b.lang == "yaml"]
+    assert [b for b in shown if b.marker.startswith("used by tests: ExecutorDind examples")], "ways-of-use.md's example"
+    for index, block in enumerate(shown):
+        for doc in yaml.safe_load_all(block.body):
+            if isinstance(doc, dict) and doc.get("kind") == KIND:
+                found.append((f"{block.page} block {index}", doc))
     return found
 
 
