@@ -364,3 +364,21 @@ def test_no_documented_command_leaves_a_secret_where_git_picks_it_up(upstream, e
     assert not {"instances/my-instance/out.yaml", "token.txt"} & ignored
     exposed = [(page, target) for page, _, target in written if target not in ignored]
     assert exposed == [*NO_SECRET_IN] * 2  # helm.md's Helm 4 and Helm 3 blocks, each to executors.yaml
+
+
+def heading_anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings (lower case, punctuation dropped, spaces to hyphens)."""
+    headings = re.findall(r"(?m)^#+ (.*)$", re.sub(r"(?ms)^ *```.*?^ *```", "", page.read_text()))
+    return {re.sub(r"[^a-z0-9 _-]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_anchor_names_a_heading_of_its_page():
+    broken = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for target in re.findall(r"\]\(([^)]+)\)", page.read_text()):
+            path, _, anchor = target.partition("#")
+            if anchor and path.endswith(".md") and anchor not in heading_anchors((page.parent / path).resolve()):
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert broken == []
+    # Positive control: a heading this page links to is found.
+    assert "quick-start-on-your-instance" in heading_anchors(ROOT / "README.md")
