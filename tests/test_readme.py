@@ -193,3 +193,13 @@ def test_readme_install_block_runs(tmp_path, executor_dind):
         f"executor_dind-{source_version()}-py3-none-any.whl",
         f"executor_dind-{source_version()}.tar.gz",
     ]
+
+
+def test_readme_profile_table_is_the_registry():
+    from executor_dind import hardening
+
+    start = README.index("| profile | controls |")
+    rows = [row.split(" | ") for row in README[start : README.index("\n\n", start)].splitlines()[2:]]
+    shown = {re.findall(r"`(\w+)`", row[0])[0]: re.findall(r"`(\w+)`", row[1]) for row in rows}
+    profiles = ("baseline", "recommended", "strict")
+    assert shown == {p: [c.id for c in hardening.CONTROLS if p in c.profiles] for p in profiles}
