@@ -57,7 +57,7 @@ def test_readme_ways_of_use_table_links_a_page_for_each_way():
         "legacy exec plugin for `kubectl kustomize`",
         "plain Kustomize Components (no plugin: Flux, any kustomize)",
         "kpt mutator and validator",
-        "standalone",
+        "standalone, over any manifests",
         "Helm post-renderer (Sourcegraph's dind chart)",
     ]
     for row in table:
