@@ -382,3 +382,11 @@ def test_every_anchor_names_a_heading_of_its_page():
     assert broken == []
     # Positive control: a heading this page links to is found.
     assert "quick-start-on-your-instance" in heading_anchors(ROOT / "README.md")
+
+
+def test_the_index_links_every_page():
+    index = (ROOT / "docs" / "README.md").read_text()
+    linked = {target.split("#")[0] for target in re.findall(r"\]\(([^)]+)\)", index)}
+    pages = {str(page.relative_to(ROOT / "docs")) for page in (ROOT / "docs").rglob("*.md")} - {"README.md"}
+    assert pages - linked == set()
+    assert "../README.md" in linked and "helm.md" in pages  # the landing page, and one page found both ways
