@@ -138,8 +138,71 @@ def test_witnesses_stand_for_pods_the_output_does_not_show():
     ]
     exact = reach.Grant("p", "egress[0]", {"podSelector": {"matchLabels": {"app": "db"}}}, None)
     assert [p.name for p in reach.grant_pods(exact, "a", known)] == ["db"]
+    # Namespace a's labels are defined (it carries team=x); any other namespace may carry team=x too.
     team = reach.Grant("p", "egress[0]", {"namespaceSelector": {"matchLabels": {"team": "x"}}}, None)
-    assert [p.name for p in reach.grant_pods(team, "b", known)] == ["db", "any other pod in namespace a"]
+    assert [(p.name, p.note) for p in reach.grant_pods(team, "b", known)] == [
+        ("db", ""),
+        (
+            "any pod in any other namespace",
+            "namespaceSelector team=x: a namespace the input does not define may carry it too; read as matching any "
+            "namespace whose labels the input does not define",
+        ),
+        ("any other pod in namespace a", ""),
+    ]
+
+
+NOBODY_CARRIES = (
+    "namespaceSelector team=y: no namespace in the input carries it; read as matching any namespace whose labels "
+    "the input does not define"
+)
+
+
+def test_a_namespace_selector_on_labels_nothing_defines_matches_every_namespace_the_output_does_not_define():
+    # a: a Namespace object with its labels; b: only named by a pod (its labels are not in the output).
+    known = reach.world({"a": {"team": "x"}}, [reach.Pod("a", {"app": "db"}, "db"), reach.Pod("b", {}, "web")])
+    team_y = reach.Grant("p", "egress[0]", {"namespaceSelector": {"matchLabels": {"team": "y"}}}, None)
+    assert [(p.name, p.note) for p in reach.grant_pods(team_y, "a", known)] == [
+        ("web", NOBODY_CARRIES),
+        ("any pod in any other namespace", NOBODY_CARRIES),
+        ("any other pod in namespace b", NOBODY_CARRIES),
+    ]
+    # Control: where the output defines the labels they are read exactly (a carries team=x, and no team=y).
+    team_x = reach.Grant("p", "egress[0]", {"namespaceSelector": {"matchLabels": {"team": "x"}}}, None)
+    assert [p.name for p in reach.grant_pods(team_x, "a", known) if not p.note] == [
+        "db",
+        "any other pod in namespace a",
+    ]
+
+
+def test_the_namespace_name_label_is_resolved_and_a_name_outside_the_output_is_another_namespace():
+    known = reach.world({"a": {}}, [reach.Pod("a", {"app": "db"}, "db")], named=["monitoring"])
+
+    def named(operator: str, *values: str) -> list[str]:
+        expression = {"key": "kubernetes.io/metadata.name", "operator": operator, "values": list(values)}
+        grant = reach.Grant("p", "egress[0]", {"namespaceSelector": {"matchExpressions": [expression]}}, None)
+        return [p.name + p.note for p in reach.grant_pods(grant, "a", known)]
+
+    assert named("In", "a") == ["db", "any other pod in namespace a"]
+    # monitoring is named (by a policy) but not shown: its pods exist in the cluster, unseen.
+    assert named("In", "monitoring") == ["any other pod in namespace monitoring"]
+    # A name nothing in the output names is some other namespace.
+    assert named("In", "tenant") == ["any pod in any other namespace"]
+    assert named("NotIn", "a", "monitoring") == ["any pod in any other namespace"]
+    assert named("DoesNotExist") == []
+
+
+def test_a_pod_selector_nothing_shown_carries_matches_a_pod_the_output_does_not_show():
+    known = reach.world({"a": {}}, [reach.Pod("a", {"app": "db"}, "db")])
+    pgsql = reach.Grant("p", "egress[0]", {"podSelector": {"matchLabels": {"app": "pgsql"}}}, None)
+    [assumed] = reach.grant_pods(pgsql, "a", known)
+    assert assumed.name == (
+        "a pod the input does not show in namespace a (podSelector app=pgsql: no pod the input shows there carries "
+        "it; read as matching)"
+    )
+    assert (assumed.namespace, dict(assumed.labels), assumed.witness) == ("a", {"app": "pgsql"}, True)
+    # Control: a selector a shown pod meets resolves to it alone.
+    db = reach.Grant("p", "egress[0]", {"podSelector": {"matchLabels": {"app": "db"}}}, None)
+    assert [p.name for p in reach.grant_pods(db, "a", known)] == ["db"]
 
 
 def test_address_holes_leave_out_what_is_allowed_on_its_ports():

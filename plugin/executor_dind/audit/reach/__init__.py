@@ -6,29 +6,50 @@ Destinations are address sets with ports (ipBlock cidr minus except, IPv4 and IP
 pod templates of the workloads in the output, in namespaces labelled as the output's Namespace objects say
 (`kubernetes.io/metadata.name` always), plus witnesses for what the output does not show: one label-less "any
 other pod" per known namespace and one in "any other namespace", so `{}`, `NotIn` and `DoesNotExist` selectors
-reach them and an exact selector does not. Ports: all, a number, a range (endPort), or a name resolved against
-the destination pod's container ports; toward an address, a name resolves on the pod that owns it, so it is every
-port of that name in the output (or every port, when no pod in the output carries the name).
+reach them; a selector the output cannot resolve is read at its worst (cluster.py says which). Ports: all, a
+number, a range (endPort), or a name resolved against the destination pod's container ports; toward an address,
+a name resolves on the pod that owns it, so it is every port of that name in the output (or every port, when no
+pod in the output carries the name).
 
 ipBlock texts are read as the API server stores them (cidr.py): an IPv4-mapped block is its IPv4 block. A field
 the readers disagree on or the API server rejects is `policy_problems`' business (an audit error naming it); for
 reach it counts at its worst: an unreadable cidr is every address (an engine may read it as allow-all), an
 unreadable except entry excepts nothing, an unreadable port is every port.
 
-Modules, one concern each: selectors (label selectors), world (the pods and namespaces), ports (port sets),
-ipset (address sets), grants (rules as grants and where they reach), problems (fields the readers disagree on),
+Modules, one concern each: selectors (label selectors), cluster (the pods and namespaces), ports (port sets),
+addresses (address sets), grants (rules as grants and where they reach), problems (fields the readers disagree on),
 admin_policy (AdminNetworkPolicy). This package re-exports their public names: callers read `reach.X`.
 
 The address sets are ours, not netaddr's IPSet: integer intervals per IP version, with `ipaddress` only to parse
-and print (see ipset.py).
+and print (see addresses.py).
 """
 
+from executor_dind.audit.reach.addresses import (
+    EVERYWHERE,
+    NOTHING,
+    IPSet,
+    Network,
+    block_networks,
+    describe_networks,
+    ipset,
+    parse_network,
+)
 from executor_dind.audit.reach.admin_policy import (
     ADMIN_ACTIONS,
     EVERY_ADDRESS_PEERS,
     admin_grants,
     admin_policy_problems,
     admin_selects,
+)
+from executor_dind.audit.reach.cluster import (
+    OTHER_NAMESPACE,
+    Pod,
+    World,
+    container_ports,
+    named_ports,
+    names_in,
+    namespace_selected,
+    world,
 )
 from executor_dind.audit.reach.grants import (
     AddressHole,
@@ -39,19 +60,10 @@ from executor_dind.audit.reach.grants import (
     grant_pods,
     grant_ports,
     grants,
+    namespace_selectors,
     pod_holes,
     policy_types,
     selects,
-)
-from executor_dind.audit.reach.ipset import (
-    EVERYWHERE,
-    NOTHING,
-    IPSet,
-    Network,
-    block_networks,
-    describe_networks,
-    ipset,
-    parse_network,
 )
 from executor_dind.audit.reach.ports import (
     ALL_PORTS,
@@ -74,7 +86,6 @@ from executor_dind.audit.reach.selectors import (
     controller_labels_in,
     selector_matches,
 )
-from executor_dind.audit.reach.world import OTHER_NAMESPACE, Pod, World, container_ports, named_ports, world
 
 __all__ = [
     "ADMIN_ACTIONS",
@@ -114,6 +125,9 @@ __all__ = [
     "grants",
     "ipset",
     "named_ports",
+    "names_in",
+    "namespace_selected",
+    "namespace_selectors",
     "parse_network",
     "pod_holes",
     "policy_problems",

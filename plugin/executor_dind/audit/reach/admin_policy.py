@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from executor_dind import cidr
+from executor_dind.audit.reach.cluster import Pod, World
 from executor_dind.audit.reach.grants import Grant
 from executor_dind.audit.reach.problems import shown
 from executor_dind.audit.reach.selectors import NAME_LABEL, as_dict, as_list, selector_matches
-from executor_dind.audit.reach.world import Pod, World
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
-from executor_dind.audit.reach.ipset import EVERYWHERE, NOTHING, IPSet, block_networks
+from executor_dind.audit.reach.addresses import EVERYWHERE, NOTHING, IPSet, block_networks
+from executor_dind.audit.reach.cluster import OTHER_NAMESPACE, Pod, Term, World, carried, namespace_selected
 from executor_dind.audit.reach.ports import ALL_PORTS, EVERY_PORT, Ports, port_name, port_number
-from executor_dind.audit.reach.selectors import as_dict, selector_matches
-from executor_dind.audit.reach.world import Pod, World
+from executor_dind.audit.reach.selectors import (
+    as_dict,
+    describe_term,
+    required_labels,
+    selector_matches,
+    selector_terms,
+)
 from executor_dind.records import Record
 
 TYPE_CHECKING = False
@@ -68,6 +74,26 @@ def grants(policies: Iterable[Mapping[str, Any]], direction: str) -> list[Grant]
     return out
 
 
+def namespace_selectors(policy: Mapping[str, Any]) -> Iterator[Any]:
+    """Every namespaceSelector of a NetworkPolicy's peers, or of an admin policy's subject and peers."""
+    spec = as_dict(policy.get("spec"))
+    peers = [spec.get("subject")]
+    for key, peers_key in (("egress", "to"), ("ingress", "from")):
+        rules = spec.get(key)
+        for rule in rules if isinstance(rules, list) else []:
+            found = as_dict(rule).get(peers_key)
+            peers.extend(found if isinstance(found, list) else [])
+    for peer in peers:
+        peer = as_dict(peer)
+        for selector in (
+            peer.get("namespaceSelector"),
+            peer.get("namespaces"),
+            as_dict(peer.get("pods")).get("namespaceSelector"),
+        ):
+            if selector:
+                yield selector
+
+
 def _port_entries(ports: Any) -> list[dict[str, Any]] | None:
     """The rule's port entries, or None for every port."""
     if not isinstance(ports, list) or not ports:
@@ -116,7 +142,8 @@ def grant_networks(grant: Grant) -> IPSet:
 
 def grant_pods(grant: Grant, policy_namespace: str, known: World) -> Iterator[Pod]:
     """The pods a grant's peer selects: podSelector in the policy's namespace, or in the namespaces its
-    namespaceSelector selects; a rule without peers selects every pod."""
+    namespaceSelector selects; a rule without peers selects every pod. What the output cannot resolve matches at
+    its worst (cluster.py), and the pod's name or note says which term was read so."""
     peer = grant.peer
     if peer is None:
         yield from known.pods
@@ -126,19 +153,54 @@ def grant_pods(grant: Grant, policy_namespace: str, known: World) -> Iterator[Po
     if "namespaceSelector" not in peer and "podSelector" not in peer:
         return
     pod_selector = peer.get("podSelector", None)
+    pod_selector = pod_selector if pod_selector is not None else {}
+    chosen: list[tuple[str, tuple[Term, ...]]] = [(policy_namespace, ())]
     if "namespaceSelector" in peer:
         namespace_selector = peer["namespaceSelector"] if peer["namespaceSelector"] is not None else {}
-        chosen = [name for name, labels in known.namespaces.items() if selector_matches(namespace_selector, labels)]
-    else:
-        chosen = [policy_namespace]
+        selected = ((name, namespace_selected(namespace_selector, name, known)) for name in known.namespaces)
+        chosen = [(name, assumed) for name, (matched, assumed) in selected if matched]
+    unresolved = [] if selector_matches(pod_selector, {}) else _unresolved(pod_selector, chosen, known)
+    assumed_of = dict(chosen)
     # The pods of the chosen namespaces, in the world's order (findings list the first few).
-    for index in sorted(index for name in chosen for index in known.by_namespace.get(name, ())):
+    for index in sorted(index for name, _ in chosen for index in known.by_namespace.get(name, ())):
         pod = known.pods[index]
-        if selector_matches(pod_selector if pod_selector is not None else {}, pod.labels, worst=True):
-            yield pod
+        if selector_matches(pod_selector, pod.labels, worst=True):
+            yield _noted(pod, assumed_of[pod.namespace], known)
+    for namespace in unresolved:
+        yield _assumed_pod(namespace, pod_selector, assumed_of[namespace], known)
 
 
-# --- verdicts -------------------------------------------------------------------------------------------------
+def _unresolved(selector: Any, chosen: list[tuple[str, tuple[Term, ...]]], known: World) -> list[str]:
+    """The chosen namespaces where no pod the output shows meets the podSelector: it selects pods it does not show."""
+    out = []
+    for name, _ in chosen:
+        shown = (known.pods[i] for i in known.by_namespace.get(name, ()) if not known.pods[i].witness)
+        if not any(selector_matches(selector, pod.labels, worst=True) for pod in shown):
+            out.append(name)
+    return out
+
+
+def _namespace_note(assumed: tuple[Term, ...], known: World) -> str:
+    terms = ", ".join(describe_term(*term) for term in assumed)
+    if any(carried(term, known) for term in assumed):
+        why = "a namespace the input does not define may carry it too"
+    else:
+        why = "no namespace in the input carries it"
+    return f"namespaceSelector {terms}: {why}; read as matching any namespace whose labels the input does not define"
+
+
+def _noted(pod: Pod, assumed: tuple[Term, ...], known: World) -> Pod:
+    return pod._replace(note=_namespace_note(assumed, known)) if assumed else pod
+
+
+def _assumed_pod(namespace: str, selector: Any, assumed: tuple[Term, ...], known: World) -> Pod:
+    terms = ", ".join(describe_term(*term) for term in selector_terms(selector) or [])
+    where = "in any other namespace" if namespace == OTHER_NAMESPACE else f"in namespace {namespace or '(none)'}"
+    name = (
+        f"a pod the input does not show {where} (podSelector {terms}: no pod the input shows there carries it; "
+        "read as matching)"
+    )
+    return _noted(Pod(namespace, required_labels(selector), name, witness=True), assumed, known)
 
 
 class AddressHole(Record):

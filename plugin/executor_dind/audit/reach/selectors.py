@@ -90,3 +90,46 @@ def selector_matches(selector: Any, labels: Mapping[str, str], worst: bool = Fal
         if not ok:
             return False
     return True
+
+
+def selector_terms(selector: Any) -> list[tuple[str, str, tuple[str, ...]]] | None:
+    """A selector as (key, operator, values) terms, matchLabels as `In` with one value; None when malformed (the
+    API server would reject its object)."""
+    if selector is None:
+        return []
+    if not isinstance(selector, dict):
+        return None
+    match_labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    if not isinstance(match_labels, dict) or not isinstance(expressions, list):
+        return None
+    terms = [(str(key), "In", (str(value),)) for key, value in match_labels.items()]
+    for expression in expressions:
+        if not isinstance(expression, dict) or expression.get("operator") not in OPERATORS:
+            return None
+        values = expression.get("values") or []
+        values = tuple(str(v) for v in values) if isinstance(values, list) else ()
+        terms.append((str(expression.get("key")), str(expression["operator"]), values))
+    return terms
+
+
+OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+def describe_term(key: str, operator: str, values: tuple[str, ...]) -> str:
+    """A term as people write it: `team=x`, `team in (a, b)`, `!team`."""
+    if operator == "In" and len(values) == 1:
+        return f"{key}={values[0]}"
+    if operator in ("In", "NotIn"):
+        return f"{key} {operator.lower()} ({', '.join(values)})"
+    return key if operator == "Exists" else f"!{key}"
+
+
+def required_labels(selector: Any) -> dict[str, str]:
+    """Labels a pod the selector matches must carry (matchLabels, and the first value of each `In`): what a pod
+    the input does not show is assumed to carry when only such a pod can match."""
+    out: dict[str, str] = {}
+    for key, operator, values in selector_terms(selector) or []:
+        if operator == "In" and values and key not in out:
+            out[key] = values[0]
+    return out

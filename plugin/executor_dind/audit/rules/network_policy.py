@@ -1,6 +1,6 @@
 """The network policy control's audit: what the union of the policies selecting a pod lets it reach.
 
-Reach is computed as address sets and pods with ports (audit/reach.py), never by probing addresses. What a
+Reach is computed as address sets and pods with ports (audit/reach/), never by probing addresses. What a
 render may reach beyond the defaults (extra CIDRs, other DNS pods, a NodeLocal DNSCache address) comes from the
 auditor's allowances (audit/allowances.py), never from the audited objects. NetworkPolicy counts only as
 networking.k8s.io/v1; AdminNetworkPolicy Allow rules add to what NetworkPolicies allow (their Deny and Pass
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from executor_dind.audit.scope import Finding, Rule, Scope, executor_pod, selector_matches
 from executor_dind.krm.item import Item
-from executor_dind.naming import METRICS_PORT, PROMETHEUS_POD_LABELS, REGISTRY_PORT
+from executor_dind.naming import METRICS_PORT, PROMETHEUS_POD_LABELS, REGISTRY_POD_SELECTOR, REGISTRY_PORT
 from executor_dind.podspec import is_executor_workload, is_registry_workload, pod_labels
 from executor_dind.records import Record
 
@@ -138,8 +138,20 @@ def _world(scope: Scope) -> Any:
         namespace = allowances.dns_namespace
         dns = reach.Pod(namespace, dict(allowances.dns_pod_labels), f"the DNS pods in {namespace}", DNS_POD_PORTS)
         pods = [_pod(other) for other in scope.workloads()]
-        scope.memo[memo_key] = reach.world(_namespaces(scope), pods, [dns])
+        scope.memo[memo_key] = reach.world(_namespaces(scope), pods, [dns], _named_namespaces(scope))
     return scope.memo[memo_key]
+
+
+def _named_namespaces(scope: Scope) -> set[str]:
+    """The namespaces the output names without defining them: its objects' namespaces and the names its policies'
+    peers select by `kubernetes.io/metadata.name` (the namespaces a policy targets outside the render)."""
+    from executor_dind.audit import reach
+
+    named = {item.namespace for item in scope.items if item.namespace}
+    for policy in (*scope.network_policies, *scope.admin_policies):
+        for selector in reach.namespace_selectors(policy.obj):
+            named.update(reach.names_in(selector))
+    return named
 
 
 def _names(scope: Scope) -> Any:
@@ -199,11 +211,16 @@ def _allowed_egress(scope: Scope) -> Any:
     dns_ports = reach.ports_of(("UDP", 53), ("TCP", 53))
 
     def allowed(pod: Any) -> Any:
-        if pod.witness:
+        if pod.witness and not pod.labels:  # any other pod: nothing; one a selector assumes: by its labels
             return reach.NO_PORT
         dns = pod.namespace == dns_namespace and selector_matches({"matchLabels": dns_labels}, pod.labels)
         if dns and dns_labels:
             return dns_ports
+        # A pod the input does not show, which a selector on our registry's labels assumes (the executors' policy
+        # keeps that rule while the registry is not rendered): judged as the registry, by its labels.
+        assumed_registry = pod.witness and selector_matches({"matchLabels": dict(REGISTRY_POD_SELECTOR)}, pod.labels)
+        if assumed_registry:
+            return reach.ports_of(("TCP", REGISTRY_PORT))
         if (pod.namespace, pod.name) in registries:
             return reach.ports_of(*((protocol, number) for _, number, protocol in pod.ports)) or reach.ports_of(
                 ("TCP", REGISTRY_PORT)
@@ -219,6 +236,12 @@ def _allowed_egress(scope: Scope) -> Any:
 def _by(where: str) -> str:
     """A grant's origin as people name it: `NetworkPolicy x (egress[0])` or `AdminNetworkPolicy y (egress[1])`."""
     return where if where.startswith("AdminNetworkPolicy ") else f"NetworkPolicy {where}"
+
+
+def _notes(pods: Any) -> str:
+    """How the selectors the output cannot resolve were read, once each: " (namespaceSelector team=x: ...)"."""
+    notes = list(dict.fromkeys(pod.note for pod in pods if pod.note))
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def _where(grants: list[Any]) -> str:
@@ -293,7 +316,7 @@ def _pod_holes(item: Item, scope: Scope, allowed: Any) -> Iterator[str]:
         ordered = sorted(found, key=lambda h: not h.pod.witness)
         pods = list(dict.fromkeys(f"{h.pod.name} ({h.ports.describe()})" for h in ordered))
         listed = ", ".join(pods[:5]) + (f" and {len(pods) - 5} more" if len(pods) > 5 else "")
-        yield f"{listed}: allowed by {_by(where)}"
+        yield f"{listed}: allowed by {_by(where)}{_notes(h.pod for h in found)}"
 
 
 def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
@@ -325,7 +348,9 @@ def _dns_only(scope: Scope) -> Any:
 
     def allowed(pod: Any) -> Any:
         is_dns = (
-            not pod.witness and pod.namespace == namespace and selector_matches({"matchLabels": labels}, pod.labels)
+            (pod.labels or not pod.witness)
+            and pod.namespace == namespace
+            and selector_matches({"matchLabels": labels}, pod.labels)
         )
         return dns if is_dns and labels else reach.NO_PORT
 
@@ -384,7 +409,7 @@ def _allowed_ingress(item: Item, scope: Scope) -> Any:
     sourcegraph_namespace = _frontend(scope)[0]
     return lambda source: (
         metrics
-        if not source.witness
+        if (source.labels or not source.witness)
         and sourcegraph_namespace in (None, source.namespace)
         and selector_matches({"matchLabels": PROMETHEUS_POD_LABELS}, source.labels)
         else reach.NO_PORT
@@ -413,6 +438,7 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
         return
     allowed = _allowed_ingress(item, scope)
     by_rule: dict[str, list[tuple[bool, str]]] = {}
+    sources_of: dict[str, list[Any]] = {}
     for grant in seen.grants["Ingress"]:
         ports = reach.grant_ports(grant, seen.pod)
         if not ports:
@@ -425,6 +451,7 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
             beyond = ports.minus(allowed(source))
             if beyond:
                 by_rule.setdefault(grant.where, []).append((not source.witness, f"{source.name} ({beyond.describe()})"))
+                sources_of.setdefault(grant.where, []).append(source)
     expected = "executors to the registry port" if is_registry_workload(item.obj) else "Prometheus to metrics"
     for where, found in by_rule.items():
         sources = list(dict.fromkeys(text for _, text in sorted(found, key=lambda entry: entry[0])))
@@ -432,7 +459,8 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
         yield Finding(
             item,
             LABELS_PATH,
-            f"ingress beyond {expected}: {listed} can connect: allowed by {_by(where)}",
+            f"ingress beyond {expected}: {listed} can connect: allowed by {_by(where)}"
+            f"{_notes(sources_of.get(where, ()))}",
         )
 
 
