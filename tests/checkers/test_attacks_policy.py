@@ -26,6 +26,15 @@ def ingress_policy(name: str, namespace: str, *rules: dict[str, Any]) -> dict[st
     )
 
 
+def prometheus_from(namespace_labels: dict[str, str]) -> Callable[[str], dict[str, Any]]:
+    """An extra ingress policy over the executor pods: Prometheus pods of the namespaces so labelled, to metrics."""
+    peer = {
+        "namespaceSelector": {"matchLabels": namespace_labels},
+        "podSelector": {"matchLabels": {"app": "prometheus"}},
+    }
+    return lambda ns: ingress_policy("extra", ns, {"from": [peer], "ports": [{"port": 6060}]})
+
+
 def to(peer: dict[str, Any], ports: list[dict[str, Any]] | None = None) -> Callable[[str], dict[str, Any]]:
     """An extra egress policy over the executor pods with one rule to this peer."""
     rule: dict[str, Any] = {"to": [peer]}
@@ -76,21 +85,7 @@ CORPUS: dict[str, dict[str, Case]] = {
         ),
         "ingress-from-a-namespace-no-namespace-carries-the-label-of": (
             "strict",
-            add(
-                lambda ns: ingress_policy(
-                    "extra",
-                    ns,
-                    {
-                        "from": [
-                            {
-                                "namespaceSelector": {"matchLabels": {"team": "observability"}},
-                                "podSelector": {"matchLabels": {"app": "prometheus"}},
-                            }
-                        ],
-                        "ports": [{"port": 6060}],
-                    },
-                )
-            ),
+            add(prometheus_from({"team": "observability"})),
             {"EXD306"},
             "can connect: allowed by NetworkPolicy extra (ingress[0]) (namespaceSelector team=observability: no "
             "namespace in the input carries it; read as matching any namespace whose labels the input does not "
@@ -119,21 +114,7 @@ CLEAN: dict[str, tuple[str, Callable[[Objects], Objects]]] = {
     ),
     "prometheus-from-the-namespace-named-by-its-name-label": (
         "strict",
-        add(
-            lambda ns: ingress_policy(
-                "extra",
-                ns,
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": {"matchLabels": {NAME: "sourcegraph"}},
-                            "podSelector": {"matchLabels": {"app": "prometheus"}},
-                        }
-                    ],
-                    "ports": [{"port": 6060}],
-                },
-            )
-        ),
+        add(prometheus_from({NAME: "sourcegraph"})),
     ),
 }
 

@@ -707,6 +707,25 @@ def test_exd013_fails_on_a_password_that_is_none_and_passes_a_real_one(password,
     )
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [{"data": {"password": "not base64!"}}, {"data": {"password": "%%%"}, "stringData": {"password": "a-real-token"}}],
+    ids=["data", "data-beside-string-data"],
+)
+def test_exd013_fails_on_a_password_that_is_not_valid_base64(fields):
+    items = replace(baseline(), {**secret(), **fields})
+    (result,) = [r for r in audit(items) if r.rule == "EXD013"]
+    assert (result.severity, result.field_path, result.message) == (
+        "error",
+        "data.password",
+        f"the password of {DEPLOYMENT} (Secret 'executor-secret', key 'password') is not valid base64 (the API "
+        "server refuses the Secret): put the value of executors.accessToken from the site configuration there "
+        "(bad-password)",
+    )
+    # Control: stringData alone (valid) passes.
+    assert findings(replace(baseline(), {**secret(), "stringData": {"password": "a-real-token"}}), "EXD013") == []
+
+
 def test_exd013_fails_on_a_secret_without_the_key():
     items = replace(baseline(), {**secret(), "data": {"token": "dG9rZW4="}})
     (result,) = [r for r in audit(items) if r.rule == "EXD013"]

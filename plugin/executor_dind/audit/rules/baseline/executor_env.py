@@ -6,11 +6,10 @@ import re
 from collections.abc import Iterator
 
 from executor_dind import values
-from executor_dind.audit.container_env import object_data
 from executor_dind.audit.rules.baseline.reading import executor_vars
 from executor_dind.audit.scope import Finding, Rule, Scope
 from executor_dind.krm.item import Item
-from executor_dind.naming import NOT_PASSWORDS
+from executor_dind.password import password_problem
 
 _HUGE_PORT = re.compile(r"\s*[A-Za-z][-+.A-Za-z0-9]*://[^/:?#\s]*:0*[1-9][0-9]{5,}")
 # What Go's url.Parse takes as an authority: the port, if any, ASCII digits up to the path, query or fragment.
@@ -71,16 +70,12 @@ def frontend_url_no_port(item: Item, scope: Scope) -> Iterator[Finding]:
 
 
 def bad_password(item: Item, scope: Scope) -> Iterator[Finding]:
-    """The password as the kubelet reads it from the render's Secret: empty, a placeholder or an example is none."""
+    """The password as the render's Secret holds it for the kubelet: empty, a placeholder, an example, missing
+    or not valid base64 is none (password.py: the same judgement as the function's check of its input)."""
     for var in executor_vars(item, scope, "EXECUTOR_FRONTEND_PASSWORD"):
         if var.origin != "secret" or var.holder is None:
             continue
-        value = (var.value or "").strip()
-        problem = NOT_PASSWORDS.get(value, "" if value else "is empty")
-        if var.value is None and var.key in object_data(var.holder):
-            problem = "is not valid base64 (the API server refuses the Secret)"
-        elif var.value is None:
-            problem = "is missing (the Secret has no such key; the kubelet cannot start the executor)"
+        problem = password_problem(var.holder, var.key)
         if problem:
             yield Finding(
                 var.holder,
