@@ -43,6 +43,38 @@ def to(peer: dict[str, Any], ports: list[dict[str, Any]] | None = None) -> Calla
     return lambda ns: egress_policy("extra", ns, rule)
 
 
+ADMIN_API = "policy.networking.k8s.io/v1alpha1"
+EVERY_NAMESPACE = {"namespaces": {}}
+METADATA = {"networks": ["169.254.169.254/32"]}
+PRIVATE_10 = {"networks": ["10.0.0.0/8"]}
+EVERYTHING = [{"networks": ["0.0.0.0/0", "::/0"]}, {"namespaces": {}}]
+
+
+def anp(name: str, priority: int, *egress: dict[str, Any]) -> Callable[[str], dict[str, Any]]:
+    """An AdminNetworkPolicy over every namespace's pods (cluster-scoped: no namespace)."""
+    spec = {"priority": priority, "subject": EVERY_NAMESPACE, "egress": list(egress)}
+    return lambda _ns: {"apiVersion": ADMIN_API, "kind": "AdminNetworkPolicy", "metadata": {"name": name}, "spec": spec}
+
+
+def banp(*egress: dict[str, Any]) -> Callable[[str], dict[str, Any]]:
+    """The BaselineAdminNetworkPolicy (its one allowed name: default) over every namespace's pods."""
+    spec = {"subject": EVERY_NAMESPACE, "egress": list(egress)}
+    kind = "BaselineAdminNetworkPolicy"
+    return lambda _ns: {"apiVersion": ADMIN_API, "kind": kind, "metadata": {"name": "default"}, "spec": spec}
+
+
+def rule(action: str, *peers: dict[str, Any], ports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": action.lower(), "action": action, "to": list(peers)}
+    if ports is not None:
+        out["ports"] = ports
+    return out
+
+
+def private_allowed(ns: str) -> dict[str, Any]:
+    """A NetworkPolicy that opens 10.0.0.0/8 to the executors (EXD303 unless something denies it first)."""
+    return egress_policy("to-vpc", ns, {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]})
+
+
 # class -> name -> (profile, mutation, the exact set of error rules, a text some error finding must contain)
 CORPUS: dict[str, dict[str, Case]] = {
     "unresolved-selectors": {
@@ -92,6 +124,68 @@ CORPUS: dict[str, dict[str, Case]] = {
             "define)",
         ),
     },
+    "admin-precedence": {
+        "pass-then-a-permissive-network-policy": (
+            "recommended",
+            add(
+                private_allowed,
+                anp("pass-vpc", 5, rule("Pass", PRIVATE_10)),
+                anp("deny-vpc", 10, rule("Deny", PRIVATE_10)),
+            ),
+            {"EXD303"},
+            "the private range 10.0.0.0/8 (10.0.0.0/8 on every port): allowed by NetworkPolicy to-vpc (egress[0])",
+        ),
+        "allow-at-a-higher-priority-than-the-deny": (
+            "strict",
+            add(anp("imds", 5, rule("Allow", METADATA)), anp("deny-all", 10, rule("Deny", *EVERYTHING))),
+            {"EXD302"},  # the Deny of every pod is credited: jobs no longer reach the registry (no EXD309)
+            "the cloud metadata service 169.254.169.254 (AWS, GCP, Azure, Oracle, DigitalOcean, OpenStack instance "
+            "metadata) on every port: allowed by AdminNetworkPolicy imds (egress[0])",
+        ),
+        "allow-at-the-same-priority-as-the-deny": (
+            "recommended-plain-containers",
+            add(anp("deny-all", 10, rule("Deny", *EVERYTHING)), anp("imds", 10, rule("Allow", METADATA))),
+            {"EXD302"},
+            "allowed by AdminNetworkPolicy imds (egress[0])",
+        ),
+        "deny-on-a-named-port-is-not-credited": (
+            "strict-plain-containers",
+            add(private_allowed, anp("deny-ssh", 10, rule("Deny", PRIVATE_10, ports=[{"namedPort": "ssh"}]))),
+            {"EXD303"},
+            "allowed by NetworkPolicy to-vpc (egress[0])",
+        ),
+        "baseline-allow-where-no-network-policy-selects": (
+            "baseline",
+            add(banp(rule("Allow", METADATA), rule("Deny", *EVERYTHING))),
+            {"EXD302"},
+            "169.254.169.254 (AWS, GCP, Azure, Oracle, DigitalOcean, OpenStack instance metadata) on every port: "
+            "allowed by BaselineAdminNetworkPolicy default (egress[0])",
+        ),
+        "baseline-without-a-deny-allows-by-default": (
+            "baseline",
+            add(banp(rule("Deny", METADATA))),
+            {"EXD302", "EXD303", "EXD305"},  # 169.254.169.254 denied; GKE's 169.254.169.252 and the rest are not
+            "allowed by BaselineAdminNetworkPolicy default (no rule matches: allowed by default)",
+        ),
+        "admin-priority-the-api-server-refuses": (
+            "strict",
+            add(private_allowed, anp("deny-vpc", 1001, rule("Deny", PRIVATE_10))),
+            {"EXD303", "EXD307"},
+            "AdminNetworkPolicy deny-vpc: spec.priority 1001 is not a priority from 0 to 1000",
+        ),
+        "baseline-pass-is-no-baseline-action": (
+            "baseline",
+            add(banp(rule("Pass", METADATA), rule("Deny", *EVERYTHING))),
+            {"EXD302", "EXD307"},
+            "BaselineAdminNetworkPolicy default: spec.egress[0].action 'Pass' is not Allow or Deny",
+        ),
+        "baseline-deny-under-a-network-policy-that-selects": (
+            "recommended",
+            add(private_allowed, banp(rule("Deny", *EVERYTHING))),
+            {"EXD303"},
+            "allowed by NetworkPolicy to-vpc (egress[0])",
+        ),
+    },
 }
 
 CASES = {f"{group}/{name}": case for group, cases in CORPUS.items() for name, case in cases.items()}
@@ -117,6 +211,25 @@ CLEAN: dict[str, tuple[str, Callable[[Objects], Objects]]] = {
         add(prometheus_from({NAME: "sourcegraph"})),
     ),
 }
+
+
+CLEAN.update(
+    {
+        "admin-deny-blocks-what-a-network-policy-allows": (
+            "recommended",
+            add(private_allowed, anp("deny-vpc", 10, rule("Deny", PRIVATE_10))),
+        ),
+        "admin-deny-at-a-higher-priority-than-the-allow": (
+            "strict",
+            add(anp("deny-imds", 5, rule("Deny", METADATA)), anp("imds", 10, rule("Allow", METADATA))),
+        ),
+        "admin-deny-before-the-allow-in-one-policy": (
+            "strict-plain-containers",
+            add(anp("imds", 10, rule("Deny", METADATA), rule("Allow", METADATA))),
+        ),
+        "baseline-deny-everything-where-no-network-policy-selects": ("baseline", add(banp(rule("Deny", *EVERYTHING)))),
+    }
+)
 
 
 @pytest.mark.parametrize("case", CLEAN)

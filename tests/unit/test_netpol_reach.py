@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from executor_dind.audit import reach
@@ -310,3 +312,71 @@ def test_a_term_on_a_label_the_controllers_add_is_met_at_worst():
     held = {"app": "executor", "pod-template-hash": "aaaa"}
     assert not reach.selector_matches(by_hash, held, worst=True)
     assert reach.controller_labels_in(by_hash) == ["pod-template-hash"]
+
+
+# --- AdminNetworkPolicy and BaselineAdminNetworkPolicy precedence ------------------------------------------------
+
+TEN = {"networks": ["10.0.0.0/8"]}
+
+
+def admin(name: str, priority: Any, *egress: dict[str, Any], kind: str = "AdminNetworkPolicy") -> dict[str, Any]:
+    spec = {"priority": priority, "subject": {"namespaces": {}}, "egress": list(egress)}
+    return {"kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+def act(action: str, *peers: dict[str, Any], ports: Any = None) -> dict[str, Any]:
+    return {"action": action, "to": list(peers), **({"ports": ports} if ports is not None else {})}
+
+
+def private_reached(grants: list[reach.Grant]) -> list[str]:
+    return [cidrs(hole.addresses)[0] for hole in reach.address_holes(grants, reach.ipset("10.0.0.0/8"))]
+
+
+NP_TEN = [reach.Grant("to-vpc", "egress[0]", {"ipBlock": {"cidr": "10.0.0.0/8"}}, None)]
+
+
+def test_precedence_is_priority_then_rule_order_and_ties_have_none():
+    [deny_5] = reach.admin_rules(admin("a", 5, act("Deny", TEN)), "Egress")
+    [allow_10] = reach.admin_rules(admin("b", 10, act("Allow", TEN)), "Egress")
+    [allow_5] = reach.admin_rules(admin("c", 5, act("Allow", TEN)), "Egress")
+    first, then = reach.admin_rules(admin("d", 50, act("Deny", TEN), act("Allow", TEN)), "Egress")
+    assert reach.precedes(deny_5, allow_10) and not reach.precedes(allow_10, deny_5)
+    assert not reach.precedes(deny_5, allow_5) and not reach.precedes(allow_5, deny_5)  # same priority: undefined
+    assert reach.precedes(first, then) and not reach.precedes(then, first)
+    [unreadable] = reach.admin_rules(admin("e", "high", act("Deny", TEN)), "Egress")
+    assert not reach.precedes(unreadable, allow_10) and not reach.precedes(deny_5, unreadable)
+
+
+def test_a_deny_is_credited_against_the_network_policies_unless_a_pass_may_precede_it():
+    deny = (admin("deny", 10, act("Deny", TEN)), True)
+    grants, restricted = reach.weigh([deny], [], NP_TEN, True, "Egress")
+    assert (private_reached(grants), restricted) == ([], True)
+    # Control: without the Deny the NetworkPolicy reaches 10.0.0.0/8.
+    assert private_reached(reach.weigh([], [], NP_TEN, True, "Egress")[0]) == ["10.0.0.0/8"]
+    passing = (admin("pass", 5, act("Pass", TEN)), True)
+    assert private_reached(reach.weigh([passing, deny], [], NP_TEN, True, "Egress")[0]) == ["10.0.0.0/8"]
+    # A subject the audit cannot be sure of, or a named port: not credited.
+    assert private_reached(reach.weigh([(deny[0], False)], [], NP_TEN, True, "Egress")[0]) == ["10.0.0.0/8"]
+    named = (admin("deny", 10, act("Deny", TEN, ports=[{"namedPort": "ssh"}])), True)
+    assert private_reached(reach.weigh([named], [], NP_TEN, True, "Egress")[0]) == ["10.0.0.0/8"]
+
+
+def test_an_allow_counts_unless_a_deny_surely_precedes_it():
+    allow = (admin("open", 10, act("Allow", TEN)), True)
+    assert private_reached(reach.weigh([allow], [], [], True, "Egress")[0]) == ["10.0.0.0/8"]
+    earlier = (admin("deny", 5, act("Deny", TEN)), True)
+    assert private_reached(reach.weigh([earlier, allow], [], [], True, "Egress")[0]) == []
+    tied = (admin("deny", 10, act("Deny", TEN)), True)
+    assert private_reached(reach.weigh([tied, allow], [], [], True, "Egress")[0]) == ["10.0.0.0/8"]
+
+
+def test_the_baseline_governs_only_where_no_network_policy_selects():
+    baseline = [(admin("default", None, act("Deny", TEN), kind="BaselineAdminNetworkPolicy"), True)]
+    grants, restricted = reach.weigh([], baseline, [], False, "Egress")
+    assert restricted and [g.rule for g in grants] == ["no rule matches: allowed by default"]
+    assert private_reached(grants) == []  # its Deny is credited against "allowed by default"
+    assert reach.address_holes(grants, reach.ipset("192.168.0.0/16"))  # everything else is allowed
+    # Where a NetworkPolicy selects the pod, the baseline does not apply: the NetworkPolicy's grant stands.
+    assert private_reached(reach.weigh([], baseline, NP_TEN, True, "Egress")[0]) == ["10.0.0.0/8"]
+    # A baseline without rules in the direction restricts nothing.
+    assert reach.weigh([], baseline, [], False, "Ingress") == ([], False)

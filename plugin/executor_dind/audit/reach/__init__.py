@@ -18,7 +18,8 @@ unreadable except entry excepts nothing, an unreadable port is every port.
 
 Modules, one concern each: selectors (label selectors), cluster (the pods and namespaces), ports (port sets),
 addresses (address sets), grants (rules as grants and where they reach), problems (fields the readers disagree on),
-admin_policy (AdminNetworkPolicy). This package re-exports their public names: callers read `reach.X`.
+admin_policy (AdminNetworkPolicy and BaselineAdminNetworkPolicy, with their precedence). This package re-exports
+their public names: callers read `reach.X`.
 
 The address sets are ours, not netaddr's IPSet: integer intervals per IP version, with `ipaddress` only to parse
 and print (see addresses.py).
@@ -37,9 +38,13 @@ from executor_dind.audit.reach.addresses import (
 from executor_dind.audit.reach.admin_policy import (
     ADMIN_ACTIONS,
     EVERY_ADDRESS_PEERS,
+    AdminRule,
     admin_grants,
     admin_policy_problems,
+    admin_rules,
     admin_selects,
+    precedes,
+    weigh,
 )
 from executor_dind.audit.reach.cluster import (
     OTHER_NAMESPACE,
@@ -56,6 +61,7 @@ from executor_dind.audit.reach.grants import (
     Grant,
     PodHole,
     address_holes,
+    denies_pod,
     grant_networks,
     grant_pods,
     grant_ports,
@@ -63,6 +69,8 @@ from executor_dind.audit.reach.grants import (
     namespace_selectors,
     pod_holes,
     policy_types,
+    reach_networks,
+    reach_ports,
     selects,
 )
 from executor_dind.audit.reach.ports import (
@@ -101,6 +109,7 @@ __all__ = [
     "OTHER_NAMESPACE",
     "PROTOCOLS",
     "AddressHole",
+    "AdminRule",
     "Grant",
     "IPSet",
     "Network",
@@ -111,6 +120,7 @@ __all__ = [
     "address_holes",
     "admin_grants",
     "admin_policy_problems",
+    "admin_rules",
     "admin_selects",
     "as_dict",
     "as_list",
@@ -118,6 +128,7 @@ __all__ = [
     "container_ports",
     "controller_label",
     "controller_labels_in",
+    "denies_pod",
     "describe_networks",
     "grant_networks",
     "grant_pods",
@@ -135,7 +146,11 @@ __all__ = [
     "port_name",
     "port_number",
     "ports_of",
+    "precedes",
+    "reach_networks",
+    "reach_ports",
     "selector_matches",
     "selects",
+    "weigh",
     "world",
 ]

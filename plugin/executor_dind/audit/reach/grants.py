@@ -14,6 +14,7 @@ from executor_dind.audit.reach.selectors import (
     required_labels,
     selector_matches,
     selector_terms,
+    surely_matches,
 )
 from executor_dind.records import Record
 
@@ -29,6 +30,7 @@ class Grant(Record):
     rule: str  # "egress[2]"
     peer: Any  # the peer mapping; None: the rule has no peers (every destination)
     ports: Any  # the rule's ports list; None or empty: every port
+    denied: tuple[Any, ...] = ()  # the Deny peers (Grants) credited against this one: they take precedence
 
     @property
     def where(self) -> str:
@@ -203,6 +205,45 @@ def _assumed_pod(namespace: str, selector: Any, assumed: tuple[Term, ...], known
     return _noted(Pod(namespace, required_labels(selector), name, witness=True), assumed, known)
 
 
+def reach_networks(grant: Grant, ports: Ports) -> IPSet:
+    """The addresses a grant reaches on these ports (its own), less those of the Deny peers credited against it
+    that deny every one of the ports."""
+    networks = grant_networks(grant)
+    for deny in grant.denied:
+        if not ports.minus(grant_ports(deny, None)):
+            networks = networks - grant_networks(deny)
+    return networks
+
+
+def reach_ports(grant: Grant, destination: Pod, peer: Pod, known: World) -> Ports:
+    """The ports of `destination` a grant allows between it and `peer` (the same pod for egress; for ingress the
+    source), less what the Deny peers credited against it surely deny."""
+    ports = grant_ports(grant, destination)
+    for deny in grant.denied:
+        if denies_pod(deny, peer, known):
+            ports = ports.minus(grant_ports(deny, destination))
+    return ports
+
+
+def denies_pod(deny: Grant, pod: Pod, known: World) -> bool:
+    """Whether a credited Deny peer surely covers this pod: its namespaces by `{}` or resolved terms (never any
+    other namespace by a term), its pods by `{}`, or by a selector a pod the output shows meets."""
+    peer = as_dict(deny.peer)
+    if "ipBlock" in peer or deny.peer is None:
+        return False
+    namespaces = selector_terms(peer.get("namespaceSelector") or {})
+    pods = selector_terms(peer.get("podSelector") or {})
+    if namespaces is None or pods is None:
+        return False
+    if namespaces:
+        matched, assumed = namespace_selected(peer.get("namespaceSelector"), pod.namespace, known)
+        if pod.namespace == OTHER_NAMESPACE or not matched or assumed:
+            return False
+    if not pods:
+        return True
+    return not pod.witness and surely_matches(peer.get("podSelector"), pod.labels)
+
+
 class AddressHole(Record):
     addresses: IPSet  # within the class, beyond what is allowed
     ports: Ports
@@ -229,7 +270,7 @@ def address_holes(
         ports = grant_ports(grant, None, names)
         if not ports:
             continue
-        reached = grant_networks(grant) & forbidden
+        reached = reach_networks(grant, ports) & forbidden
         for addresses, allowed_ports in allowed:
             if not ports.minus(allowed_ports):
                 reached = reached - addresses
@@ -248,7 +289,7 @@ def pod_holes(
     holes = []
     for grant in grant_list:
         for pod in grant_pods(grant, policy_namespace, known):
-            beyond = grant_ports(grant, pod).minus(allowed(pod))
+            beyond = reach_ports(grant, pod, pod, known).minus(allowed(pod))
             if beyond:
                 holes.append(PodHole(pod, beyond, grant))
     return holes

@@ -133,3 +133,14 @@ def required_labels(selector: Any) -> dict[str, str]:
         if operator == "In" and values and key not in out:
             out[key] = values[0]
     return out
+
+
+def surely_matches(selector: Any, labels: Mapping[str, str]) -> bool:
+    """Whether every pod of this template matches, whatever the controllers add: the selector matches its labels
+    and reads no label the controllers add (what a Deny is credited on)."""
+    terms = selector_terms(selector)
+    return (
+        terms is not None
+        and not any(controller_label(key) for key, _, _ in terms)
+        and selector_matches(selector, labels)
+    )

@@ -3,9 +3,9 @@
 Reach is computed as address sets and pods with ports (audit/reach/), never by probing addresses. What a
 render may reach beyond the defaults (extra CIDRs, other DNS pods, a NodeLocal DNSCache address) comes from the
 auditor's allowances (audit/allowances.py), never from the audited objects. NetworkPolicy counts only as
-networking.k8s.io/v1; AdminNetworkPolicy Allow rules add to what NetworkPolicies allow (their Deny and Pass
-rules are not credited, so the verdict errs toward reach); every other policy API is refused by name unless
-the auditor puts it out of scope.
+networking.k8s.io/v1; AdminNetworkPolicy and BaselineAdminNetworkPolicy are weighed with their precedence
+(audit/reach/admin_policy.py: exact where the API defines it, at worst where it does not); every other policy API
+is refused by name unless the auditor puts it out of scope.
 
 Longer than most modules on purpose: eight rules over one shared analysis of the pod (memoized per audit).
 """
@@ -55,13 +55,15 @@ DNS_POD_PORTS = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "
 
 
 class Analysis(Record):
-    """One workload's pods as the policies see them: isolated or not per direction, and every grant."""
+    """One workload's pods as the policies see them: restricted or not per direction, and every grant."""
 
     pod: Any  # reach.Pod
     isolated: dict[str, list[Item]]  # direction -> the NetworkPolicies that select the pod for it
-    grants: dict[str, list[Any]]  # direction -> reach.Grant of those policies and of AdminNetworkPolicy Allow rules
+    grants: dict[str, list[Any]]  # direction -> reach.Grant of every policy that decides, with credited Denies
     world: Any  # reach.World
     names: Any  # (protocol, port name) -> the numbers the output's pods give it
+    # direction -> whether anything restricts it: a NetworkPolicy, or where none does a BaselineAdminNetworkPolicy
+    restricted: dict[str, bool]
 
 
 def _pod(item: Item) -> Any:
@@ -84,16 +86,23 @@ def analysis(item: Item, scope: Scope) -> Analysis:
         for direction in ("Egress", "Ingress")
     }
     world = _world(scope)
-    grants = {}
-    for direction, policies in isolated.items():
-        admin = [
-            grant
+    # The admin policies whose subject selects the pod at worst, each with whether it surely does (a Deny counts
+    # only then): AdminNetworkPolicy and BaselineAdminNetworkPolicy apart.
+    selecting = {
+        kind: [
+            (policy.obj, reach.admin_selects(policy.obj, world, pod, surely=True))
             for policy in scope.admin_policies
-            if policy.kind == "AdminNetworkPolicy" and reach.admin_selects(policy.obj, world, pod)
-            for grant in reach.admin_grants(policy.obj, direction)
+            if policy.kind == kind and reach.admin_selects(policy.obj, world, pod)
         ]
-        grants[direction] = [*(g for p in policies for g in _grants_of(p, direction, pod)), *admin]
-    result = Analysis(pod, isolated, grants, world, _names(scope))
+        for kind in ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy")
+    }
+    grants, restricted = {}, {}
+    for direction, policies in isolated.items():
+        network = [g for p in policies for g in _grants_of(p, direction, pod)]
+        grants[direction], restricted[direction] = reach.weigh(
+            selecting["AdminNetworkPolicy"], selecting["BaselineAdminNetworkPolicy"], network, bool(policies), direction
+        )
+    result = Analysis(pod, isolated, grants, world, _names(scope), restricted)
     scope.memo[memo_key] = result
     return result
 
@@ -235,7 +244,8 @@ def _allowed_egress(scope: Scope) -> Any:
 
 def _by(where: str) -> str:
     """A grant's origin as people name it: `NetworkPolicy x (egress[0])` or `AdminNetworkPolicy y (egress[1])`."""
-    return where if where.startswith("AdminNetworkPolicy ") else f"NetworkPolicy {where}"
+    admin = where.startswith(("AdminNetworkPolicy ", "BaselineAdminNetworkPolicy "))
+    return where if admin else f"NetworkPolicy {where}"
 
 
 def _notes(pods: Any) -> str:
@@ -251,7 +261,8 @@ def _where(grants: list[Any]) -> str:
 def _isolated(item: Item, scope: Scope, direction: str) -> bool:
     """Whether any policy restricts this direction for the pods (without a policy in the output, no analysis:
     the unrestricted pod is its own finding, EXD301 or EXD304, and the rules that weigh holes have none)."""
-    return bool(scope.network_policies) and bool(analysis(item, scope).isolated[direction])
+    policies = scope.network_policies or scope.admin_policies
+    return bool(policies) and analysis(item, scope).restricted[direction]
 
 
 def egress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
@@ -294,7 +305,7 @@ def _private_holes(item: Item, scope: Scope) -> Iterator[str]:
         if holes:
             reached = reach.NOTHING
             for hole in holes:
-                reached = reached | (reach.grant_networks(hole.grant) & reach.ipset(cidr))
+                reached = reached | (reach.reach_networks(hole.grant, hole.ports) & reach.ipset(cidr))
             declared = " outside the auditor's allowedCIDRs" if allowances.allowed_cidrs else ""
             yield (
                 f"the {what} range {cidr}{declared} ({reach.describe_networks(reached)} on "
@@ -434,7 +445,7 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
     from executor_dind.audit import reach
 
     seen = analysis(item, scope)
-    if not seen.isolated["Ingress"]:
+    if not seen.restricted["Ingress"]:
         return
     allowed = _allowed_ingress(item, scope)
     by_rule: dict[str, list[tuple[bool, str]]] = {}
@@ -443,12 +454,12 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
         ports = reach.grant_ports(grant, seen.pod)
         if not ports:
             continue
-        networks = reach.grant_networks(grant)
+        networks = reach.reach_networks(grant, ports)
         if networks:
             text = f"{reach.describe_networks(networks)} ({ports.describe()})"
             by_rule.setdefault(grant.where, []).append((False, text))
         for source in reach.grant_pods(grant, item.namespace, seen.world):
-            beyond = ports.minus(allowed(source))
+            beyond = reach.reach_ports(grant, seen.pod, source, seen.world).minus(allowed(source))
             if beyond:
                 by_rule.setdefault(grant.where, []).append((not source.witness, f"{source.name} ({beyond.describe()})"))
                 sources_of.setdefault(grant.where, []).append(source)
