@@ -236,3 +236,10 @@ CLEAN.update(
 def test_the_same_peers_pass_where_the_output_resolves_them(renders, case):
     profile, mutate = CLEAN[case]
     assert errors(items_of(mutate(copy.deepcopy(renders[profile].objects)))) == (set(), [])
+
+
+def test_every_class_has_several_mutations_over_several_profiles():
+    sizes = {group: len(cases) for group, cases in CORPUS.items()}
+    assert sizes == {"unresolved-selectors": 6, "admin-precedence": 9}
+    for cases in CORPUS.values():
+        assert len({profile for profile, *_ in cases.values()}) >= 4
