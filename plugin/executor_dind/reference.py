@@ -57,6 +57,7 @@ def config_page() -> str:
 def rules_page() -> str:
     from executor_dind import hardening
     from executor_dind.audit import NO_EXECUTOR
+    from executor_dind.audit.reach import admin_policy, cluster
     from executor_dind.audit.rules import CONTROL_OF, RULES
 
     controls = [
@@ -73,8 +74,16 @@ def rules_page() -> str:
         "upstream's, hand-made); an error fails it (exit 1), and the function refuses a render that fails its own\n"
         "error rules.\n\n"
         "| ID | severity | control | slug | finding |\n|---|---|---|---|---|\n"
-        f"| {NO_EXECUTOR} | error | `audit` | `no-executor-workload` | {own} |\n" + "\n".join(rules) + "\n"
+        f"| {NO_EXECUTOR} | error | `audit` | `no-executor-workload` | {own} |\n" + "\n".join(rules) + "\n\n"
+        "## How the network rules read what the input cannot resolve\n\n" + _docstring(cluster) + "\n\n"
+        "## AdminNetworkPolicy and BaselineAdminNetworkPolicy\n\n" + _docstring(admin_policy, paragraphs=0) + "\n"
     )
+
+
+def _docstring(module: Any, paragraphs: int = 1) -> str:
+    """A module's docstring after its first `paragraphs` paragraphs (the part written for the reader of the
+    rules)."""
+    return str(module.__doc__).split("\n\n", paragraphs)[-1].strip()
 
 
 def pages() -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from executor_dind.audit import reach
@@ -138,8 +140,71 @@ def test_witnesses_stand_for_pods_the_output_does_not_show():
     ]
     exact = reach.Grant("p", "egress[0]", {"podSelector": {"matchLabels": {"app": "db"}}}, None)
     assert [p.name for p in reach.grant_pods(exact, "a", known)] == ["db"]
+    # Namespace a's labels are defined (it carries team=x); any other namespace may carry team=x too.
     team = reach.Grant("p", "egress[0]", {"namespaceSelector": {"matchLabels": {"team": "x"}}}, None)
-    assert [p.name for p in reach.grant_pods(team, "b", known)] == ["db", "any other pod in namespace a"]
+    assert [(p.name, p.note) for p in reach.grant_pods(team, "b", known)] == [
+        ("db", ""),
+        (
+            "any pod in any other namespace",
+            "namespaceSelector team=x: a namespace the input does not define may carry it too; read as matching any "
+            "namespace whose labels the input does not define",
+        ),
+        ("any other pod in namespace a", ""),
+    ]
+
+
+NOBODY_CARRIES = (
+    "namespaceSelector team=y: no namespace in the input carries it; read as matching any namespace whose labels "
+    "the input does not define"
+)
+
+
+def test_a_namespace_selector_on_labels_nothing_defines_matches_every_namespace_the_output_does_not_define():
+    # a: a Namespace object with its labels; b: only named by a pod (its labels are not in the output).
+    known = reach.world({"a": {"team": "x"}}, [reach.Pod("a", {"app": "db"}, "db"), reach.Pod("b", {}, "web")])
+    team_y = reach.Grant("p", "egress[0]", {"namespaceSelector": {"matchLabels": {"team": "y"}}}, None)
+    assert [(p.name, p.note) for p in reach.grant_pods(team_y, "a", known)] == [
+        ("web", NOBODY_CARRIES),
+        ("any pod in any other namespace", NOBODY_CARRIES),
+        ("any other pod in namespace b", NOBODY_CARRIES),
+    ]
+    # Control: where the output defines the labels they are read exactly (a carries team=x, and no team=y).
+    team_x = reach.Grant("p", "egress[0]", {"namespaceSelector": {"matchLabels": {"team": "x"}}}, None)
+    assert [p.name for p in reach.grant_pods(team_x, "a", known) if not p.note] == [
+        "db",
+        "any other pod in namespace a",
+    ]
+
+
+def test_the_namespace_name_label_is_resolved_and_a_name_outside_the_output_is_another_namespace():
+    known = reach.world({"a": {}}, [reach.Pod("a", {"app": "db"}, "db")], named=["monitoring"])
+
+    def named(operator: str, *values: str) -> list[str]:
+        expression = {"key": "kubernetes.io/metadata.name", "operator": operator, "values": list(values)}
+        grant = reach.Grant("p", "egress[0]", {"namespaceSelector": {"matchExpressions": [expression]}}, None)
+        return [p.name + p.note for p in reach.grant_pods(grant, "a", known)]
+
+    assert named("In", "a") == ["db", "any other pod in namespace a"]
+    # monitoring is named (by a policy) but not shown: its pods exist in the cluster, unseen.
+    assert named("In", "monitoring") == ["any other pod in namespace monitoring"]
+    # A name nothing in the output names is some other namespace.
+    assert named("In", "tenant") == ["any pod in any other namespace"]
+    assert named("NotIn", "a", "monitoring") == ["any pod in any other namespace"]
+    assert named("DoesNotExist") == []
+
+
+def test_a_pod_selector_nothing_shown_carries_matches_a_pod_the_output_does_not_show():
+    known = reach.world({"a": {}}, [reach.Pod("a", {"app": "db"}, "db")])
+    pgsql = reach.Grant("p", "egress[0]", {"podSelector": {"matchLabels": {"app": "pgsql"}}}, None)
+    [assumed] = reach.grant_pods(pgsql, "a", known)
+    assert assumed.name == (
+        "a pod the input does not show in namespace a (podSelector app=pgsql: no pod the input shows there carries "
+        "it; read as matching)"
+    )
+    assert (assumed.namespace, dict(assumed.labels), assumed.witness) == ("a", {"app": "pgsql"}, True)
+    # Control: a selector a shown pod meets resolves to it alone.
+    db = reach.Grant("p", "egress[0]", {"podSelector": {"matchLabels": {"app": "db"}}}, None)
+    assert [p.name for p in reach.grant_pods(db, "a", known)] == ["db"]
 
 
 def test_address_holes_leave_out_what_is_allowed_on_its_ports():
@@ -247,3 +312,71 @@ def test_a_term_on_a_label_the_controllers_add_is_met_at_worst():
     held = {"app": "executor", "pod-template-hash": "aaaa"}
     assert not reach.selector_matches(by_hash, held, worst=True)
     assert reach.controller_labels_in(by_hash) == ["pod-template-hash"]
+
+
+# --- AdminNetworkPolicy and BaselineAdminNetworkPolicy precedence ------------------------------------------------
+
+TEN = {"networks": ["10.0.0.0/8"]}
+
+
+def admin(name: str, priority: Any, *egress: dict[str, Any], kind: str = "AdminNetworkPolicy") -> dict[str, Any]:
+    spec = {"priority": priority, "subject": {"namespaces": {}}, "egress": list(egress)}
+    return {"kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+def act(action: str, *peers: dict[str, Any], ports: Any = None) -> dict[str, Any]:
+    return {"action": action, "to": list(peers), **({"ports": ports} if ports is not None else {})}
+
+
+def private_reached(grants: list[reach.Grant]) -> list[str]:
+    return [cidrs(hole.addresses)[0] for hole in reach.address_holes(grants, reach.ipset("10.0.0.0/8"))]
+
+
+NP_TEN = [reach.Grant("to-vpc", "egress[0]", {"ipBlock": {"cidr": "10.0.0.0/8"}}, None)]
+
+
+def test_precedence_is_priority_then_rule_order_and_ties_have_none():
+    [deny_5] = reach.admin_rules(admin("a", 5, act("Deny", TEN)), "Egress")
+    [allow_10] = reach.admin_rules(admin("b", 10, act("Allow", TEN)), "Egress")
+    [allow_5] = reach.admin_rules(admin("c", 5, act("Allow", TEN)), "Egress")
+    first, then = reach.admin_rules(admin("d", 50, act("Deny", TEN), act("Allow", TEN)), "Egress")
+    assert reach.precedes(deny_5, allow_10) and not reach.precedes(allow_10, deny_5)
+    assert not reach.precedes(deny_5, allow_5) and not reach.precedes(allow_5, deny_5)  # same priority: undefined
+    assert reach.precedes(first, then) and not reach.precedes(then, first)
+    [unreadable] = reach.admin_rules(admin("e", "high", act("Deny", TEN)), "Egress")
+    assert not reach.precedes(unreadable, allow_10) and not reach.precedes(deny_5, unreadable)
+
+
+def test_a_deny_is_credited_against_the_network_policies_unless_a_pass_may_precede_it():
+    deny = (admin("deny", 10, act("Deny", TEN)), True)
+    grants, restricted = reach.weigh([deny], [], NP_TEN, True, "Egress")
+    assert (private_reached(grants), restricted) == ([], True)
+    # Control: without the Deny the NetworkPolicy reaches 10.0.0.0/8.
+    assert private_reached(reach.weigh([], [], NP_TEN, True, "Egress")[0]) == ["10.0.0.0/8"]
+    passing = (admin("pass", 5, act("Pass", TEN)), True)
+    assert private_reached(reach.weigh([passing, deny], [], NP_TEN, True, "Egress")[0]) == ["10.0.0.0/8"]
+    # A subject the audit cannot be sure of, or a named port: not credited.
+    assert private_reached(reach.weigh([(deny[0], False)], [], NP_TEN, True, "Egress")[0]) == ["10.0.0.0/8"]
+    named = (admin("deny", 10, act("Deny", TEN, ports=[{"namedPort": "ssh"}])), True)
+    assert private_reached(reach.weigh([named], [], NP_TEN, True, "Egress")[0]) == ["10.0.0.0/8"]
+
+
+def test_an_allow_counts_unless_a_deny_surely_precedes_it():
+    allow = (admin("open", 10, act("Allow", TEN)), True)
+    assert private_reached(reach.weigh([allow], [], [], True, "Egress")[0]) == ["10.0.0.0/8"]
+    earlier = (admin("deny", 5, act("Deny", TEN)), True)
+    assert private_reached(reach.weigh([earlier, allow], [], [], True, "Egress")[0]) == []
+    tied = (admin("deny", 10, act("Deny", TEN)), True)
+    assert private_reached(reach.weigh([tied, allow], [], [], True, "Egress")[0]) == ["10.0.0.0/8"]
+
+
+def test_the_baseline_governs_only_where_no_network_policy_selects():
+    baseline = [(admin("default", None, act("Deny", TEN), kind="BaselineAdminNetworkPolicy"), True)]
+    grants, restricted = reach.weigh([], baseline, [], False, "Egress")
+    assert restricted and [g.rule for g in grants] == ["no rule matches: allowed by default"]
+    assert private_reached(grants) == []  # its Deny is credited against "allowed by default"
+    assert reach.address_holes(grants, reach.ipset("192.168.0.0/16"))  # everything else is allowed
+    # Where a NetworkPolicy selects the pod, the baseline does not apply: the NetworkPolicy's grant stands.
+    assert private_reached(reach.weigh([], baseline, NP_TEN, True, "Egress")[0]) == ["10.0.0.0/8"]
+    # A baseline without rules in the direction restricts nothing.
+    assert reach.weigh([], baseline, [], False, "Ingress") == ([], False)

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from executor_dind import model, resources, values
 from executor_dind.discovery import FRONTEND_SERVICE
 from executor_dind.hardening import pod_security
-from executor_dind.hardening.common import Applied, Control, password_problem
+from executor_dind.hardening.common import Applied, Control
+from executor_dind.password import password_problem
 from executor_dind.records import nearest
 from executor_dind.results import Result, about
 from executor_dind.settings import PROFILES

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from executor_dind.discovery import Context
-    from executor_dind.krm.item import Item
     from executor_dind.spec import Spec
 
 
@@ -31,36 +30,6 @@ class Applied(Record):
     added: tuple[dict[str, Any], ...] = ()
     patches: tuple[Patch, ...] = ()
     results: tuple[Result, ...] = ()
-
-
-def secret_value(item: Item, key: str) -> str | None:
-    """The Secret's value for key (data is base64, stringData plain); None when it holds no such key."""
-    obj = item.obj if isinstance(item.obj, dict) else {}
-    string_data = obj.get("stringData") if isinstance(obj.get("stringData"), dict) else {}
-    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
-    if isinstance(string_data.get(key), str):
-        return string_data[key]
-    if isinstance(data.get(key), str):
-        import base64
-        import binascii
-
-        try:
-            return base64.b64decode(data[key], validate=True).decode("utf-8", "replace")
-        except (binascii.Error, ValueError):
-            return None
-    return None
-
-
-def password_problem(secret: Item, key: str) -> str:
-    """What is wrong with the executors' password in this Secret ("" when nothing the input shows)."""
-    from executor_dind.naming import NOT_PASSWORDS
-
-    value = secret_value(secret, key)
-    if value is None:
-        obj = secret.obj if isinstance(secret.obj, dict) else {}
-        held = [field for field in ("data", "stringData") if isinstance(obj.get(field), dict) and key in obj[field]]
-        return "" if held else "is missing (the Secret has no such key; the kubelet cannot start the executor)"
-    return NOT_PASSWORDS.get(value.strip(), "" if value.strip() else "is empty")
 
 
 def no_check(spec: Spec, context: Context) -> list[Result]:

@@ -10,7 +10,7 @@ policy admits only executor pods to the private registry's port, and lets the re
 upstream (the same internet rule): jobs reach the registry, so its egress is theirs one hop away.
 
 The audit computes, as address sets and pods with ports, what the union of every NetworkPolicy that selects a
-pod allows (audit/reach.py). What the render allows beyond the defaults (allowedCIDRs, the DNS pods) the audit
+pod allows (audit/reach/). What the render allows beyond the defaults (allowedCIDRs, the DNS pods) the audit
 learns from the auditor's config (audit/allowances.py), never from the render: nothing here declares it.
 """
 

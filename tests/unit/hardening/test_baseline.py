@@ -143,6 +143,28 @@ def test_an_empty_or_placeholder_password_is_an_error_on_the_secret(password, wh
     assert found.objects == ()
 
 
+NOT_BASE64 = "is not valid base64 (the API server refuses the Secret)"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"data": {"password": "not base64!"}},
+        # The API server refuses the Secret for its data, whatever stringData holds.
+        {"data": {"password": "%%%"}, "stringData": {"password": "a-real-token"}},
+    ],
+    ids=["data", "data-beside-string-data"],
+)
+def test_a_password_that_is_not_valid_base64_is_an_error_on_the_secret(fields):
+    _, found = where(frontend_service("sourcegraph"), {**secret(), **fields})
+    assert findings(found) == [("error", "Secret", "data.password")]
+    assert found.results[0].message.startswith(f"the executors' password (key 'password') {NOT_BASE64}: ")
+    assert found.objects == ()
+    # Control: the same Secret with valid base64 (or stringData alone) passes.
+    _, valid = where(frontend_service("sourcegraph"), {**secret(), "stringData": {"password": "a-real-token"}})
+    assert findings(valid) == []
+
+
 def test_string_data_counts_too():
     plain = {**secret(), "stringData": {"password": ""}}
     del plain["data"]

@@ -1,11 +1,11 @@
 """The network policy control's audit: what the union of the policies selecting a pod lets it reach.
 
-Reach is computed as address sets and pods with ports (audit/reach.py), never by probing addresses. What a
+Reach is computed as address sets and pods with ports (audit/reach/), never by probing addresses. What a
 render may reach beyond the defaults (extra CIDRs, other DNS pods, a NodeLocal DNSCache address) comes from the
 auditor's allowances (audit/allowances.py), never from the audited objects. NetworkPolicy counts only as
-networking.k8s.io/v1; AdminNetworkPolicy Allow rules add to what NetworkPolicies allow (their Deny and Pass
-rules are not credited, so the verdict errs toward reach); every other policy API is refused by name unless
-the auditor puts it out of scope.
+networking.k8s.io/v1; AdminNetworkPolicy and BaselineAdminNetworkPolicy are weighed with their precedence
+(audit/reach/admin_policy.py: exact where the API defines it, at worst where it does not); every other policy API
+is refused by name unless the auditor puts it out of scope.
 
 Longer than most modules on purpose: eight rules over one shared analysis of the pod (memoized per audit).
 """
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from executor_dind.audit.scope import Finding, Rule, Scope, executor_pod, selector_matches
 from executor_dind.krm.item import Item
-from executor_dind.naming import METRICS_PORT, PROMETHEUS_POD_LABELS, REGISTRY_PORT
+from executor_dind.naming import METRICS_PORT, PROMETHEUS_POD_LABELS, REGISTRY_POD_SELECTOR, REGISTRY_PORT
 from executor_dind.podspec import is_executor_workload, is_registry_workload, pod_labels
 from executor_dind.records import Record
 
@@ -55,13 +55,15 @@ DNS_POD_PORTS = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "
 
 
 class Analysis(Record):
-    """One workload's pods as the policies see them: isolated or not per direction, and every grant."""
+    """One workload's pods as the policies see them: restricted or not per direction, and every grant."""
 
     pod: Any  # reach.Pod
     isolated: dict[str, list[Item]]  # direction -> the NetworkPolicies that select the pod for it
-    grants: dict[str, list[Any]]  # direction -> reach.Grant of those policies and of AdminNetworkPolicy Allow rules
+    grants: dict[str, list[Any]]  # direction -> reach.Grant of every policy that decides, with credited Denies
     world: Any  # reach.World
     names: Any  # (protocol, port name) -> the numbers the output's pods give it
+    # direction -> whether anything restricts it: a NetworkPolicy, or where none does a BaselineAdminNetworkPolicy
+    restricted: dict[str, bool]
 
 
 def _pod(item: Item) -> Any:
@@ -84,16 +86,23 @@ def analysis(item: Item, scope: Scope) -> Analysis:
         for direction in ("Egress", "Ingress")
     }
     world = _world(scope)
-    grants = {}
-    for direction, policies in isolated.items():
-        admin = [
-            grant
+    # The admin policies whose subject selects the pod at worst, each with whether it surely does (a Deny counts
+    # only then): AdminNetworkPolicy and BaselineAdminNetworkPolicy apart.
+    selecting = {
+        kind: [
+            (policy.obj, reach.admin_selects(policy.obj, world, pod, surely=True))
             for policy in scope.admin_policies
-            if policy.kind == "AdminNetworkPolicy" and reach.admin_selects(policy.obj, world, pod)
-            for grant in reach.admin_grants(policy.obj, direction)
+            if policy.kind == kind and reach.admin_selects(policy.obj, world, pod)
         ]
-        grants[direction] = [*(g for p in policies for g in _grants_of(p, direction, pod)), *admin]
-    result = Analysis(pod, isolated, grants, world, _names(scope))
+        for kind in ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy")
+    }
+    grants, restricted = {}, {}
+    for direction, policies in isolated.items():
+        network = [g for p in policies for g in _grants_of(p, direction, pod)]
+        grants[direction], restricted[direction] = reach.weigh(
+            selecting["AdminNetworkPolicy"], selecting["BaselineAdminNetworkPolicy"], network, bool(policies), direction
+        )
+    result = Analysis(pod, isolated, grants, world, _names(scope), restricted)
     scope.memo[memo_key] = result
     return result
 
@@ -138,8 +147,20 @@ def _world(scope: Scope) -> Any:
         namespace = allowances.dns_namespace
         dns = reach.Pod(namespace, dict(allowances.dns_pod_labels), f"the DNS pods in {namespace}", DNS_POD_PORTS)
         pods = [_pod(other) for other in scope.workloads()]
-        scope.memo[memo_key] = reach.world(_namespaces(scope), pods, [dns])
+        scope.memo[memo_key] = reach.world(_namespaces(scope), pods, [dns], _named_namespaces(scope))
     return scope.memo[memo_key]
+
+
+def _named_namespaces(scope: Scope) -> set[str]:
+    """The namespaces the output names without defining them: its objects' namespaces and the names its policies'
+    peers select by `kubernetes.io/metadata.name` (the namespaces a policy targets outside the render)."""
+    from executor_dind.audit import reach
+
+    named = {item.namespace for item in scope.items if item.namespace}
+    for policy in (*scope.network_policies, *scope.admin_policies):
+        for selector in reach.namespace_selectors(policy.obj):
+            named.update(reach.names_in(selector))
+    return named
 
 
 def _names(scope: Scope) -> Any:
@@ -199,11 +220,16 @@ def _allowed_egress(scope: Scope) -> Any:
     dns_ports = reach.ports_of(("UDP", 53), ("TCP", 53))
 
     def allowed(pod: Any) -> Any:
-        if pod.witness:
+        if pod.witness and not pod.labels:  # any other pod: nothing; one a selector assumes: by its labels
             return reach.NO_PORT
         dns = pod.namespace == dns_namespace and selector_matches({"matchLabels": dns_labels}, pod.labels)
         if dns and dns_labels:
             return dns_ports
+        # A pod the input does not show, which a selector on our registry's labels assumes (the executors' policy
+        # keeps that rule while the registry is not rendered): judged as the registry, by its labels.
+        assumed_registry = pod.witness and selector_matches({"matchLabels": dict(REGISTRY_POD_SELECTOR)}, pod.labels)
+        if assumed_registry:
+            return reach.ports_of(("TCP", REGISTRY_PORT))
         if (pod.namespace, pod.name) in registries:
             return reach.ports_of(*((protocol, number) for _, number, protocol in pod.ports)) or reach.ports_of(
                 ("TCP", REGISTRY_PORT)
@@ -218,7 +244,14 @@ def _allowed_egress(scope: Scope) -> Any:
 
 def _by(where: str) -> str:
     """A grant's origin as people name it: `NetworkPolicy x (egress[0])` or `AdminNetworkPolicy y (egress[1])`."""
-    return where if where.startswith("AdminNetworkPolicy ") else f"NetworkPolicy {where}"
+    admin = where.startswith(("AdminNetworkPolicy ", "BaselineAdminNetworkPolicy "))
+    return where if admin else f"NetworkPolicy {where}"
+
+
+def _notes(pods: Any) -> str:
+    """How the selectors the output cannot resolve were read, once each: " (namespaceSelector team=x: ...)"."""
+    notes = list(dict.fromkeys(pod.note for pod in pods if pod.note))
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def _where(grants: list[Any]) -> str:
@@ -228,7 +261,8 @@ def _where(grants: list[Any]) -> str:
 def _isolated(item: Item, scope: Scope, direction: str) -> bool:
     """Whether any policy restricts this direction for the pods (without a policy in the output, no analysis:
     the unrestricted pod is its own finding, EXD301 or EXD304, and the rules that weigh holes have none)."""
-    return bool(scope.network_policies) and bool(analysis(item, scope).isolated[direction])
+    policies = scope.network_policies or scope.admin_policies
+    return bool(policies) and analysis(item, scope).restricted[direction]
 
 
 def egress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
@@ -271,7 +305,7 @@ def _private_holes(item: Item, scope: Scope) -> Iterator[str]:
         if holes:
             reached = reach.NOTHING
             for hole in holes:
-                reached = reached | (reach.grant_networks(hole.grant) & reach.ipset(cidr))
+                reached = reached | (reach.reach_networks(hole.grant, hole.ports) & reach.ipset(cidr))
             declared = " outside the auditor's allowedCIDRs" if allowances.allowed_cidrs else ""
             yield (
                 f"the {what} range {cidr}{declared} ({reach.describe_networks(reached)} on "
@@ -293,7 +327,7 @@ def _pod_holes(item: Item, scope: Scope, allowed: Any) -> Iterator[str]:
         ordered = sorted(found, key=lambda h: not h.pod.witness)
         pods = list(dict.fromkeys(f"{h.pod.name} ({h.ports.describe()})" for h in ordered))
         listed = ", ".join(pods[:5]) + (f" and {len(pods) - 5} more" if len(pods) > 5 else "")
-        yield f"{listed}: allowed by {_by(where)}"
+        yield f"{listed}: allowed by {_by(where)}{_notes(h.pod for h in found)}"
 
 
 def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
@@ -325,7 +359,9 @@ def _dns_only(scope: Scope) -> Any:
 
     def allowed(pod: Any) -> Any:
         is_dns = (
-            not pod.witness and pod.namespace == namespace and selector_matches({"matchLabels": labels}, pod.labels)
+            (pod.labels or not pod.witness)
+            and pod.namespace == namespace
+            and selector_matches({"matchLabels": labels}, pod.labels)
         )
         return dns if is_dns and labels else reach.NO_PORT
 
@@ -384,7 +420,7 @@ def _allowed_ingress(item: Item, scope: Scope) -> Any:
     sourcegraph_namespace = _frontend(scope)[0]
     return lambda source: (
         metrics
-        if not source.witness
+        if (source.labels or not source.witness)
         and sourcegraph_namespace in (None, source.namespace)
         and selector_matches({"matchLabels": PROMETHEUS_POD_LABELS}, source.labels)
         else reach.NO_PORT
@@ -409,22 +445,24 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
     from executor_dind.audit import reach
 
     seen = analysis(item, scope)
-    if not seen.isolated["Ingress"]:
+    if not seen.restricted["Ingress"]:
         return
     allowed = _allowed_ingress(item, scope)
     by_rule: dict[str, list[tuple[bool, str]]] = {}
+    sources_of: dict[str, list[Any]] = {}
     for grant in seen.grants["Ingress"]:
         ports = reach.grant_ports(grant, seen.pod)
         if not ports:
             continue
-        networks = reach.grant_networks(grant)
+        networks = reach.reach_networks(grant, ports)
         if networks:
             text = f"{reach.describe_networks(networks)} ({ports.describe()})"
             by_rule.setdefault(grant.where, []).append((False, text))
         for source in reach.grant_pods(grant, item.namespace, seen.world):
-            beyond = ports.minus(allowed(source))
+            beyond = reach.reach_ports(grant, seen.pod, source, seen.world).minus(allowed(source))
             if beyond:
                 by_rule.setdefault(grant.where, []).append((not source.witness, f"{source.name} ({beyond.describe()})"))
+                sources_of.setdefault(grant.where, []).append(source)
     expected = "executors to the registry port" if is_registry_workload(item.obj) else "Prometheus to metrics"
     for where, found in by_rule.items():
         sources = list(dict.fromkeys(text for _, text in sorted(found, key=lambda entry: entry[0])))
@@ -432,7 +470,8 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
         yield Finding(
             item,
             LABELS_PATH,
-            f"ingress beyond {expected}: {listed} can connect: allowed by {_by(where)}",
+            f"ingress beyond {expected}: {listed} can connect: allowed by {_by(where)}"
+            f"{_notes(sources_of.get(where, ()))}",
         )
 
 
