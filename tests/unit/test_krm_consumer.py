@@ -67,9 +67,15 @@ def mutated(index: int, old: str, new: str) -> str:
 
 
 def refused(text: str) -> list[str]:
-    with pytest.raises(InputError) as caught:
-        read_stream(text, "m.yaml")
-    return caught.value.messages
+    """The messages of reading text, the same whether its objects are built as it is read (the audit's way) or
+    from its kept nodes."""
+    messages = []
+    for build in (False, True):
+        with pytest.raises(InputError) as caught:
+            read_stream(text, "m.yaml", build=build)
+        messages.append(caught.value.messages)
+    assert messages[1] == messages[0]
+    return messages[0]
 
 
 def test_the_clean_stream_reads_as_kubectl_reads_it():
@@ -81,6 +87,15 @@ def test_the_clean_stream_reads_as_kubectl_reads_it():
         "ConfigMap/sourcegraph/docker-config",
     ]
     assert [item.text for item in items] == list(DOCUMENTS)
+    # Built as read (the audit's way): no nodes or text kept, the line each starts at (from 0: a 15-line
+    # Deployment, `---`, a 10-line policy, `---`) kept for the messages about the same object twice.
+    built = read_stream(CLEAN, "m.yaml", build=True)
+    assert [(item.describe(), item.node, item.text, item.line) for item in built] == [
+        ("Deployment/sourcegraph/executor", None, None, 0),
+        ("NetworkPolicy/sourcegraph/executors", None, None, 16),
+        ("ConfigMap/sourcegraph/docker-config", None, None, 27),
+    ]
+    assert [item.obj for item in built] == [item.obj for item in items]
 
 
 DUPLICATE_KEYS = {
@@ -279,3 +294,23 @@ def test_a_resource_list_names_the_file_each_item_came_from_and_echoes_the_input
         f"at line 35 and at line 36: {DECODER} ('b'), a reader of the first finds 'a': keep one"
     ]
     assert caught.value.resource_list is not None and caught.value.resource_list.document.text == text
+
+
+def test_a_document_pyyaml_cannot_build_is_read_as_without_build_and_fails_only_when_built():
+    """build=True never fails a read that the lazy read passes: a key that is a list (PyYAML cannot build the
+    object) keeps its nodes, and building it is the same error either way, at the list key (CLEAN is 34 lines, then
+    `---`, so `data` is line 39 and `[a]` column 10); the other documents are built."""
+    text = CLEAN + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: odd}\ndata: {? [a]: b}\n"
+    errors = []
+    for build in (False, True):
+        items = read_stream(text, "m.yaml", build=build)
+        assert [item.describe() for item in items][3] == "ConfigMap/odd"
+        assert [item.node is None for item in items] == [build, build, build, False]
+        with pytest.raises(InputError) as caught:
+            assert items[3].obj is None  # never reached: building it raises
+        errors.append(caught.value.messages)
+    assert (
+        errors[1]
+        == errors[0]
+        == ["m.yaml: document 4 (ConfigMap/odd): cannot read the value at line 39, column 10: found unhashable key"]
+    )

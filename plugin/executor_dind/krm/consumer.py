@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from executor_dind.krm.aliases import ANCHOR_CHARS, has_mark_between, marks
 from executor_dind.krm.item import PATH_ANNOTATIONS, Item
-from executor_dind.krm.nodes import MAP, SEQ, STR, tag_of
-from executor_dind.libyaml import MappingNode, Node, ScalarNode, SequenceNode
+from executor_dind.krm.nodes import MAP, SEQ, STR, Loader, tag_of
+from executor_dind.libyaml import MappingNode, Node, ScalarNode, SequenceNode, yaml
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _CORE = "tag:yaml.org,2002:"
 # The tags both readers build the same JSON value from ("" is a plain scalar's, resolved only when read).
@@ -37,7 +41,17 @@ _TAG_FOLLOW = ANCHOR_CHARS | frozenset("!<%#;/?:@&=+$.~*'() \t")
 def disagreements(items: list[Item], text: str) -> list[str]:
     """One message per place where Kubernetes' decoder and this reader would see different objects: duplicate
     keys, merge keys and unshared tags in any item (its nodes, aliases followed), and the same object twice."""
-    tags = marks(text, "!", _TAG_FOLLOW)
+    return [*in_items(items, text), *duplicate_objects(items)]
+
+
+def tag_marks(text: str) -> list[int]:
+    """Sorted positions where a YAML tag may start (never misses one)."""
+    return marks(text, "!", _TAG_FOLLOW)
+
+
+def in_items(items: list[Item], text: str) -> list[str]:
+    """The disagreements within items (all but the same object twice)."""
+    tags = tag_marks(text)
     aliases = marks(text) if tags else []
     problems = []
     for item in items:
@@ -49,7 +63,33 @@ def disagreements(items: list[Item], text: str) -> list[str]:
             problems.extend(_in_item(item, node, text))
         elif _has_repeated_keys(node):
             problems.extend(_in_item(item, node, ""))
-    return [*problems, *duplicate_objects(items)]
+    return problems
+
+
+class _NeedsTheWalk(Exception):
+    """A mapping that repeats a key or holds a `<<`: the document is judged by the walk over its nodes."""
+
+
+class _CheckingLoader(Loader):
+    """Builds a document's object straight from its composed nodes, each plain scalar's tag resolved as it is
+    built, and stops at the first mapping that repeats a key or holds a `<<` (maybe quoted: the walk tells)."""
+
+    def flatten_mapping(self, node: MappingNode) -> None:
+        # Called for every mapping before its pairs are built; with no `<<` there is nothing to flatten.
+        pairs = node.value
+        keys = {key.value for key, _ in pairs}  # a key that is a list or an object: a TypeError
+        if len(keys) != len(pairs) or "<<" in keys:
+            raise _NeedsTheWalk
+
+
+def checked_object(node: MappingNode) -> Any:
+    """The object of a document whose text holds no tag, anchor or alias, built as its nodes are checked; None
+    when it cannot be built that way (a repeated key or a `<<` under it, a value PyYAML refuses): then the caller
+    keeps its nodes and judges them with in_items(), and the object is built only when asked for."""
+    try:
+        return _CheckingLoader().construct_document(node)
+    except (_NeedsTheWalk, yaml.YAMLError, TypeError, KeyError, OverflowError, ValueError):
+        return None
 
 
 def _has_repeated_keys(root: Node) -> bool:
@@ -199,4 +239,5 @@ def duplicate_objects(items: list[Item]) -> list[str]:
 
 
 def _at_line(item: Item) -> str:
-    return f" at line {item.node.start_mark.line + 1}" if item.node is not None else ""
+    line = item.node.start_mark.line if item.node is not None else item.line
+    return f" at line {line + 1}" if line is not None else ""
