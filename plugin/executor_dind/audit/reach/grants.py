@@ -1,0 +1,192 @@
+"""NetworkPolicy rules as grants (one peer of one rule with its ports), what each reaches (addresses, pods, ports),
+and where the grants reach beyond what is allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+
+from executor_dind.audit.reach.ipset import EVERYWHERE, NOTHING, IPSet, block_networks
+from executor_dind.audit.reach.ports import ALL_PORTS, EVERY_PORT, Ports, port_name, port_number
+from executor_dind.audit.reach.selectors import as_dict, selector_matches
+from executor_dind.audit.reach.world import Pod, World
+from executor_dind.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class Grant(Record):
+    """One peer of one rule of one policy, with that rule's ports."""
+
+    policy: str
+    rule: str  # "egress[2]"
+    peer: Any  # the peer mapping; None: the rule has no peers (every destination)
+    ports: Any  # the rule's ports list; None or empty: every port
+
+    @property
+    def where(self) -> str:
+        return f"{self.policy} ({self.rule})"
+
+
+def policy_types(spec: Mapping[str, Any]) -> tuple[str, ...]:
+    """As the API server defaults them: Ingress always, Egress when there are egress rules."""
+    types = spec.get("policyTypes")
+    if isinstance(types, list) and types:
+        return tuple(str(t) for t in types)
+    egress = spec.get("egress")
+    return ("Ingress", "Egress") if isinstance(egress, list) and egress else ("Ingress",)
+
+
+def selects(policy: Mapping[str, Any], namespace: str, pod: Pod, direction: str) -> bool:
+    spec = policy.get("spec")
+    if not isinstance(spec, dict) or direction not in policy_types(spec):
+        return False
+    meta = policy.get("metadata") if isinstance(policy.get("metadata"), dict) else {}
+    if (meta.get("namespace") or namespace) != namespace:  # no namespace: it may land in the pod's
+        return False
+    return selector_matches(spec.get("podSelector", {}), pod.labels, worst=True)
+
+
+def grants(policies: Iterable[Mapping[str, Any]], direction: str) -> list[Grant]:
+    """Every (peer, ports) of the policies' rules in one direction ("Egress": `egress`/`to`)."""
+    key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+    out = []
+    for policy in policies:
+        meta = policy.get("metadata") if isinstance(policy.get("metadata"), dict) else {}
+        name = str(meta.get("name") or "(no name)")
+        rules = as_dict(policy.get("spec")).get(key)
+        for index, rule in enumerate(rules if isinstance(rules, list) else []):
+            rule = rule if isinstance(rule, dict) else {}
+            peers = rule.get(peers_key)
+            ports = rule.get("ports")
+            where = f"{key}[{index}]"
+            if not isinstance(peers, list) or not peers:
+                out.append(Grant(name, where, None, ports))
+            else:
+                out.extend(Grant(name, where, peer, ports) for peer in peers)
+    return out
+
+
+def _port_entries(ports: Any) -> list[dict[str, Any]] | None:
+    """The rule's port entries, or None for every port."""
+    if not isinstance(ports, list) or not ports:
+        return None
+    return [p if isinstance(p, dict) else {} for p in ports]
+
+
+def grant_ports(grant: Grant, pod: Pod | None, names: Mapping[tuple[str, str], tuple[int, ...]] | None = None) -> Ports:
+    """The ports a grant allows to this pod, or (pod None) to an address: there a name is resolved on the pod
+    that owns the address, so it is every port `names` gives it, or every port when no pod in the output has it."""
+    entries = _port_entries(grant.ports)
+    if entries is None:
+        return EVERY_PORT
+    out: dict[str, list[tuple[int, int]]] = {}
+    for entry in entries:
+        protocol = str(entry.get("protocol") or "TCP").upper()
+        port = entry.get("port")
+        number, name = port_number(port), port_name(port)
+        if port is None or (number is None and name is None):
+            out.setdefault(protocol, []).append(ALL_PORTS[0])  # no port, or one no reader agrees on: the worst
+        elif number is not None:
+            end = port_number(entry.get("endPort"))
+            high = end if end is not None and end >= number else number
+            if "endPort" in entry and end is None:
+                high = ALL_PORTS[0][1]
+            out.setdefault(protocol, []).append((number, high))
+        elif pod is not None:
+            for pod_name, pod_number, pod_protocol in pod.ports:
+                if pod_name == name and pod_protocol == protocol:
+                    out.setdefault(protocol, []).append((pod_number, pod_number))
+        else:
+            found = (names or {}).get((protocol, name or ""))
+            numbers = [(n, n) for n in found] if found else [ALL_PORTS[0]]
+            out.setdefault(protocol, []).extend(numbers)
+    return Ports({protocol: tuple(ranges) for protocol, ranges in out.items()})
+
+
+def grant_networks(grant: Grant) -> IPSet:
+    """The addresses a grant's peer covers: everything for a rule without peers, its ipBlock, or none."""
+    if grant.peer is None:
+        return EVERYWHERE
+    if not isinstance(grant.peer, dict) or "ipBlock" not in grant.peer:
+        return NOTHING
+    return block_networks(grant.peer["ipBlock"])
+
+
+def grant_pods(grant: Grant, policy_namespace: str, known: World) -> Iterator[Pod]:
+    """The pods a grant's peer selects: podSelector in the policy's namespace, or in the namespaces its
+    namespaceSelector selects; a rule without peers selects every pod."""
+    peer = grant.peer
+    if peer is None:
+        yield from known.pods
+        return
+    if not isinstance(peer, dict) or "ipBlock" in peer:
+        return
+    if "namespaceSelector" not in peer and "podSelector" not in peer:
+        return
+    pod_selector = peer.get("podSelector", None)
+    if "namespaceSelector" in peer:
+        namespace_selector = peer["namespaceSelector"] if peer["namespaceSelector"] is not None else {}
+        chosen = [name for name, labels in known.namespaces.items() if selector_matches(namespace_selector, labels)]
+    else:
+        chosen = [policy_namespace]
+    # The pods of the chosen namespaces, in the world's order (findings list the first few).
+    for index in sorted(index for name in chosen for index in known.by_namespace.get(name, ())):
+        pod = known.pods[index]
+        if selector_matches(pod_selector if pod_selector is not None else {}, pod.labels, worst=True):
+            yield pod
+
+
+# --- verdicts -------------------------------------------------------------------------------------------------
+
+
+class AddressHole(Record):
+    addresses: IPSet  # within the class, beyond what is allowed
+    ports: Ports
+    grant: Grant
+
+
+class PodHole(Record):
+    pod: Pod
+    ports: Ports  # beyond what is allowed to that pod
+    grant: Grant
+
+
+def address_holes(
+    grant_list: Iterable[Grant],
+    forbidden: IPSet,
+    allowed: Iterable[tuple[IPSet, Ports]] = (),
+    names: Mapping[tuple[str, str], tuple[int, ...]] | None = None,
+) -> list[AddressHole]:
+    """Where the grants reach forbidden addresses, less the (addresses, ports) pairs that are allowed; `names`:
+    where a named port can land (named_ports of the output's pods)."""
+    allowed = list(allowed)
+    holes = []
+    for grant in grant_list:
+        ports = grant_ports(grant, None, names)
+        if not ports:
+            continue
+        reached = grant_networks(grant) & forbidden
+        for addresses, allowed_ports in allowed:
+            if not ports.minus(allowed_ports):
+                reached = reached - addresses
+        if reached:
+            holes.append(AddressHole(reached, ports, grant))
+    return holes
+
+
+def pod_holes(
+    grant_list: Iterable[Grant],
+    policy_namespace: str,
+    known: World,
+    allowed: Any,
+) -> list[PodHole]:
+    """Where the grants reach pods on ports `allowed(pod)` does not allow."""
+    holes = []
+    for grant in grant_list:
+        for pod in grant_pods(grant, policy_namespace, known):
+            beyond = grant_ports(grant, pod).minus(allowed(pod))
+            if beyond:
+                holes.append(PodHole(pod, beyond, grant))
+    return holes
