@@ -314,3 +314,47 @@ def test_a_document_pyyaml_cannot_build_is_read_as_without_build_and_fails_only_
         == errors[0]
         == ["m.yaml: document 4 (ConfigMap/odd): cannot read the value at line 39, column 10: found unhashable key"]
     )
+
+
+SCALARS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: scalars, labels: {a: "1", b: '2'}}
+values:
+  ints: [1, -2, +3, 0o17, 0x1f, 0b101, 1_000, 012, 190:20:30, NINES]
+  floats: [1.5, -0.5e3, .inf, -.Inf, .nan, 1_0.5, 190:20:30.15]
+  bools: [true, False, yes, NO, on, Off, y, n]
+  nulls: [null, ~, Null, ]
+  times: [2001-12-14, 2001-12-14t21:59:43.10-05:00, 2024-02-30, 2001-12-14 21:59:43.10]
+  strings: ["true", '1', plain text, 'a: b', "=", -, "<<", 1.2.3, 0x, "NINES"]
+  blocks:
+    literal: |
+      two
+      lines
+    folded: >-
+      one
+      line
+  1: int key
+  2.5: float key
+  null: null key
+  true: bool key
+  2001-12-14: date key
+  nested: [[1, [2, {a: [3]}]], {}, []]
+""".replace("NINES", "9" * 70)
+
+
+def test_objects_built_as_read_are_those_pyyaml_builds_from_the_nodes():
+    """build=True builds each document straight from its nodes: every scalar form the safe schema resolves (YAML
+    1.1 ints (0o17 is no int there, 012 is octal), floats, bools, nulls, dates, an invalid date kept as text, a
+    HugeInt) and every key type give the objects construct() gives, types included (repr tells True from 1)."""
+    [lazy] = read_stream(SCALARS, "m.yaml")
+    [built] = read_stream(SCALARS, "m.yaml", build=True)
+    assert built.node is None and lazy.node is not None
+    assert repr(built.obj) == repr(lazy.obj)
+    values = built.obj["values"]
+    assert (
+        values["ints"][:8] == [1, -2, 3, "0o17", 31, 5, 1000, 10]
+        and repr(values["ints"][9]) == "an integer of 70 digits"
+    )
+    assert values["bools"] == [True, False, True, False, True, False, "y", "n"]
+    assert values["times"][2] == "2024-02-30" and values["strings"][4:7] == ["=", "-", "<<"]

@@ -70,26 +70,41 @@ class _NeedsTheWalk(Exception):
     """A mapping that repeats a key or holds a `<<`: the document is judged by the walk over its nodes."""
 
 
-class _CheckingLoader(Loader):
-    """Builds a document's object straight from its composed nodes, each plain scalar's tag resolved as it is
-    built, and stops at the first mapping that repeats a key or holds a `<<` (maybe quoted: the walk tells)."""
+def checked_object(node: MappingNode) -> Any:
+    """The object of a document whose text holds no tag, anchor or alias, built as its nodes are checked; None
+    when it cannot be built that way (a repeated key or a `<<` under it, a key that is a list or an object, a
+    scalar PyYAML refuses, nesting deeper than Python's recursion limit): then the caller keeps its nodes and
+    judges them with in_items(), and the object is built only when asked for."""
+    try:
+        return _built(node, _scalar_loader())
+    except (_NeedsTheWalk, yaml.YAMLError, TypeError, KeyError, OverflowError, ValueError, RecursionError):
+        return None
 
-    def flatten_mapping(self, node: MappingNode) -> None:
-        # Called for every mapping before its pairs are built; with no `<<` there is nothing to flatten.
+
+def _built(node: Node, loader: Loader) -> Any:
+    """What PyYAML's constructor builds from these nodes (without aliases or tags), one call per node instead of
+    its generic machinery; a string (most scalars) is the node's own value."""
+    if node.__class__ is ScalarNode:
+        tag = tag_of(node)
+        return node.value if tag == STR else loader.yaml_constructors[tag](loader, node)
+    if node.__class__ is MappingNode:
         pairs = node.value
         keys = {key.value for key, _ in pairs}  # a key that is a list or an object: a TypeError
         if len(keys) != len(pairs) or "<<" in keys:
             raise _NeedsTheWalk
+        return {_built(key, loader): _built(value, loader) for key, value in pairs}
+    return [_built(entry, loader) for entry in node.value]
 
 
-def checked_object(node: MappingNode) -> Any:
-    """The object of a document whose text holds no tag, anchor or alias, built as its nodes are checked; None
-    when it cannot be built that way (a repeated key or a `<<` under it, a value PyYAML refuses): then the caller
-    keeps its nodes and judges them with in_items(), and the object is built only when asked for."""
-    try:
-        return _CheckingLoader().construct_document(node)
-    except (_NeedsTheWalk, yaml.YAMLError, TypeError, KeyError, OverflowError, ValueError):
-        return None
+_LOADERS: list[Loader] = []
+
+
+def _scalar_loader() -> Loader:
+    """The loader whose scalar constructors (int, float, bool, null, timestamp) build the values that are no
+    strings; they keep no state between calls, so one serves every document."""
+    if not _LOADERS:
+        _LOADERS.append(Loader())
+    return _LOADERS[0]
 
 
 def _has_repeated_keys(root: Node) -> bool:

@@ -170,16 +170,8 @@ def _timestamp_or_text(loader: yaml.SafeLoader, node: ScalarNode) -> Any:
         return node.value
 
 
-def _construct_plain(loader: yaml.SafeLoader, node: ScalarNode) -> Any:
-    """A plain scalar whose tag compose() left unresolved, built as its resolved tag says: construct() resolves
-    every tag first, a loader that builds straight from composed nodes (krm.consumer's) resolves each one here. A
-    tag with no constructor (a plain `<<` or `=` that is no key) is a KeyError."""
-    return loader.yaml_constructors[_plain_tag(node.value)](loader, node)
-
-
 Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-Loader.add_constructor(_PLAIN, _construct_plain)
 
 
 def construct(node: Node, where: str) -> Any:
