@@ -28,6 +28,18 @@ def _role(item: Item) -> bool | None:
     return False if is_registry_workload(item.obj) else None
 
 
+def _role_in(scope: Scope, item: Item) -> bool | None:
+    """_role, read from the scope's executors and registries (found once per audit) for the items they hold."""
+    memo_key = ("roles", 0)
+    if memo_key not in scope.memo:
+        roles: dict[int, bool | None] = {id(workload): None for workload in scope.workloads()}
+        roles.update((id(registry), False) for registry in scope.registries())
+        roles.update((id(executor), True) for executor in scope.executors())
+        scope.memo[memo_key] = roles
+    roles = scope.memo[memo_key]
+    return roles[id(item)] if id(item) in roles else _role(item)
+
+
 def audit(
     items: list[Item],
     allow_none: bool = False,
@@ -44,7 +56,7 @@ def audit(
         Result(f"out of the audit's scope by the auditor's config: {kind} ({reason})", "info")
         for kind, reason in allowances.out_of_scope
     ]
-    roles = [(item, _role(item)) for item in (items if targets is None else targets)]
+    roles = [(item, _role_in(scope, item)) for item in (items if targets is None else targets)]
     workloads = [(item, executor) for item, executor in roles if executor is not None]
     for item, executor in workloads:
         for rule in RULES.values():
