@@ -74,3 +74,27 @@ def test_reading_and_auditing_grow_linearly_with_the_number_of_namespaces():
     # seed). One call per item per executor adds 11 N² calls (4.07x); Prometheus's Services looked up per executor
     # over every item, as the audit did, made it 4.53x.
     assert large < 4.04 * small, large / small
+
+
+def reached(text: str) -> list[str]:
+    return [f.line() for f in audit(read_stream(text, "cluster.yaml", build=True)) if f.rule == "EXD305"]
+
+
+def internal_reachable(executor_namespace: int, pods_namespace: int) -> str:
+    pods = ", ".join(f"Deployment/ns-{pods_namespace}/app-{i} (TCP 5432)" for i in (2, 5, 8))
+    return (
+        f"error EXD305 Deployment/ns-{executor_namespace}/executor spec.template.metadata.labels: jobs can reach pods "
+        f"beyond the frontend's HTTP port, DNS and the registry: {pods}: allowed by NetworkPolicy executors "
+        "(egress[0]) (internal-reachable)"
+    )
+
+
+def test_the_pods_a_peer_selects_are_shared_only_where_the_peer_does_not_depend_on_the_namespace():
+    """The egress analysis keeps the pods each distinct peer selects: a podSelector alone selects in the policy's
+    own namespace (each executor reaches its own namespace's db pods), a namespaceSelector names the namespaces
+    (every executor reaches team t1's)."""
+    assert reached(cluster(3)) == [internal_reachable(n, n) for n in range(3)]
+    text = cluster(3).replace(
+        "- to: [{podSelector:", "- to: [{namespaceSelector: {matchLabels: {team: t1}}, podSelector:"
+    )
+    assert reached(text) == [internal_reachable(n, 1) for n in range(3)]
