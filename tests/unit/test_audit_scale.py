@@ -6,6 +6,7 @@ scans the whole stream for each executor) makes the count grow with N², which t
 from __future__ import annotations
 
 import cProfile
+import json
 
 from executor_dind.audit import audit
 from executor_dind.krm.read import read_stream
@@ -28,19 +29,19 @@ spec:
     - to: [{{ipBlock: {{cidr: 0.0.0.0/0, except: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16]}}}}]
       ports: [{{port: 443}}]
 """
-WORKLOAD = """\
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: ns-{n}}}
-spec:
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}, tier: {tier}}}}}
-    spec:
-      containers:
-        - {{name: {name}, image: {image}, ports: [{{name: http, containerPort: 8080}}]}}
-"""
+
+
+def workload(name: str, n: int, tier: str, image: str) -> str:
+    """A Deployment as a JSON document (YAML's flow style)."""
+    container = {"name": name, "image": image, "ports": [{"name": "http", "containerPort": 8080}]}
+    template = {"metadata": {"labels": {"app": name, "tier": tier}}, "spec": {"containers": [container]}}
+    spec = {"selector": {"matchLabels": {"app": name}}, "template": template}
+    metadata = {"name": name, "namespace": f"ns-{n}"}
+    return (
+        "---\n" + json.dumps({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}) + "\n"
+    )
+
+
 TIERS = ("web", "api", "db")
 
 
@@ -48,9 +49,8 @@ def cluster(namespaces: int) -> str:
     parts = []
     for n in range(namespaces):
         parts.append(NAMESPACE.format(n=n))
-        parts.append(WORKLOAD.format(name="executor", n=n, tier="worker", image="sourcegraph/executor:6.0.0"))
-        for i in range(9):
-            parts.append(WORKLOAD.format(name=f"app-{i}", n=n, tier=TIERS[i % 3], image="example.com/app:1"))
+        parts.append(workload("executor", n, "worker", "sourcegraph/executor:6.0.0"))
+        parts.extend(workload(f"app-{i}", n, TIERS[i % 3], "example.com/app:1") for i in range(9))
     return "".join(parts)
 
 
