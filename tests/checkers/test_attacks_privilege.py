@@ -911,11 +911,15 @@ WORKLOAD_KINDS = {
 }
 
 
+@pytest.mark.parametrize("build", [False, True], ids=["nodes", "built"])
 @pytest.mark.parametrize("case", WORKLOAD_KINDS)
-def test_workloads_of_other_kinds_are_found_in_parsed_text_too(renders, case):
-    """The command line reads text: a pod template is found in the parsed nodes before any object is built."""
+def test_workloads_of_other_kinds_are_found_in_parsed_text_too(renders, case, build):
+    """Read from text: a pod template is found in the parsed nodes before any object is built, and in the objects
+    built as the text is read (the command line's way)."""
     profile, mutate, expected, _ = CORPUS["workloads"][case]
     text = dump(mutate(copy.deepcopy(renders[profile].objects)))
-    results = [r for r in audit(read_stream(text)) if r.severity == "error"]
+    items = read_stream(text, build=build)
+    assert [item.node is None for item in items if item.name == "builder"] == [build]
+    results = [r for r in audit(items) if r.severity == "error"]
     assert {r.rule for r in results} == expected
     assert {r.resource.describe() for r in results} == {f"{WORKLOAD_KINDS[case]}/{renders[profile].namespace}/builder"}

@@ -67,9 +67,15 @@ def mutated(index: int, old: str, new: str) -> str:
 
 
 def refused(text: str) -> list[str]:
-    with pytest.raises(InputError) as caught:
-        read_stream(text, "m.yaml")
-    return caught.value.messages
+    """The messages of reading text, the same whether its objects are built as it is read (the audit's way) or
+    from its kept nodes."""
+    messages = []
+    for build in (False, True):
+        with pytest.raises(InputError) as caught:
+            read_stream(text, "m.yaml", build=build)
+        messages.append(caught.value.messages)
+    assert messages[1] == messages[0]
+    return messages[0]
 
 
 def test_the_clean_stream_reads_as_kubectl_reads_it():
@@ -81,6 +87,15 @@ def test_the_clean_stream_reads_as_kubectl_reads_it():
         "ConfigMap/sourcegraph/docker-config",
     ]
     assert [item.text for item in items] == list(DOCUMENTS)
+    # Built as read (the audit's way): no nodes or text kept, the line each starts at (from 0: a 15-line
+    # Deployment, `---`, a 10-line policy, `---`) kept for the messages about the same object twice.
+    built = read_stream(CLEAN, "m.yaml", build=True)
+    assert [(item.describe(), item.node, item.text, item.line) for item in built] == [
+        ("Deployment/sourcegraph/executor", None, None, 0),
+        ("NetworkPolicy/sourcegraph/executors", None, None, 16),
+        ("ConfigMap/sourcegraph/docker-config", None, None, 27),
+    ]
+    assert [item.obj for item in built] == [item.obj for item in items]
 
 
 DUPLICATE_KEYS = {
@@ -279,3 +294,67 @@ def test_a_resource_list_names_the_file_each_item_came_from_and_echoes_the_input
         f"at line 35 and at line 36: {DECODER} ('b'), a reader of the first finds 'a': keep one"
     ]
     assert caught.value.resource_list is not None and caught.value.resource_list.document.text == text
+
+
+def test_a_document_pyyaml_cannot_build_is_read_as_without_build_and_fails_only_when_built():
+    """build=True never fails a read that the lazy read passes: a key that is a list (PyYAML cannot build the
+    object) keeps its nodes, and building it is the same error either way, at the list key (CLEAN is 34 lines, then
+    `---`, so `data` is line 39 and `[a]` column 10); the other documents are built."""
+    text = CLEAN + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: odd}\ndata: {? [a]: b}\n"
+    errors = []
+    for build in (False, True):
+        items = read_stream(text, "m.yaml", build=build)
+        assert [item.describe() for item in items][3] == "ConfigMap/odd"
+        assert [item.node is None for item in items] == [build, build, build, False]
+        with pytest.raises(InputError) as caught:
+            assert items[3].obj is None  # never reached: building it raises
+        errors.append(caught.value.messages)
+    assert (
+        errors[1]
+        == errors[0]
+        == ["m.yaml: document 4 (ConfigMap/odd): cannot read the value at line 39, column 10: found unhashable key"]
+    )
+
+
+SCALARS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: scalars, labels: {a: "1", b: '2'}}
+values:
+  ints: [1, -2, +3, 0o17, 0x1f, 0b101, 1_000, 012, 190:20:30, NINES]
+  floats: [1.5, -0.5e3, .inf, -.Inf, .nan, 1_0.5, 190:20:30.15]
+  bools: [true, False, yes, NO, on, Off, y, n]
+  nulls: [null, ~, Null, ]
+  times: [2001-12-14, 2001-12-14t21:59:43.10-05:00, 2024-02-30, 2001-12-14 21:59:43.10]
+  strings: ["true", '1', plain text, 'a: b', "=", -, "<<", 1.2.3, 0x, "NINES"]
+  blocks:
+    literal: |
+      two
+      lines
+    folded: >-
+      one
+      line
+  1: int key
+  2.5: float key
+  null: null key
+  true: bool key
+  2001-12-14: date key
+  nested: [[1, [2, {a: [3]}]], {}, []]
+""".replace("NINES", "9" * 70)
+
+
+def test_objects_built_as_read_are_those_pyyaml_builds_from_the_nodes():
+    """build=True builds each document straight from its nodes: every scalar form the safe schema resolves (YAML
+    1.1 ints (0o17 is no int there, 012 is octal), floats, bools, nulls, dates, an invalid date kept as text, a
+    HugeInt) and every key type give the objects construct() gives, types included (repr tells True from 1)."""
+    [lazy] = read_stream(SCALARS, "m.yaml")
+    [built] = read_stream(SCALARS, "m.yaml", build=True)
+    assert built.node is None and lazy.node is not None
+    assert repr(built.obj) == repr(lazy.obj)
+    values = built.obj["values"]
+    assert (
+        values["ints"][:8] == [1, -2, 3, "0o17", 31, 5, 1000, 10]
+        and repr(values["ints"][9]) == "an integer of 70 digits"
+    )
+    assert values["bools"] == [True, False, True, False, True, False, "y", "n"]
+    assert values["times"][2] == "2024-02-30" and values["strings"][4:7] == ["=", "-", "<<"]

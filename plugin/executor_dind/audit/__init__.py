@@ -14,11 +14,30 @@ NO_EXECUTOR = "EXD000"
 
 def in_scope(item: Item) -> bool:
     """Executor workloads (ours, upstream's, hand-made) and the registries that serve them."""
+    return _role(item) is not None
+
+
+def _role(item: Item) -> bool | None:
+    """True for an executor workload, False for a registry, None for anything else (out of scope)."""
     # Read from the node: an item without a pod template is never constructed (it may not even be
     # constructible, and building every object would cost the self-audit most of a run).
     if not has_pod_template(item) or pod_spec(item.obj) is None:
-        return False
-    return is_executor_workload(item.obj) or is_registry_workload(item.obj)
+        return None
+    if is_executor_workload(item.obj):
+        return True
+    return False if is_registry_workload(item.obj) else None
+
+
+def _role_in(scope: Scope, item: Item) -> bool | None:
+    """_role, read from the scope's executors and registries (found once per audit) for the items they hold."""
+    memo_key = ("roles", 0)
+    if memo_key not in scope.memo:
+        roles: dict[int, bool | None] = {id(workload): None for workload in scope.workloads()}
+        roles.update((id(registry), False) for registry in scope.registries())
+        roles.update((id(executor), True) for executor in scope.executors())
+        scope.memo[memo_key] = roles
+    roles = scope.memo[memo_key]
+    return roles[id(item)] if id(item) in roles else _role(item)
 
 
 def audit(
@@ -37,9 +56,9 @@ def audit(
         Result(f"out of the audit's scope by the auditor's config: {kind} ({reason})", "info")
         for kind, reason in allowances.out_of_scope
     ]
-    workloads = [item for item in (items if targets is None else targets) if in_scope(item)]
-    for item in workloads:
-        executor = is_executor_workload(item.obj)
+    roles = [(item, _role_in(scope, item)) for item in (items if targets is None else targets)]
+    workloads = [(item, executor) for item, executor in roles if executor is not None]
+    for item, executor in workloads:
         for rule in RULES.values():
             if (not executor and not rule.any_workload) or (errors_only and rule.severity != "error"):
                 continue
@@ -49,7 +68,7 @@ def audit(
                 )
     if not items:
         findings.append(Result("the input holds no objects (no-executor-workload)", "error", rule=NO_EXECUTOR))
-    elif not any(is_executor_workload(item.obj) for item in workloads):
+    elif not any(executor for _, executor in workloads):
         message = (
             "no executor workload (a pod running the executor, dockerd or a dind image) found: the function may "
             "have been dropped (kustomize without --enable-exec?)"

@@ -67,23 +67,24 @@ class Scope:
     def of(cls, items: list[Item], allowances: Allowances = DEFAULT) -> Scope:
         scope = cls(items, allowances)
         for item in items:
+            kind = item.kind
             if is_other_policy(item):
                 scope.other_policies.append(item)
-            elif item.kind == "NetworkPolicy":
+            elif kind == "NetworkPolicy":
                 scope.network_policies.append(item)
-            elif item.kind in ADMIN_POLICY_KINDS:
+            elif kind in ADMIN_POLICY_KINDS:
                 scope.admin_policies.append(item)
-            elif item.kind == "Namespace":
+            elif kind == "Namespace":
                 scope.namespaces[item.name] = item
-            elif item.kind == "ServiceAccount":
+            elif kind == "ServiceAccount":
                 scope.service_accounts[(item.namespace, item.name)] = item
-            elif item.kind == "ConfigMap":
+            elif kind == "ConfigMap":
                 scope.config_maps[(item.namespace, item.name)] = item
-            elif item.kind == "Secret":
+            elif kind == "Secret":
                 scope.secrets[(item.namespace, item.name)] = item
-            elif item.kind == "RuntimeClass":
+            elif kind == "RuntimeClass":
                 scope.runtime_classes[item.name] = item
-            elif item.kind in SCALER_KINDS:
+            elif kind in SCALER_KINDS:
                 scope.scalers.append(item)
         return scope
 

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         found = read_input(
-            args.paths, resource_list=True, command="audit", exclude=(args.config,) if args.config else ()
+            args.paths, resource_list=True, command="audit", exclude=(args.config,) if args.config else (), build=True
         )
     except InputError as error:
         for message in error.messages:

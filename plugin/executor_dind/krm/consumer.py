@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from executor_dind.krm.aliases import ANCHOR_CHARS, has_mark_between, marks
 from executor_dind.krm.item import PATH_ANNOTATIONS, Item
-from executor_dind.krm.nodes import MAP, SEQ, STR, tag_of
-from executor_dind.libyaml import MappingNode, Node, ScalarNode, SequenceNode
+from executor_dind.krm.nodes import MAP, SEQ, STR, Loader, tag_of
+from executor_dind.libyaml import MappingNode, Node, ScalarNode, SequenceNode, yaml
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _CORE = "tag:yaml.org,2002:"
 # The tags both readers build the same JSON value from ("" is a plain scalar's, resolved only when read).
@@ -37,7 +41,17 @@ _TAG_FOLLOW = ANCHOR_CHARS | frozenset("!<%#;/?:@&=+$.~*'() \t")
 def disagreements(items: list[Item], text: str) -> list[str]:
     """One message per place where Kubernetes' decoder and this reader would see different objects: duplicate
     keys, merge keys and unshared tags in any item (its nodes, aliases followed), and the same object twice."""
-    tags = marks(text, "!", _TAG_FOLLOW)
+    return [*in_items(items, text), *duplicate_objects(items)]
+
+
+def tag_marks(text: str) -> list[int]:
+    """Sorted positions where a YAML tag may start (never misses one)."""
+    return marks(text, "!", _TAG_FOLLOW)
+
+
+def in_items(items: list[Item], text: str) -> list[str]:
+    """The disagreements within items (all but the same object twice)."""
+    tags = tag_marks(text)
     aliases = marks(text) if tags else []
     problems = []
     for item in items:
@@ -49,7 +63,48 @@ def disagreements(items: list[Item], text: str) -> list[str]:
             problems.extend(_in_item(item, node, text))
         elif _has_repeated_keys(node):
             problems.extend(_in_item(item, node, ""))
-    return [*problems, *duplicate_objects(items)]
+    return problems
+
+
+class _NeedsTheWalk(Exception):
+    """A mapping that repeats a key or holds a `<<`: the document is judged by the walk over its nodes."""
+
+
+def checked_object(node: MappingNode) -> Any:
+    """The object of a document whose text holds no tag, anchor or alias, built as its nodes are checked; None
+    when it cannot be built that way (a repeated key or a `<<` under it, a key that is a list or an object, a
+    scalar PyYAML refuses, nesting deeper than Python's recursion limit): then the caller keeps its nodes and
+    judges them with in_items(), and the object is built only when asked for."""
+    try:
+        return _built(node, _scalar_loader())
+    except (_NeedsTheWalk, yaml.YAMLError, TypeError, KeyError, OverflowError, ValueError, RecursionError):
+        return None
+
+
+def _built(node: Node, loader: Loader) -> Any:
+    """What PyYAML's constructor builds from these nodes (without aliases or tags), one call per node instead of
+    its generic machinery; a string (most scalars) is the node's own value."""
+    if node.__class__ is ScalarNode:
+        tag = tag_of(node)
+        return node.value if tag == STR else loader.yaml_constructors[tag](loader, node)
+    if node.__class__ is MappingNode:
+        pairs = node.value
+        keys = {key.value for key, _ in pairs}  # a key that is a list or an object: a TypeError
+        if len(keys) != len(pairs) or "<<" in keys:
+            raise _NeedsTheWalk
+        return {_built(key, loader): _built(value, loader) for key, value in pairs}
+    return [_built(entry, loader) for entry in node.value]
+
+
+_LOADERS: list[Loader] = []
+
+
+def _scalar_loader() -> Loader:
+    """The loader whose scalar constructors (int, float, bool, null, timestamp) build the values that are no
+    strings; they keep no state between calls, so one serves every document."""
+    if not _LOADERS:
+        _LOADERS.append(Loader())
+    return _LOADERS[0]
 
 
 def _has_repeated_keys(root: Node) -> bool:
@@ -199,4 +254,5 @@ def duplicate_objects(items: list[Item]) -> list[str]:
 
 
 def _at_line(item: Item) -> str:
-    return f" at line {item.node.start_mark.line + 1}" if item.node is not None else ""
+    line = item.node.start_mark.line if item.node is not None else item.line
+    return f" at line {line + 1}" if line is not None else ""

@@ -68,11 +68,16 @@ def _read_bytes(path: str) -> bytes:
 
 
 def read_input(
-    paths: list[str], resource_list: bool = False, exclude: tuple[str, ...] = (), command: str = "render"
+    paths: list[str],
+    resource_list: bool = False,
+    exclude: tuple[str, ...] = (),
+    command: str = "render",
+    build: bool = False,
 ) -> Input:
     """Items from paths (default stdin). resource_list: stdin may be one ResourceList, whose items are read.
     exclude: files a directory scan leaves out (the config file). Documents in a directory's files that are not
-    Kubernetes objects (no apiVersion or kind: a JSON Schema, a CI workflow) are skipped, and said.
+    Kubernetes objects (no apiVersion or kind: a JSON Schema, a CI workflow) are skipped, and said. build: streams
+    are read for their objects only (read_stream's build: nothing is written back).
 
     Raises InputError (or OSError) with what is wrong and where.
     """
@@ -82,20 +87,20 @@ def read_input(
         if is_resource_list(text):
             found = read_resource_list(text)
             return Input(found.items, found)
-        return Input(read_stream(text))
+        return Input(read_stream(text, build=build))
     excluded = frozenset(os.path.realpath(path) for path in exclude)
     items: list[Item] = []
     skipped: list[str] = []
     for raw in paths:
         if raw == "-":
-            items.extend(read_stream(_stdin_text(), "stdin"))
+            items.extend(read_stream(_stdin_text(), "stdin", build))
             continue
         path = os.path.normpath(raw)
         if not os.path.isdir(path):
-            items.extend(read_stream(decode(_read_bytes(path), path), path))
+            items.extend(read_stream(decode(_read_bytes(path), path), path, build))
             continue
         for file in _directory_files(path, excluded, command):
-            found = read_stream(decode(_read_bytes(file), file), file)
+            found = read_stream(decode(_read_bytes(file), file), file, build)
             objects = [item for item in found if item.api_version and item.kind]
             if len(objects) < len(found):
                 skipped.append(

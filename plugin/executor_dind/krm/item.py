@@ -26,10 +26,11 @@ class Item:
     """One KRM object: its source text (None when created or changed here) and its parsed form.
 
     Compared by identity: two items with the same content are still two items. `where` names it in errors
-    (a format and the item's index, formatted only when an error needs it).
+    (a format and the item's index, formatted only when an error needs it); `line` is the line (from 0) its
+    document starts at when it was read without keeping its nodes.
     """
 
-    __slots__ = ("_obj", "_where", "node", "text")
+    __slots__ = ("_obj", "_where", "line", "node", "text")
 
     def __init__(
         self,
@@ -37,11 +38,13 @@ class Item:
         node: Node | None = None,
         _obj: Any = None,
         where: str | tuple[str, int] = "",
+        line: int | None = None,
     ) -> None:
         self.text = text
         self.node = node
         self._obj = _obj
         self._where = where
+        self.line = line
 
     @property
     def where(self) -> str:

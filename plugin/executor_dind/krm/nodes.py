@@ -155,7 +155,7 @@ def _construct_int(loader: yaml.SafeLoader, node: ScalarNode) -> int:
     return yaml.SafeLoader.construct_yaml_int(loader, node)
 
 
-class _Loader(yaml.CSafeLoader):
+class Loader(yaml.CSafeLoader):
     """A loader that only constructs: nodes come from compose(), built once for the whole input."""
 
     def __init__(self) -> None:
@@ -170,8 +170,8 @@ def _timestamp_or_text(loader: yaml.SafeLoader, node: ScalarNode) -> Any:
         return node.value
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def construct(node: Node, where: str) -> Any:
@@ -179,7 +179,7 @@ def construct(node: Node, where: str) -> Any:
     InputError naming `where`. An integer of more than 64 digits is a HugeInt."""
     resolve_plain_tags(node)
     try:
-        return _Loader().construct_document(node)
+        return Loader().construct_document(node)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

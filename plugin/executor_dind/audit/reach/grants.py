@@ -284,12 +284,39 @@ def pod_holes(
     policy_namespace: str,
     known: World,
     allowed: Any,
+    selected: dict[tuple[str, ...], list[Pod]] | None = None,
 ) -> list[PodHole]:
-    """Where the grants reach pods on ports `allowed(pod)` does not allow."""
+    """Where the grants reach pods on ports `allowed(pod)` does not allow. selected: the pods each distinct peer
+    selects in this world, kept by the caller across calls (executors in many namespaces under policies with the
+    same peers select the same pods: without it the audit is O(policies x pods))."""
     holes = []
     for grant in grant_list:
-        for pod in grant_pods(grant, policy_namespace, known):
-            beyond = reach_ports(grant, pod, pod, known).minus(allowed(pod))
+        if selected is None:
+            pods = grant_pods(grant, policy_namespace, known)
+        else:
+            key = _peer_key(grant.peer, policy_namespace)
+            if key not in selected:
+                selected[key] = list(grant_pods(grant, policy_namespace, known))
+            pods = selected[key]
+        granted: dict[tuple[tuple[str, int, str], ...], Ports] = {}  # a pod's ports -> what the grant allows it
+        for pod in pods:
+            if grant.denied:  # what a Deny credits depends on the pod itself, not only on its ports
+                beyond = reach_ports(grant, pod, pod, known).minus(allowed(pod))
+            else:
+                if pod.ports not in granted:
+                    granted[pod.ports] = grant_ports(grant, pod)
+                beyond = granted[pod.ports].minus(allowed(pod))
             if beyond:
                 holes.append(PodHole(pod, beyond, grant))
     return holes
+
+
+def _peer_key(peer: Any, policy_namespace: str) -> tuple[str, ...]:
+    """What grant_pods' answer depends on: the peer's content, and the policy's namespace unless the peer names
+    its namespaces by a namespaceSelector."""
+    import json
+
+    content = json.dumps(peer, sort_keys=True, default=str)
+    if isinstance(peer, dict) and "namespaceSelector" in peer:
+        return (content,)
+    return (content, policy_namespace)

@@ -318,7 +318,8 @@ def _pod_holes(item: Item, scope: Scope, allowed: Any) -> Iterator[str]:
     from executor_dind.audit import reach
 
     seen = analysis(item, scope)
-    holes = reach.pod_holes(seen.grants["Egress"], item.namespace, seen.world, allowed)
+    selected = scope.memo.setdefault(("network-selected-pods", 0), {})
+    holes = reach.pod_holes(seen.grants["Egress"], item.namespace, seen.world, allowed, selected)
     by_rule: dict[str, list[Any]] = {}
     for hole in holes:
         by_rule.setdefault(hole.grant.where, []).append(hole)

@@ -86,7 +86,15 @@ def scale_down_kills_jobs(item: Item, scope: Scope) -> Iterator[Finding]:
 
 
 def _prometheus_addresses(scope: Scope) -> set[str]:
-    """The cluster addresses of the render's Prometheus Services (named prometheus, as deploy-sourcegraph-k8s's)."""
+    """The cluster addresses of the render's Prometheus Services (named prometheus, as deploy-sourcegraph-k8s's),
+    found once per audit (a scan of every item per executor made the audit quadratic)."""
+    memo_key = ("prometheus-addresses", 0)
+    if memo_key not in scope.memo:
+        scope.memo[memo_key] = _find_prometheus_addresses(scope)
+    return scope.memo[memo_key]
+
+
+def _find_prometheus_addresses(scope: Scope) -> set[str]:
     addresses = set()
     for service in scope.items:
         # Without a namespace the render's is decided at apply time (kubectl -n): nothing to compare with.
