@@ -275,3 +275,28 @@ def test_explain_shows_the_mode_of_each_queue():
         f"(Prometheus {PROMETHEUS})",
         "  executor-codeintel: codeintel; isolation shared; 2 replica(s) x 4 job(s)",
     ]
+
+
+def test_the_docs_blocks_are_the_render():
+    from pathlib import Path
+
+    import yaml
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "isolation.md").read_text()
+
+    def block(marker: str) -> str:
+        return page.split(f"<!-- used by tests: {marker} -->\n```yaml\n")[1].split("```")[0]
+
+    prometheus = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "prometheus", "namespace": "monitoring"},
+        "spec": {"ports": [{"name": "http", "port": 30090}]},
+    }
+    outcome = function.run(
+        items(frontend_service("sourcegraph"), secret(), prometheus), yaml.safe_load(block("isolation config"))
+    )
+    assert not outcome.failed, [r.line() for r in outcome.results]
+    rendered = find(outcome.items, "ScaledJob", "executor-batches")["spec"]
+    assert rendered["jobTargetRef"].pop("template")["spec"]["restartPolicy"] == "Never"
+    assert yaml.safe_load(block("isolation ScaledJob")) == rendered
