@@ -65,13 +65,23 @@ func decodeStream(name string, r io.Reader) (int, error) {
 	}
 }
 
+// decodeWithTriggers decodes one object strictly into `into` and runs the trigger checks of KEDA's webhook (the one
+// check its ScaledObject and ScaledJob webhooks share).
+func decodeWithTriggers(decoder *json.Decoder, kind string, into interface{ GetName() string },
+	triggers func() []kedav1alpha1.ScaleTriggers) error {
+	if err := decoder.Decode(into); err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	if err := kedav1alpha1.ValidateTriggers(triggers()); err != nil {
+		return fmt.Errorf("%s/%s: triggers: %w", kind, into.GetName(), err)
+	}
+	return nil
+}
+
 func checkScaledObject(decoder *json.Decoder) error {
 	var so kedav1alpha1.ScaledObject
-	if err := decoder.Decode(&so); err != nil {
-		return fmt.Errorf("ScaledObject: %w", err)
-	}
-	if err := kedav1alpha1.ValidateTriggers(so.Spec.Triggers); err != nil {
-		return fmt.Errorf("ScaledObject/%s: triggers: %w", so.Name, err)
+	if err := decodeWithTriggers(decoder, "ScaledObject", &so, func() []kedav1alpha1.ScaleTriggers { return so.Spec.Triggers }); err != nil {
+		return err
 	}
 	if err := kedav1alpha1.CheckReplicaCountBoundsAreValid(&so); err != nil {
 		return fmt.Errorf("ScaledObject/%s: replicas: %w", so.Name, err)
@@ -89,11 +99,8 @@ func checkScaledObject(decoder *json.Decoder) error {
 
 func checkScaledJob(decoder *json.Decoder) error {
 	var sj kedav1alpha1.ScaledJob
-	if err := decoder.Decode(&sj); err != nil {
-		return fmt.Errorf("ScaledJob: %w", err)
-	}
-	if err := kedav1alpha1.ValidateTriggers(sj.Spec.Triggers); err != nil {
-		return fmt.Errorf("ScaledJob/%s: triggers: %w", sj.Name, err)
+	if err := decodeWithTriggers(decoder, "ScaledJob", &sj, func() []kedav1alpha1.ScaleTriggers { return sj.Spec.Triggers }); err != nil {
+		return err
 	}
 	if sj.Spec.MaxReplicaCount == nil {
 		return fmt.Errorf("ScaledJob/%s: no maxReplicaCount (KEDA would default it to 100)", sj.Name)
