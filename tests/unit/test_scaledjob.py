@@ -234,6 +234,24 @@ def test_the_audit_judges_the_scaled_job_with_every_rule():
     ]
 
 
+def test_the_audit_judges_the_scaled_jobs_pods_against_the_network_policy():
+    rendered = render(
+        frontend_service("sourcegraph"), secret(), queues=[per_job()], hardening={"profile": "recommended"}
+    )
+    network = [(r.rule, r.resource.describe()) for r in audit(rendered) if r.rule and r.rule.startswith("EXD3")]
+    assert network == []
+    without = [item for item in rendered if item.kind != "NetworkPolicy"]
+    found = [
+        (r.rule, r.field_path)
+        for r in audit(without)
+        if r.rule and r.rule.startswith("EXD3") and r.resource.describe().startswith("ScaledJob/")
+    ]
+    assert sorted(found) == [
+        ("EXD301", "spec.jobTargetRef.template.metadata.labels"),
+        ("EXD304", "spec.jobTargetRef.template.metadata.labels"),
+    ]
+
+
 def test_the_function_audits_its_own_scaled_job():
     rendered = render(frontend_service("sourcegraph"), secret(), queues=[per_job()])
     assert function.self_audit(spec(queues=[per_job()]), rendered) == []
