@@ -50,6 +50,8 @@ def jobs_query(queue: Queue) -> str:
 def jobs_per_replica(queue: Queue) -> int:
     scaling = queue.autoscaling
     assert scaling is not None
+    if queue.isolation == "job":
+        return 1  # a per-job pod takes one job and exits
     return scaling.jobs_per_replica or queue.maximum_num_jobs
 
 
@@ -63,10 +65,31 @@ def rule(queue: Queue) -> str:
     """The scaling rule in words, for explain."""
     scaling = queue.autoscaling
     assert scaling is not None
+    if queue.isolation == "job":
+        return f"KEDA ScaledJob: a new Job per queued job no pod has yet, at most {scaling.max_replicas} at once"
     return (
         f"KEDA: ceil((queued + running jobs) / {jobs_per_replica(queue)}) pods in "
         f"{scaling.min_replicas}..{scaling.max_replicas}"
     )
+
+
+def jobs_trigger(queue: Queue, context: Context, metric_type: str = "") -> dict[str, Any]:
+    """The Prometheus trigger on the queue's jobs, queued plus running: a ScaledObject's (with its metricType)
+    and a ScaledJob's (KEDA's ScaledJob has none: it divides by the threshold itself)."""
+    return {
+        "type": "prometheus",
+        "name": "jobs",
+        **({"metricType": metric_type} if metric_type else {}),
+        "metadata": {
+            "serverAddress": prometheus_address(queue, context),
+            "query": jobs_query(queue),
+            "threshold": str(jobs_per_replica(queue)),
+            "activationThreshold": "0",
+            # No result at all is Prometheus failing (the query always has a value): an error KEDA reports
+            # (toward a ScaledObject's fallback) instead of reading it as an empty queue.
+            "ignoreNullValues": "false",
+        },
+    }
 
 
 def scaled_object(queue: Queue, context: Context) -> dict[str, Any]:
@@ -103,21 +126,6 @@ def scaled_object(queue: Queue, context: Context) -> dict[str, Any]:
                     },
                 },
             },
-            "triggers": [
-                {
-                    "type": "prometheus",
-                    "name": "jobs",
-                    "metricType": "AverageValue",
-                    "metadata": {
-                        "serverAddress": prometheus_address(queue, context),
-                        "query": jobs_query(queue),
-                        "threshold": str(jobs_per_replica(queue)),
-                        "activationThreshold": "0",
-                        # No result at all is Prometheus failing (the query always has a value): count it
-                        # toward the fallback instead of reading it as an empty queue.
-                        "ignoreNullValues": "false",
-                    },
-                }
-            ],
+            "triggers": [jobs_trigger(queue, context, metric_type="AverageValue")],
         },
     }

@@ -4,7 +4,9 @@
 hardening component is what its control adds and patches over that (its Applied, verbatim); the registry
 sub-component is the jsonpatch diff that turning the registry on makes. Patches address our own objects by kind
 and name, so components compose in any order (see hardening/gvisor.py for why no two of them rewrite the same
-field).
+field) -- but for `executor-dind/isolation-job`, which replaces the Deployment executor-all with a ScaledJob
+and so must come right after `executor-dind`: the other components carry patches for both, and kustomize
+applies a patch to the objects its target matches, none when there is none.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ def _file_name(obj: dict[str, Any]) -> str:
     return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
 
 
-def component(applied: Applied) -> dict[str, str]:
-    """Files of a Component that adds and patches what `applied` says."""
+def component(applied: Applied, removed: tuple[tuple[str, str, str], ...] = ()) -> dict[str, str]:
+    """Files of a Component that adds and patches what `applied` says, and deletes the objects `removed` names
+    (apiVersion, kind, name)."""
     files: dict[str, str] = {}
     resources = []
     for obj in applied.added:
@@ -51,6 +54,10 @@ def component(applied: Applied) -> dict[str, str]:
     patches = [
         {"target": {"kind": patch.kind, "name": patch.name}, "patch": dump(list(patch.ops))}
         for patch in applied.patches
+    ]
+    patches += [
+        {"patch": dump({"apiVersion": api, "kind": kind, "metadata": {"name": name}, "$patch": "delete"})}
+        for api, kind, name in removed
     ]
     kustomization: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component"}
     if resources:
@@ -76,6 +83,24 @@ def difference(base: tuple[dict[str, Any], ...], variant: tuple[dict[str, Any], 
     return Applied(tuple(added), tuple(patches))
 
 
+def removed_from(
+    base: tuple[dict[str, Any], ...], variant: tuple[dict[str, Any], ...]
+) -> tuple[tuple[str, str, str], ...]:
+    """(apiVersion, kind, name) of the base's objects the variant does not have."""
+    kept = {(obj["kind"], obj["metadata"]["name"]) for obj in variant}
+    return tuple(
+        (obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
+        for obj in base
+        if (obj["kind"], obj["metadata"]["name"]) not in kept
+    )
+
+
+def with_job_patches(shared: Applied, job: Applied) -> Applied:
+    """A component's Applied for shared executors, with what it patches in the per-job ScaledJob too."""
+    assert job.added == shared.added, "a control adds the same objects whatever the isolation"
+    return shared._replace(patches=(*shared.patches, *(p for p in job.patches if p.kind == "ScaledJob")))
+
+
 def _plan(spec: Spec) -> Plan:
     # No input: the objects carry no namespace and reach the frontend by its short name, as a component must.
     planned = plan(spec, [])
@@ -96,18 +121,27 @@ def _with(spec: Spec, **changes: Any) -> Spec:
 def all_components() -> dict[str, dict[str, str]]:
     """Directory (relative to components/) -> file name -> text."""
     base_spec = _with(Spec(), private_registry__enabled=False)
-    base = _plan(base_spec)
+    scaling = Autoscaling(max_replicas=COMPONENT_MAX_REPLICAS, prometheus=COMPONENT_PROMETHEUS)
+    job_spec = _with(base_spec, queues=(Queue(name="all", queue_names=QUEUES, autoscaling=scaling, isolation="job"),))
+    base, job_base = _plan(base_spec), _plan(job_spec)
     out = {"executor-dind": component(base.steps[0].applied)}
     registry = _plan(_with(base_spec, private_registry__enabled=True))
-    out["executor-dind/private-registry"] = component(difference(base.objects, registry.objects))
-    scaling = Autoscaling(max_replicas=COMPONENT_MAX_REPLICAS, prometheus=COMPONENT_PROMETHEUS)
+    job_registry = _plan(_with(job_spec, private_registry__enabled=True))
+    out["executor-dind/private-registry"] = component(
+        with_job_patches(difference(base.objects, registry.objects), difference(job_base.objects, job_registry.objects))
+    )
     scaled = _plan(_with(base_spec, queues=(Queue(name="all", queue_names=QUEUES, autoscaling=scaling),)))
     out["executor-dind/autoscaling"] = component(difference(base.objects, scaled.objects))
+    out["executor-dind/isolation-job"] = component(
+        difference(base.objects, job_base.objects), removed_from(base.objects, job_base.objects)
+    )
     for control in hardening.CONTROLS[1:]:
         changes = {f"hardening__{snake_case(control.id)}__enabled": True, **SPEC_CHANGES.get(control.id, {})}
-        planned = _plan(_with(base_spec, **changes))
-        step = next(step for step in planned.steps if step.control is control)
-        out["hardening/" + snake_case(control.id).replace("_", "-")] = component(step.applied)
+        shared, job = (
+            next(step for step in _plan(_with(spec, **changes)).steps if step.control is control).applied
+            for spec in (base_spec, job_spec)
+        )
+        out["hardening/" + snake_case(control.id).replace("_", "-")] = component(with_job_patches(shared, job))
     return out
 
 

@@ -19,6 +19,7 @@ from executor_dind.naming import (
     SCRATCH,
     SERVICE_ACCOUNT,
     deployment_name,
+    executor_pod_selector,
     object_metadata,
 )
 from executor_dind.records import thaw
@@ -226,8 +227,11 @@ def _scratch_volume(spec: Spec) -> dict[str, Any]:
     return {"name": "executor-scratch", "emptyDir": {"sizeLimit": spec.scratch_size}}
 
 
-def executor_deployment(spec: Spec, queue: Queue, context: Context, daemon_json: str) -> dict[str, Any]:
-    """daemon_json: the text of the daemon.json the pods mount; its checksum (and the env's) rolls them."""
+def executor_pod_template(
+    spec: Spec, queue: Queue, context: Context, daemon_json: str, prune: bool = True
+) -> dict[str, Any]:
+    """The pod template of a queue's executors (a Deployment's or a ScaledJob's); prune: with the prune sidecar
+    when docker.prune is on. daemon_json: the text the pods mount; its checksum (and the env's) rolls them."""
     name = deployment_name(queue)
     pod_labels = {"app": name, "app.kubernetes.io/component": "executor", **EXECUTOR_POD_SELECTOR}
     executor = _executor_container(spec, queue, context)
@@ -239,7 +243,7 @@ def executor_deployment(spec: Spec, queue: Queue, context: Context, daemon_json:
         "terminationGracePeriodSeconds": spec.grace_period_seconds,
         "securityContext": {"fsGroup": EXECUTOR_GID, "fsGroupChangePolicy": "OnRootMismatch"},
     }
-    sidecars = [dind, _prune_container(spec)] if spec.docker.prune.enabled else [dind]
+    sidecars = [dind, _prune_container(spec)] if prune and spec.docker.prune.enabled else [dind]
     if spec.docker.native_sidecar:
         pod_spec["initContainers"] = sidecars
         pod_spec["containers"] = [executor]
@@ -251,8 +255,22 @@ def executor_deployment(spec: Spec, queue: Queue, context: Context, daemon_json:
         {"name": "docker-config", "configMap": {"name": DOCKER_CONFIG, "defaultMode": 0o444}},
         {"name": "executor-tmp", "emptyDir": {"sizeLimit": EXECUTOR_TMP_SIZE}},
     ]
-    deployment_metadata = object_metadata(
-        name,
+    return {
+        "metadata": {
+            "labels": pod_labels,
+            "annotations": {
+                "kubectl.kubernetes.io/default-container": "executor",
+                CHECKSUM_ANNOTATION: config_checksum(daemon_json, executor["env"]),
+            },
+        },
+        "spec": pod_spec,
+    }
+
+
+def executor_metadata(spec: Spec, queue: Queue, context: Context) -> dict[str, Any]:
+    """The metadata of a queue's executor workload, with the checkov skips its pod template needs."""
+    metadata = object_metadata(
+        deployment_name(queue),
         context,
         annotations={
             "description": "Sourcegraph executors with a dind sidecar for "
@@ -260,29 +278,25 @@ def executor_deployment(spec: Spec, queue: Queue, context: Context, daemon_json:
         },
     )
     skips = CHECKOV_SKIPS if spec.docker.native_sidecar else {**CHECKOV_SKIPS, **PLAIN_CONTAINER_SKIPS}
-    deployment_metadata["annotations"].update(skip_annotations(skips))
+    metadata["annotations"].update(skip_annotations(skips))
+    return metadata
+
+
+def executor_deployment(spec: Spec, queue: Queue, context: Context, daemon_json: str) -> dict[str, Any]:
+    name = deployment_name(queue)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": deployment_metadata,
+        "metadata": executor_metadata(spec, queue, context),
         "spec": {
             # Autoscaled: no replicas here, so a re-apply never resets the count KEDA set.
             **({} if queue.autoscaling is not None else {"replicas": queue.replicas}),
             "minReadySeconds": 10,
             "revisionHistoryLimit": 10,
             # With the name label, no queue name can make this selector match the registry's pods.
-            "selector": {"matchLabels": {"app": name, **EXECUTOR_POD_SELECTOR}},
+            "selector": {"matchLabels": executor_pod_selector(name)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-            "template": {
-                "metadata": {
-                    "labels": pod_labels,
-                    "annotations": {
-                        "kubectl.kubernetes.io/default-container": "executor",
-                        CHECKSUM_ANNOTATION: config_checksum(daemon_json, executor["env"]),
-                    },
-                },
-                "spec": pod_spec,
-            },
+            "template": executor_pod_template(spec, queue, context, daemon_json),
         },
     }
 

@@ -35,10 +35,18 @@ def _filled(text: str, spec: Spec) -> str:
 
 
 def _scaling(queue: Queue, context: Context) -> str:
+    if queue.isolation == "job":
+        return (
+            f"isolation job: a fresh pod and dockerd per job, no prune sidecar (nothing outlives the job); "
+            f"{autoscaling.rule(queue)} (Prometheus {autoscaling.prometheus_address(queue, context)})"
+        )
     jobs = f"{queue.maximum_num_jobs} job(s)"
     if queue.autoscaling is None:
-        return f"{queue.replicas} replica(s) x {jobs}"
-    return f"{autoscaling.rule(queue)} x {jobs} (Prometheus {autoscaling.prometheus_address(queue, context)})"
+        return f"isolation shared; {queue.replicas} replica(s) x {jobs}"
+    return (
+        f"isolation shared; {autoscaling.rule(queue)} x {jobs} "
+        f"(Prometheus {autoscaling.prometheus_address(queue, context)})"
+    )
 
 
 def _recycle(queue: Queue) -> str:

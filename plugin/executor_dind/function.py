@@ -29,6 +29,9 @@ PRODUCED_KINDS = frozenset(
         "Service",
         "Deployment",
         "StatefulSet",
+        # KEDA's: a queue that changes isolation (or drops autoscaling) leaves none behind.
+        "ScaledObject",
+        "ScaledJob",
         "NetworkPolicy",
         "Namespace",
         "RuntimeClass",
@@ -37,7 +40,7 @@ PRODUCED_KINDS = frozenset(
 
 
 # The workloads the audit judges (it reads Namespaces, ServiceAccounts, policies and ConfigMaps around them).
-SELF_AUDITED_KINDS = frozenset({"Deployment", "StatefulSet"})
+SELF_AUDITED_KINDS = frozenset({"Deployment", "StatefulSet", "ScaledJob"})
 
 
 class Outcome(Record):

@@ -1,6 +1,7 @@
 """The objects executor-dind injects, with the baseline security that needs no cluster support.
 
-The executor Deployments are built in deployment.py, the registry in registry.py; names and labels in naming.py.
+The executor Deployments are built in deployment.py, per-job ScaledJobs in scaledjob.py, the registry in
+registry.py; names and labels in naming.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from executor_dind.naming import (
 )
 from executor_dind.records import thaw
 from executor_dind.registry import registry_objects
+from executor_dind.scaledjob import scaled_job
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,6 +90,9 @@ def build(spec: Spec, context: Context) -> list[dict[str, Any]]:
     text = daemon_json(spec)
     objects = [service_account(context), docker_config_map(context, text), metrics_service(context)]
     for queue in spec.queues:
+        if queue.isolation == "job":
+            objects.append(scaled_job(spec, queue, context, text))
+            continue
         objects.append(executor_deployment(spec, queue, context, text))
         if queue.autoscaling is not None:
             objects.append(scaled_object(queue, context))

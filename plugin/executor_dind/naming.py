@@ -55,8 +55,18 @@ REGISTRY_UID = 65532
 EXECUTOR_TMP_SIZE = "1Gi"
 
 
+# The kinds that run a queue's executors: a Deployment (isolation: shared) or a KEDA ScaledJob (isolation: job).
+EXECUTOR_KINDS = ("Deployment", "ScaledJob")
+
+
 def deployment_name(queue: Queue) -> str:
+    """The name of a queue's executor workload (its Deployment or ScaledJob) and of its pods' `app` label."""
     return f"executor-{queue.name}"
+
+
+def executor_pod_selector(name: str) -> dict[str, str]:
+    """The labels that select the pods of the executor workload of this name, and no registry pod."""
+    return {"app": name, **EXECUTOR_POD_SELECTOR}
 
 
 def object_metadata(name: str, context: Context, **extra: Any) -> dict[str, Any]:

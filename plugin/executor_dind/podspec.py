@@ -95,6 +95,13 @@ def pod_labels(obj: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
+def pod_labels_path(obj: dict[str, Any]) -> str:
+    """The field path of a workload's pod labels: spec.template.metadata.labels, a ScaledJob's under its
+    jobTargetRef, a Pod's metadata.labels."""
+    path = pod_spec_path(obj) or ("spec", "template", "spec")
+    return ".".join((*path[:-1], "metadata", "labels"))
+
+
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 

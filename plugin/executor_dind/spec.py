@@ -94,6 +94,13 @@ class Queue(Record):
     env: Annotated[Mapping[str, Any], Field(doc='NAME: "value" or NAME: {valueFrom: ...}')] = EMPTY
     autoscaling: Annotated[Autoscaling | None, Field(doc="null: a fixed replica count")] = None
     recycle: Annotated[Recycle, Field(doc="executors that exit after bounded work")] = Recycle()
+    isolation: Annotated[
+        Literal["shared", "job"],
+        Field(
+            doc="shared: a Deployment whose pods and dockerd serve job after job; job: a KEDA ScaledJob, a fresh "
+            "pod and dockerd per job (needs autoscaling; docs/isolation.md)"
+        ),
+    ] = "shared"
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -56,26 +56,38 @@ def keda_module() -> Path:
     return directory
 
 
-@pytest.fixture(scope="module")
-def rendered(executor_dind: str, base_stream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = tmp_path_factory.mktemp("keda")
-    config = where / "config.yaml"
-    config.write_text(dump([CONFIG]))
-    result = run([executor_dind, "render", "--config", str(config), str(base_stream)])
+def render_to_file(executor_dind: str, base_stream: Path, config: dict, where: Path) -> Path:
+    """`executor-dind render` of the upstream base with this config, written to where/render.yaml."""
+    (where / "config.yaml").write_text(dump([config]))
+    result = run([executor_dind, "render", "--config", str(where / "config.yaml"), str(base_stream)])
     assert result.returncode == 0, result.stderr
     path = where / "render.yaml"
     path.write_text(result.stdout)
     return path
 
 
+@pytest.fixture(scope="module")
+def rendered(executor_dind: str, base_stream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_to_file(executor_dind, base_stream, CONFIG, tmp_path_factory.mktemp("keda"))
+
+
+def of_kind(path: Path, kind: str) -> list[dict]:
+    return [obj for obj in load(path.read_text()) if obj.get("kind") == kind]
+
+
 def scaled_objects(path: Path) -> list[dict]:
-    return [obj for obj in load(path.read_text()) if obj.get("kind") == "ScaledObject"]
+    return of_kind(path, "ScaledObject")
+
+
+def decoded(keda_decode: str, path: Path) -> list[str]:
+    """keda-decode's lines for a file it accepts."""
+    result = run([keda_decode, str(path)])
+    assert (result.returncode, result.stderr) == (0, "")
+    return result.stdout.splitlines()
 
 
 def test_keda_decodes_our_scaled_objects_strictly(keda_decode: str, rendered: Path):
-    result = run([keda_decode, str(rendered)])
-    assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout.splitlines() == [
+    assert decoded(keda_decode, rendered) == [
         "ok ScaledObject/sourcegraph/executor-batches target=executor-batches min=0 max=10 triggers=1",
         "ok ScaledObject/sourcegraph/executor-all target=executor-all min=1 max=3 triggers=1",
     ]
@@ -103,10 +115,14 @@ def test_keda_decodes_our_scaled_objects_strictly(keda_decode: str, rendered: Pa
     ],
 )
 def test_keda_decode_rejects_what_keda_would(keda_decode: str, rendered: Path, tmp_path: Path, change, message):
-    scaled_object = scaled_objects(rendered)[0]
-    change(scaled_object)
+    assert_refused(keda_decode, scaled_objects(rendered)[0], change, message, tmp_path)
+
+
+def assert_refused(keda_decode: str, obj: dict, change, message: str, tmp_path: Path) -> None:
+    """keda-decode refuses the object once changed, with this message."""
+    change(obj)
     broken = tmp_path / "broken.yaml"
-    broken.write_text(dump([scaled_object]))
+    broken.write_text(dump([obj]))
     result = run([keda_decode, str(broken)])
     assert result.returncode == 1
     assert message in result.stderr, result.stderr
@@ -138,3 +154,77 @@ def test_trigger_metadata_keys_are_the_prometheus_scalers(keda_module: Path, ren
         (trigger,) = scaled_object["spec"]["triggers"]
         assert trigger["type"] == "prometheus"
         assert set(trigger["metadata"]) <= known, set(trigger["metadata"]) - known
+
+
+# isolation: job (a ScaledJob per queue), with every control on, so the pod template KEDA decodes is the one a
+# cluster would run.
+JOB_CONFIG = {
+    **CONFIG,
+    "spec": {
+        "namespace": "executors",
+        "queues": [{"name": "batches", "isolation": "job", "autoscaling": {"maxReplicas": 6}}],
+        "hardening": {"profile": "strict"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def rendered_jobs(executor_dind: str, base_stream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_to_file(executor_dind, base_stream, JOB_CONFIG, tmp_path_factory.mktemp("keda-jobs"))
+
+
+def test_keda_decodes_our_scaled_jobs_strictly(keda_decode: str, rendered_jobs: Path):
+    assert decoded(keda_decode, rendered_jobs) == [
+        "ok ScaledJob/executors/executor-batches min=0 max=6 strategy=default rollout=gradual backoffLimit=0 "
+        "activeDeadlineSeconds=2700 restartPolicy=Never containers=1 initContainers=1 triggers=1"
+    ]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        # the Job and pod template are Kubernetes' own types: a misspelt field is an error, not dropped
+        (
+            lambda sj: sj["spec"]["jobTargetRef"].update(backoffLimits=0),
+            'json: unknown field "backoffLimits"',
+        ),
+        (
+            lambda sj: sj["spec"]["jobTargetRef"]["template"]["spec"].update(runtimeClass="gvisor"),
+            'json: unknown field "runtimeClass"',
+        ),
+        # ScaledObject fields a ScaledJob does not have
+        (lambda sj: sj["spec"].update(cooldownPeriod=300), 'json: unknown field "cooldownPeriod"'),
+        (
+            lambda sj: sj["spec"]["triggers"][0]["metadata"].update(threshold=1),
+            "json: cannot unmarshal number into Go struct field ScaleTriggers.spec.triggers.metadata of type string",
+        ),
+        (
+            lambda sj: sj["spec"].pop("maxReplicaCount"),
+            "ScaledJob/executor-batches: no maxReplicaCount (KEDA would default it to 100)",
+        ),
+        (
+            lambda sj: sj["spec"]["triggers"].append(dict(sj["spec"]["triggers"][0])),
+            'ScaledJob/executor-batches: triggers: triggerName "jobs" is defined multiple times',
+        ),
+    ],
+)
+def test_keda_decode_rejects_in_a_scaled_job_what_keda_would(
+    keda_decode: str, rendered_jobs: Path, tmp_path: Path, change, message
+):
+    assert_refused(keda_decode, of_kind(rendered_jobs, "ScaledJob")[0], change, message, tmp_path)
+
+
+def test_scaled_jobs_follow_kedas_crd_schema(keda_module: Path, rendered_jobs: Path):
+    import yaml
+
+    crd = yaml.safe_load((keda_module / "config/crd/bases/keda.sh_scaledjobs.yaml").read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
+    schema = version["schema"]["openAPIV3Schema"]
+    (scaled_job,) = of_kind(rendered_jobs, "ScaledJob")
+    jsonschema.validate(scaled_job, schema)
+    (trigger,) = scaled_job["spec"]["triggers"]
+    source = (keda_module / "pkg/scalers/prometheus_scaler.go").read_text()
+    assert set(trigger["metadata"]) <= set(re.findall(r'keda:"name=(\w+)', source))
+    bad = {**scaled_job, "spec": {**scaled_job["spec"], "rollout": {"strategy": "slow"}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)

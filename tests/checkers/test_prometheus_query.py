@@ -1,9 +1,13 @@
-"""The ScaledObject's query, evaluated by a real Prometheus (Debian's `prometheus` package) scraping a small
-test exporter on 127.0.0.1 that serves the worker's and the executors' metrics for given queue states.
+"""The ScaledObject's and the ScaledJob's query, evaluated by a real Prometheus (Debian's `prometheus` package)
+scraping a small test exporter on 127.0.0.1 that serves the worker's and the executors' metrics for given queue
+states.
 
 The replica count is what KEDA would make of the query's value: 0 jobs (not active, activationThreshold 0) is
 minReplicas; otherwise ceil(value / threshold) within max(minReplicas, 1)..maxReplicas (the HPA's
-AverageValue target). The query and the thresholds are taken from the rendered ScaledObjects, not rewritten.
+AverageValue target). For a ScaledJob, the Jobs KEDA creates at a poll with its `default` scaling strategy
+(pkg/scaling/executor/scale_jobs.go of the pinned KEDA): min(ceil(value / threshold), maxReplicaCount) minus the
+unfinished Jobs, nothing when not active. The query and the thresholds are taken from the rendered objects, not
+rewritten.
 """
 
 from __future__ import annotations
@@ -170,6 +174,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def scaled_objects() -> dict[str, dict]:
+    return rendered_specs(SPEC, "ScaledObject")
+
+
+def rendered_specs(spec: dict, kind: str) -> dict[str, dict]:
+    """name -> spec of the objects of this kind the function renders for this ExecutorDind spec."""
     from executor_dind import function
     from executor_dind.krm.item import Item
 
@@ -179,10 +188,10 @@ def scaled_objects() -> dict[str, dict]:
         "metadata": {"name": "sourcegraph-frontend", "namespace": "sourcegraph"},
         "spec": {"ports": [{"name": "http", "port": 30080}]},
     }
-    config = {"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind", "spec": SPEC}
+    config = {"apiVersion": "executor-dind.dev/v1alpha1", "kind": "ExecutorDind", "spec": spec}
     outcome = function.run([Item.new(frontend)], config, file_paths=True)
     assert not outcome.failed, [r.message for r in outcome.results]
-    return {item.name: item.obj["spec"] for item in outcome.items if item.kind == "ScaledObject"}
+    return {item.name: item.obj["spec"] for item in outcome.items if item.kind == kind}
 
 
 def keda_replicas(value: float, scaled: dict) -> int:
@@ -206,22 +215,32 @@ def settle(exporter: Exporter, client: Prometheus, state: int) -> None:
     pytest.fail(f"Prometheus did not reach state {state} within 60 s")
 
 
-def test_the_query_gives_the_replicas_keda_should_run(prometheus, scaled_objects):
+def query_values(prometheus, scalers: dict[str, dict], states: dict[str, tuple], first: int) -> dict:
+    """state name -> scaler name -> the value of its trigger's query once Prometheus scraped that state (the
+    states numbered from `first`, each a (queued, handlers, ...) row)."""
     exporter, client = prometheus
-    assert set(scaled_objects) == {"executor-batches", "executor-all"}
-    table = {}
-    for number, (name, (queued, handlers)) in enumerate(STATES.items(), start=1):
+    values = {}
+    for number, (name, (queued, handlers, *_)) in enumerate(states.items(), start=first):
         with exporter.lock:
             exporter.state, exporter.queued, exporter.handlers = number, queued, handlers
         settle(exporter, client, number)
-        row = {}
-        for deployment, scaled in scaled_objects.items():
+        values[name] = {}
+        for scaler, scaled in scalers.items():
             result = client.query(scaled["triggers"][0]["metadata"]["query"])
             # one series, whatever the number of worker replicas and executors: KEDA refuses several
-            assert len(result) == 1, (name, deployment, result)
-            value = float(result[0]["value"][1])
-            row[deployment] = (value, keda_replicas(value, scaled))
-        table[name] = row
+            assert len(result) == 1, (name, scaler, result)
+            values[name][scaler] = float(result[0]["value"][1])
+    return values
+
+
+def test_the_query_gives_the_replicas_keda_should_run(prometheus, scaled_objects):
+    assert set(scaled_objects) == {"executor-batches", "executor-all"}
+    table = {
+        name: {
+            deployment: (value, keda_replicas(value, scaled_objects[deployment])) for deployment, value in row.items()
+        }
+        for name, row in query_values(prometheus, scaled_objects, STATES, 1).items()
+    }
     report = "\n".join(
         f"{name:55} " + "  ".join(f"{d}: {v:g} jobs -> {r}" for d, (v, r) in row.items()) for name, row in table.items()
     )
@@ -240,3 +259,68 @@ def test_without_or_vector_0_a_queue_at_zero_would_never_wake(prometheus):
     assert client.query(naive) == []
     # and a sum over the worker replicas counts each queued job twice
     assert float(client.query('sum(src_executor_total{queue="batches"})')[0]["value"][1]) == 18
+
+
+# isolation: job. Queue states as above, each pod running at most one job, and per ScaledJob (batches: at most 8
+# Jobs; all: at most 3) its unfinished Jobs (pods running a job, plus pods started that hold none yet), which KEDA
+# counts itself, -> the new Jobs KEDA creates at the next poll, reasoned from its formula: 3 queued, no pod: 3 and
+# 3; their 3 pods starting: 3 - 3 = 0 for batches; 2 queued + 2 running, 4 Jobs: 4 - 4 = 0; 5 + 2 running, 2 Jobs:
+# 7 - 2 = 5; 20 + 2: min(22, 8) - 2 = 6, never more than 8 Jobs; 0 + 1 running, 1 Job: 1 - 1 = 0; multi-queue:
+# all: min(2 + 2 + 1, 3) - 1 = 2, batches sees its 2 queued jobs: 2. executor-all, with no Job of its own in the
+# single-queue states, wants min(queued batches, 3): the two ScaledJobs share batches, which the function warns
+# about, as it does for ScaledObjects.
+TWO_RUNNING = [("batches", "executor-batches-a", 1), ("batches", "executor-batches-b", 1)]
+MULTI_QUEUE = ({"batches": 2, "codeintel": 2}, [("batches_codeintel", "executor-all-a", 1)])
+JobRow = tuple[dict[str, int] | None, list[tuple[str, str, int]], int, int, int, int]
+# name -> (queued, handlers, executor-batches's unfinished Jobs, its new Jobs, executor-all's, its new Jobs)
+JOB_STATES: dict[str, JobRow] = {
+    "nothing reported yet": (None, [], 0, 0, 0, 0),
+    "empty queues, no pod": ({"batches": 0, "codeintel": 0}, [], 0, 0, 0, 0),
+    "3 batches queued, no pod": ({"batches": 3, "codeintel": 0}, [], 0, 3, 0, 3),
+    "3 batches queued, their 3 pods starting": ({"batches": 3, "codeintel": 0}, [], 3, 0, 0, 3),
+    "2 queued, 2 running, 2 pods starting": ({"batches": 2, "codeintel": 0}, TWO_RUNNING, 4, 0, 0, 2),
+    "5 queued, 2 running": ({"batches": 5, "codeintel": 0}, TWO_RUNNING, 2, 5, 0, 3),
+    "20 queued, 2 running": ({"batches": 20, "codeintel": 0}, TWO_RUNNING, 2, 6, 0, 3),
+    "queue empty, 1 running": ({"batches": 0, "codeintel": 0}, TWO_RUNNING[:1], 1, 0, 0, 0),
+    "multi-queue: 2 batches + 2 codeintel queued, 1 running": (*MULTI_QUEUE, 0, 2, 1, 2),
+}
+JOB_SPEC = {
+    "queues": [
+        {"name": "batches", "isolation": "job", "autoscaling": {"maxReplicas": 8}},
+        {"name": "all", "queueNames": ["batches", "codeintel"], "isolation": "job", "autoscaling": {"maxReplicas": 3}},
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def scaled_jobs() -> dict[str, dict]:
+    return rendered_specs(JOB_SPEC, "ScaledJob")
+
+
+def keda_new_jobs(value: float, unfinished: int, scaled: dict) -> int:
+    """The Jobs KEDA's default strategy creates: min(ceil(value / threshold), max) - unfinished, when active."""
+    metadata = scaled["triggers"][0]["metadata"]
+    assert scaled["scalingStrategy"] == {"strategy": "default"} and "minReplicaCount" not in scaled
+    if value <= float(metadata["activationThreshold"]):
+        return 0
+    most = min(math.ceil(value / float(metadata["threshold"])), scaled["maxReplicaCount"])
+    return max(0, most - unfinished)
+
+
+def test_the_query_gives_the_jobs_keda_should_create(prometheus, scaled_jobs):
+    assert set(scaled_jobs) == {"executor-batches", "executor-all"}
+    unfinished = {name: {"executor-batches": row[2], "executor-all": row[4]} for name, row in JOB_STATES.items()}
+    expected = {name: {"executor-batches": row[3], "executor-all": row[5]} for name, row in JOB_STATES.items()}
+    table = {
+        name: {
+            job: (value, unfinished[name][job], keda_new_jobs(value, unfinished[name][job], scaled_jobs[job]))
+            for job, value in row.items()
+        }
+        for name, row in query_values(prometheus, scaled_jobs, JOB_STATES, 200).items()
+    }
+    report = "\n".join(
+        f"{name:55} " + "  ".join(f"{d}: {v:g} jobs, {u} Jobs -> {n} new" for d, (v, u, n) in row.items())
+        for name, row in table.items()
+    )
+    print("\n" + report)
+    assert {name: {d: n for d, (_, _, n) in row.items()} for name, row in table.items()} == expected, report

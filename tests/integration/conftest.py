@@ -15,7 +15,7 @@ from integration.util import assert_ok, objects
 # Objects of the tools, not of the cluster: no schema to validate them against.
 NOT_KUBERNETES = frozenset({"Kptfile", "ExecutorDind"})
 # KEDA's, which kubernetes-validate has no schema for: decoded strictly by KEDA's own Go types instead.
-KEDA_KINDS = frozenset({"ScaledObject"})
+KEDA_KINDS = frozenset({"ScaledObject", "ScaledJob"})
 
 
 @pytest.fixture(scope="session")

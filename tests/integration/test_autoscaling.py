@@ -1,5 +1,6 @@
-"""Autoscaling and the job lifecycle through the real tools: the plain autoscaling component equals the
-function, kpt takes the new fields from a ConfigMap, and every ScaledObject passes KEDA's strict decoder."""
+"""Autoscaling and the job lifecycle through the real tools: the plain autoscaling and isolation-job components
+equal the function, kpt takes the new fields from a ConfigMap, and every ScaledObject and ScaledJob passes KEDA's
+strict decoder."""
 
 from __future__ import annotations
 
@@ -46,18 +47,16 @@ def overlay(where: Path, **body) -> Path:
     return where
 
 
-@pytest.fixture(scope="module")
-def both_ways(kustomize, kubectl, tool_env, tmp_path_factory) -> dict[str, dict]:
-    """The demo base with the autoscaled default queue: as plain components (kubectl and kustomize), and as the
-    KRM function with the same spec (privateRegistry off: the plain component adds it separately)."""
-    root = tmp_path_factory.mktemp("autoscaling")
+def built_both_ways(root: Path, component: str, queue: dict, kustomize: str, kubectl: str, tool_env) -> dict:
+    """The demo base with one queue: as plain components (executor-dind and the named sub-component, by kubectl
+    and kustomize), and as the KRM function with the same spec (privateRegistry off: its own component adds it)."""
     components = root / "components"
     overlay(
         components,
         resources=[relpath(DEMO_BASE, components)],
         components=[
             relpath(ROOT / "components" / "executor-dind", components),
-            relpath(ROOT / "components" / "executor-dind" / "autoscaling", components),
+            relpath(ROOT / "components" / "executor-dind" / component, components),
         ],
     )
     function = root / "function"
@@ -69,7 +68,7 @@ def both_ways(kustomize, kubectl, tool_env, tmp_path_factory) -> dict[str, dict]
             "name": "executors",
             "annotations": {"config.kubernetes.io/function": "exec:\n  path: executor-dind\n"},
         },
-        "spec": {"queues": [AUTOSCALED_QUEUE], "privateRegistry": {"enabled": False}},
+        "spec": {"queues": [queue], "privateRegistry": {"enabled": False}},
     }
     (function / "executor-dind.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     overlay(function, resources=[relpath(DEMO_BASE, function)], transformers=["executor-dind.yaml"])
@@ -83,11 +82,37 @@ def both_ways(kustomize, kubectl, tool_env, tmp_path_factory) -> dict[str, dict]
     return {way: by_key(objects(text)) for way, text in built.items()} | {"text": built}
 
 
-def test_the_autoscaling_component_equals_the_function(both_ways):
-    function = {k: normalized(v, checksum=True) for k, v in both_ways["function"].items()}
+@pytest.fixture(scope="module")
+def both_ways(kustomize, kubectl, tool_env, tmp_path_factory) -> dict[str, dict]:
+    root = tmp_path_factory.mktemp("autoscaling")
+    return built_both_ways(root, "autoscaling", AUTOSCALED_QUEUE, kustomize, kubectl, tool_env)
+
+
+@pytest.fixture(scope="module")
+def per_job_both_ways(kustomize, kubectl, tool_env, tmp_path_factory) -> dict[str, dict]:
+    root = tmp_path_factory.mktemp("isolation-job")
+    queue = {**AUTOSCALED_QUEUE, "isolation": "job"}
+    return built_both_ways(root, "isolation-job", queue, kustomize, kubectl, tool_env)
+
+
+def assert_components_equal_function(built: dict[str, dict]) -> None:
+    function = {k: normalized(v, checksum=True) for k, v in built["function"].items()}
     for way in ("kubectl-components", "kustomize-components"):
-        components = {k: normalized(v, checksum=True) for k, v in both_ways[way].items()}
+        components = {k: normalized(v, checksum=True) for k, v in built[way].items()}
         assert components == function, way
+
+
+def test_the_autoscaling_component_equals_the_function(both_ways):
+    assert_components_equal_function(both_ways)
+
+
+def test_the_isolation_job_component_equals_the_function(per_job_both_ways, validate):
+    assert_components_equal_function(per_job_both_ways)
+    objs = per_job_both_ways["kubectl-components"]
+    assert [key for key in objs if key[2] == "executor-all"] == [("ScaledJob", "", "executor-all")]
+    spec = objs[("ScaledJob", "", "executor-all")]["spec"]
+    assert (spec["maxReplicaCount"], spec["triggers"][0]["metadata"]["serverAddress"]) == (10, PROMETHEUS)
+    validate(per_job_both_ways["text"]["kubectl-components"])  # keda-decode for the ScaledJob
 
 
 def test_the_component_scales_executor_all_and_leaves_its_replicas_to_keda(both_ways, validate):

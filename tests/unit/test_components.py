@@ -21,18 +21,27 @@ BASE = {"privateRegistry": {"enabled": False}}
 
 
 def applied(objects: list[dict[str, Any]], directory: str) -> list[dict[str, Any]]:
-    """What kustomize does with a Component: add its resources, apply its JSON6902 patches to their targets."""
+    """What kustomize does with a Component: add its resources, apply its JSON6902 patches to their targets (an
+    object each, or none: a Deployment's patch where isolation-job made it a ScaledJob, and the reverse), and its
+    `$patch: delete` patches."""
     files = COMPONENTS[directory]
     kustomization = yaml.safe_load(files["kustomization.yaml"])
     out = [*objects, *(yaml.safe_load(files[name]) for name in kustomization.get("resources", []))]
     for patch in kustomization.get("patches", []):
+        body = yaml.safe_load(patch["patch"])
+        if "target" not in patch:
+            assert body.pop("$patch") == "delete", patch
+            deleted = (body["kind"], body["metadata"]["name"])
+            assert deleted in keyed(out), deleted
+            out = [o for o in out if (o["kind"], o["metadata"]["name"]) != deleted]
+            continue
         target = patch["target"]
-        ops = yaml.safe_load(patch["patch"])
         matched = [
             i for i, o in enumerate(out) if (o["kind"], o["metadata"]["name"]) == (target["kind"], target["name"])
         ]
-        assert len(matched) == 1, target
-        out[matched[0]] = jsonpatch.apply_patch(out[matched[0]], ops)
+        assert len(matched) <= 1, target
+        for index in matched:
+            out[index] = jsonpatch.apply_patch(out[index], body)
     return out
 
 
@@ -105,3 +114,43 @@ def test_checked_in_components_are_what_the_generator_writes(tmp_path):
 
 def test_the_generator_needs_no_input_and_fails_no_check():
     assert plan(Spec(), []).failed is False
+
+
+JOB = {
+    "queues": [
+        {
+            "name": "all",
+            "queueNames": ["batches", "codeintel"],
+            "isolation": "job",
+            "autoscaling": {"maxReplicas": 10, "prometheus": "http://prometheus.sourcegraph.svc.cluster.local:30090"},
+        }
+    ]
+}
+
+
+def test_the_isolation_job_component_replaces_the_deployment_with_a_scaled_job():
+    objects = applied(applied([], "executor-dind"), "executor-dind/isolation-job")
+    assert objects == objects_for({**BASE, **JOB})
+    assert ("Deployment", "executor-all") not in keyed(objects)
+
+
+def composed(*directories: str) -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = []
+    for directory in directories:
+        objects = applied(objects, directory)
+    return objects
+
+
+HARDENED = ("executor-dind/private-registry", "hardening/node-pool", "hardening/gvisor", "hardening/network-policy")
+
+
+def test_every_component_after_isolation_job_patches_the_scaled_job_as_the_function_does():
+    objects = composed("executor-dind", "executor-dind/isolation-job", *HARDENED)
+    profile = {"nodePool": {"enabled": True}, "gvisor": {"enabled": True}, "networkPolicy": {"enabled": True}}
+    expected = objects_for({**JOB, "hardening": profile})
+    assert keyed(objects) == keyed(expected)
+    pod = keyed(objects)[("ScaledJob", "executor-all")]["spec"]["jobTargetRef"]["template"]["spec"]
+    assert (pod["runtimeClassName"], pod["nodeSelector"]) == ("gvisor", {"executor-dind.dev/untrusted": "true"})
+    # Positive control: without isolation-job the same components give the function's shared Deployment.
+    shared = composed("executor-dind", *HARDENED)
+    assert keyed(shared) == keyed(objects_for({"hardening": profile}))

@@ -45,7 +45,7 @@ def test_text_lists_every_object_the_plan_holds_and_the_queues():
         "  Service/sourcegraph/executor-dind-registry",
     ]
     assert "frontend: http://sourcegraph-frontend:30080" in lines
-    assert "  executor-batches: batches; 2 replica(s) x 3 job(s)" in lines
+    assert "  executor-batches: batches; isolation shared; 2 replica(s) x 3 job(s)" in lines
     assert "security posture (profile baseline):" in lines
 
 
@@ -77,7 +77,7 @@ def test_text_shows_the_scaling_rule_and_the_recycling_of_each_queue():
     assert "  ScaledObject/sourcegraph/executor-batches" in lines
     queues = lines[lines.index("queues:") + 1 : lines.index("images:")]
     assert queues == [
-        "  executor-batches: batches; KEDA: ceil((queued + running jobs) / 4) pods in 0..10 x 4 job(s) "
-        "(Prometheus http://prometheus.monitoring.svc:9090); an executor exits after 50 jobs or 6h",
-        "  executor-codeintel: codeintel; 2 replica(s) x 4 job(s); an executor exits after 1h",
+        "  executor-batches: batches; isolation shared; KEDA: ceil((queued + running jobs) / 4) pods in 0..10 "
+        "x 4 job(s) (Prometheus http://prometheus.monitoring.svc:9090); an executor exits after 50 jobs or 6h",
+        "  executor-codeintel: codeintel; isolation shared; 2 replica(s) x 4 job(s); an executor exits after 1h",
     ]

@@ -122,8 +122,9 @@ class Scope:
         return self.memo[memo_key]
 
     def scalers_of(self, item: Item) -> list[Item]:
-        """The ScaledObjects and HorizontalPodAutoscalers whose scaleTargetRef is this workload."""
-        found = []
+        """The ScaledObjects and HorizontalPodAutoscalers whose scaleTargetRef is this workload; a KEDA ScaledJob
+        scales itself (it creates the Jobs its pod template runs)."""
+        found = [item] if item.kind == "ScaledJob" else []
         for scaler in self.scalers:
             spec = scaler.obj.get("spec") if isinstance(scaler.obj, dict) else None
             target = spec.get("scaleTargetRef") if isinstance(spec, dict) else None

@@ -17,7 +17,7 @@ from executor_dind.password import password_problem
 from executor_dind.records import nearest
 from executor_dind.results import Result, about
 from executor_dind.settings import PROFILES
-from executor_dind.spec import MANAGED_ENV, QUEUES, Queue
+from executor_dind.spec import MANAGED_ENV, QUEUES, Queue, Recycle
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -239,6 +239,7 @@ def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
         if queue.replicas > 1000 or queue.maximum_num_jobs < 1:
             problems.append((where, "replicas must be at most 1000 and maximumNumJobs at least 1"))
         problems.extend(_autoscaling_problems(spec, queue, where))
+        problems.extend(_isolation_problems(spec, queue, where))
         executor = resources.merged(resources.DEFAULT_EXECUTOR_RESOURCES, queue.resources)
         problems.extend(
             resources.requirement_problems(executor, f"{where}.resources", resources.DEFAULT_EXECUTOR_RESOURCES)
@@ -328,6 +329,45 @@ def _autoscaling_problems(spec: Spec, queue: Queue, where: str) -> list[tuple[st
                 f"KEDA scales executors down while they run jobs: terminationGracePeriodSeconds "
                 f"({spec.grace_period_seconds}) must cover maximumRuntimePerJob ({spec.maximum_runtime_per_job} = "
                 f"{runtime}s), or every scale-down kills running jobs; raise it or leave it unset",
+            )
+        )
+    return problems
+
+
+def _isolation_problems(spec: Spec, queue: Queue, where: str) -> list[tuple[str, str]]:
+    """What `isolation: job` (a KEDA ScaledJob, one pod per job) cannot do, at the field that asks it."""
+    if queue.isolation != "job":
+        return []
+    why = "with isolation: job each pod takes one job and exits"
+    problems = []
+    if queue.autoscaling is None:
+        problems.append(
+            (
+                f"{where}.autoscaling",
+                "is required with isolation: job: KEDA creates a pod per queued job, at most "
+                "autoscaling.maxReplicas at once (e.g. autoscaling: {maxReplicas: 10})",
+            )
+        )
+    else:
+        if queue.autoscaling.min_replicas:
+            problems.append(
+                (
+                    f"{where}.autoscaling.minReplicas",
+                    f"must be 0 with isolation: job: a warm pod would idle until its dequeue window ends ({why})",
+                )
+            )
+        if queue.autoscaling.jobs_per_replica not in (None, 1):
+            problems.append((f"{where}.autoscaling.jobsPerReplica", f"must be unset or 1 ({why})"))
+    if queue.maximum_num_jobs not in (1, Queue._field_defaults["maximum_num_jobs"]):
+        problems.append((f"{where}.maximumNumJobs", f"must be unset or 1 ({why})"))
+    if queue.recycle != Recycle():
+        problems.append((f"{where}.recycle", f"must be unset: {why}, so there is nothing to recycle"))
+    if not spec.docker.native_sidecar:
+        problems.append(
+            (
+                f"{where}.isolation",
+                "job needs docker.nativeSidecar: true: a plain dind container never exits, so the Job never "
+                "completes; with the native sidecar the kubelet stops dind when the executor exits",
             )
         )
     return problems

@@ -83,13 +83,19 @@ def escape_pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-def container_pointer(obj: dict[str, Any], name: str) -> str:
-    """The JSON pointer of a workload's container (or init container) with this name."""
+def pod_pointer(obj: dict[str, Any]) -> str:
+    """The JSON pointer of a workload's pod spec: a Deployment's, a ScaledJob's under its jobTargetRef."""
     located = pod_spec(obj)
     assert located is not None, obj.get("kind")
-    pod, path = located
+    return "/" + located[1].replace(".", "/")
+
+
+def container_pointer(obj: dict[str, Any], name: str) -> str:
+    """The JSON pointer of a workload's container (or init container) with this name."""
+    pod = pod_spec(obj)
+    assert pod is not None, obj.get("kind")
     for key in ("initContainers", "containers"):
-        for index, candidate in enumerate(pod.get(key) or []):
+        for index, candidate in enumerate(pod[0].get(key) or []):
             if candidate.get("name") == name:
-                return "/" + path.replace(".", "/") + f"/{key}/{index}"
+                return f"{pod_pointer(obj)}/{key}/{index}"
     raise LookupError(name)

@@ -20,8 +20,9 @@ from executor_dind.hardening.common import (
     container_pointer,
     escape_pointer,
     op,
+    pod_pointer,
 )
-from executor_dind.naming import CLUSTER_OBJECT_LABELS
+from executor_dind.naming import CLUSTER_OBJECT_LABELS, EXECUTOR_KINDS
 from executor_dind.results import Result
 from executor_dind.runtimes import (
     HOST_KERNEL_HANDLERS,
@@ -131,7 +132,7 @@ def _annotation_ops(obj: dict[str, Any], skips: dict[str, str], removed: tuple[s
     return ops
 
 
-def _deployment_patch(spec: Spec, obj: dict[str, Any]) -> Patch:
+def _executor_patch(spec: Spec, obj: dict[str, Any]) -> Patch:
     skips = dict(CHECKOV_SKIPS)
     if not spec.docker.native_sidecar:
         skips["CKV_K8S_31"] = SECCOMP_SKIP  # checkov sees dind only as a plain container
@@ -142,9 +143,9 @@ def _deployment_patch(spec: Spec, obj: dict[str, Any]) -> Patch:
         op("replace", f"{dind}/securityContext/privileged", False),
         # drop ALL first: exactly this set, whatever the runtime's defaults.
         op("add", f"{dind}/securityContext/capabilities", {"drop": ["ALL"], "add": list(CAPABILITIES)}),
-        op("add", "/spec/template/spec/runtimeClassName", spec.hardening.gvisor.runtime_class_name),
+        op("add", f"{pod_pointer(obj)}/runtimeClassName", spec.hardening.gvisor.runtime_class_name),
     ]
-    return Patch("Deployment", obj["metadata"]["name"], tuple(ops))
+    return Patch(obj["kind"], obj["metadata"]["name"], tuple(ops))
 
 
 def runtime_class(name: str) -> dict[str, Any]:
@@ -158,7 +159,7 @@ def runtime_class(name: str) -> dict[str, Any]:
 
 def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> Applied:
     gvisor = spec.hardening.gvisor
-    patches = tuple(_deployment_patch(spec, obj) for obj in objects if obj["kind"] == "Deployment")
+    patches = tuple(_executor_patch(spec, obj) for obj in objects if obj["kind"] in EXECUTOR_KINDS)
     added = (runtime_class(gvisor.runtime_class_name),) if gvisor.create_runtime_class else ()
     return Applied(added=added, patches=patches)
 

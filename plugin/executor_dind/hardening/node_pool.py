@@ -7,7 +7,8 @@ infrastructure and should not share a kernel with untrusted jobs.
 
 from __future__ import annotations
 
-from executor_dind.hardening.common import Applied, Control, Patch, op
+from executor_dind.hardening.common import Applied, Control, Patch, op, pod_pointer
+from executor_dind.naming import EXECUTOR_KINDS, executor_pod_selector
 from executor_dind.settings import NodePool
 
 TYPE_CHECKING = False
@@ -22,9 +23,9 @@ def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> 
     pool = spec.hardening.node_pool
     patches = []
     for obj in objects:
-        if obj["kind"] != "Deployment":
+        if obj["kind"] not in EXECUTOR_KINDS:
             continue
-        pod = "/spec/template/spec"
+        pod = pod_pointer(obj)
         ops = [
             op("add", f"{pod}/nodeSelector", dict(pool.node_selector) or {pool.taint.key: pool.taint.value}),
             op(
@@ -38,10 +39,10 @@ def apply(spec: Spec, context: Context, objects: tuple[dict[str, Any], ...]) -> 
                 "maxSkew": 1,
                 "topologyKey": "kubernetes.io/hostname",
                 "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": {"matchLabels": dict(obj["spec"]["selector"]["matchLabels"])},
+                "labelSelector": {"matchLabels": executor_pod_selector(obj["metadata"]["name"])},
             }
             ops.append(op("add", f"{pod}/topologySpreadConstraints", [spread]))
-        patches.append(Patch("Deployment", obj["metadata"]["name"], tuple(ops)))
+        patches.append(Patch(obj["kind"], obj["metadata"]["name"], tuple(ops)))
     return Applied(patches=tuple(patches))
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from executor_dind.audit.scope import Finding, Rule, Scope, executor_pod, selector_matches
 from executor_dind.krm.item import Item
 from executor_dind.naming import METRICS_PORT, PROMETHEUS_POD_LABELS, REGISTRY_POD_SELECTOR, REGISTRY_PORT
-from executor_dind.podspec import is_executor_workload, is_registry_workload, pod_labels
+from executor_dind.podspec import is_executor_workload, is_registry_workload, pod_labels, pod_labels_path
 from executor_dind.records import Record
 
 TYPE_CHECKING = False
@@ -50,7 +50,6 @@ PRIVATE_RANGES = {
     "::1/128": "IPv6 loopback",
 }
 METRICS_PORT_NAME = "debug"
-LABELS_PATH = "spec.template.metadata.labels"
 DNS_POD_PORTS = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP"))
 
 
@@ -269,7 +268,7 @@ def egress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
     if not _isolated(item, scope, "Egress"):
         yield Finding(
             item,
-            LABELS_PATH,
+            pod_labels_path(item.obj),
             "no NetworkPolicy restricts egress of these executor pods: jobs can reach the cloud metadata "
             "service and private networks; enable hardening.networkPolicy",
         )
@@ -334,20 +333,22 @@ def _pod_holes(item: Item, scope: Scope, allowed: Any) -> Iterator[str]:
 def metadata_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
     if _isolated(item, scope, "Egress"):
         for hole in _metadata_holes(item, scope):
-            yield Finding(item, LABELS_PATH, f"jobs can reach {hole}")
+            yield Finding(item, pod_labels_path(item.obj), f"jobs can reach {hole}")
 
 
 def private_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
     if _isolated(item, scope, "Egress"):
         for hole in _private_holes(item, scope):
-            yield Finding(item, LABELS_PATH, f"jobs can reach {hole}")
+            yield Finding(item, pod_labels_path(item.obj), f"jobs can reach {hole}")
 
 
 def internal_reachable(item: Item, scope: Scope) -> Iterator[Finding]:
     if _isolated(item, scope, "Egress"):
         for hole in _pod_holes(item, scope, _allowed_egress(scope)):
             yield Finding(
-                item, LABELS_PATH, f"jobs can reach pods beyond the frontend's HTTP port, DNS and the registry: {hole}"
+                item,
+                pod_labels_path(item.obj),
+                f"jobs can reach pods beyond the frontend's HTTP port, DNS and the registry: {hole}",
             )
 
 
@@ -396,15 +397,15 @@ def registry_egress(item: Item, scope: Scope) -> Iterator[Finding]:
             return
         yield Finding(
             item,
-            LABELS_PATH,
+            pod_labels_path(item.obj),
             "no NetworkPolicy restricts egress of the registry that jobs reach: through it they reach the cloud "
             "metadata service and private networks; keep hardening.networkPolicy's executor-dind-registry policy",
         )
         return
     for hole in (*_metadata_holes(item, scope), *_private_holes(item, scope)):
-        yield Finding(item, LABELS_PATH, f"the registry can reach {hole}")
+        yield Finding(item, pod_labels_path(item.obj), f"the registry can reach {hole}")
     for hole in _pod_holes(item, scope, _dns_only(scope)):
-        yield Finding(item, LABELS_PATH, f"the registry can reach pods beyond DNS: {hole}")
+        yield Finding(item, pod_labels_path(item.obj), f"the registry can reach pods beyond DNS: {hole}")
 
 
 def _allowed_ingress(item: Item, scope: Scope) -> Any:
@@ -433,7 +434,7 @@ def ingress_unrestricted(item: Item, scope: Scope) -> Iterator[Finding]:
         whom = "registry" if is_registry_workload(item.obj) else "executor"
         yield Finding(
             item,
-            LABELS_PATH,
+            pod_labels_path(item.obj),
             f"no NetworkPolicy restricts ingress to these {whom} pods; enable hardening.networkPolicy",
         )
 
@@ -470,7 +471,7 @@ def ingress_beyond(item: Item, scope: Scope) -> Iterator[Finding]:
         listed = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
         yield Finding(
             item,
-            LABELS_PATH,
+            pod_labels_path(item.obj),
             f"ingress beyond {expected}: {listed} can connect: allowed by {_by(where)}"
             f"{_notes(sources_of.get(where, ()))}",
         )

@@ -53,16 +53,17 @@ def short_grace_period(item: Item, scope: Scope) -> Iterator[Finding]:
         )
 
 
-# KEDA's maxReplicaCount when a ScaledObject sets none.
+# KEDA's maxReplicaCount when a ScaledObject or a ScaledJob sets none.
 KEDA_DEFAULT_MAX_REPLICAS = 100
+KEDA_SCALERS = ("ScaledObject", "ScaledJob")
 
 
 def unbounded_scaling(item: Item, scope: Scope) -> Iterator[Finding]:
     for scaler in scope.scalers_of(item):
         spec = mapping(scaler.obj.get("spec"))
-        field = "maxReplicaCount" if scaler.kind == "ScaledObject" else "maxReplicas"
+        field = "maxReplicaCount" if scaler.kind in KEDA_SCALERS else "maxReplicas"
         if not isinstance(spec.get(field), int) or isinstance(spec.get(field), bool):
-            default = f" (KEDA's default is {KEDA_DEFAULT_MAX_REPLICAS})" if scaler.kind == "ScaledObject" else ""
+            default = f" (KEDA's default is {KEDA_DEFAULT_MAX_REPLICAS})" if scaler.kind in KEDA_SCALERS else ""
             yield Finding(
                 scaler,
                 f"spec.{field}",
@@ -75,7 +76,8 @@ def scale_down_kills_jobs(item: Item, scope: Scope) -> Iterator[Finding]:
     grace, runtime, needed = _grace_and_runtime(item, scope)
     if not isinstance(grace, int) or grace >= needed:
         return
-    for scaler in scope.scalers_of(item):
+    # A ScaledJob never scales a pod down: its pods end with their job (EXD008 judges the grace period alone).
+    for scaler in (scaler for scaler in scope.scalers_of(item) if scaler is not item):
         yield Finding(
             scaler,
             "spec.scaleTargetRef",
