@@ -43,7 +43,10 @@ MTU_LINES = (
     DEFAULT_ROUTE_DEVICE,
     'mtu=$(cat "/sys/class/net/${dev:-eth0}/mtu") || { echo "cannot read the MTU of ${dev:-eth0}" >&2; exit 1; }',
 )
-MTU_FLAG = '--mtu="$mtu"'
+# dockerd's mtu covers only the default bridge; this driver option, as a default for every bridge network, covers
+# the ones jobs create (`docker network create`, Compose): moby/moby#34981. Docker 24 added default-network-opts.
+BRIDGE_MTU_OPTION = "com.docker.network.driver.mtu"
+MTU_FLAGS = ('--mtu="$mtu"', f'--default-network-opt="bridge={BRIDGE_MTU_OPTION}=$mtu"')
 PRUNE = "docker-prune"
 # The prune sidecar runs the dind image's docker CLI as a user of its own, with nothing to write.
 PRUNE_UID = 65532
@@ -58,7 +61,7 @@ def dockerd_script(spec: Spec, flags: tuple[str, ...] = (), before: tuple[str, .
     """The `sh -c` script that starts dockerd with these flags (and docker.mtu: auto), or None when plain
     `dockerd` does."""
     if spec.docker.mtu == "auto":
-        before, flags = (*before, *MTU_LINES), (*flags, MTU_FLAG)
+        before, flags = (*before, *MTU_LINES), (*flags, *MTU_FLAGS)
     if not before:
         return None
     return "\n".join(("set -eu", *before, " ".join(("exec dockerd", *flags)), ""))

@@ -127,7 +127,9 @@ class Docker(Record):
     native_sidecar: Annotated[bool, Field(doc="dind as an init container with restartPolicy: Always (k8s >= 1.29)")] = (
         True
     )
-    mtu: Annotated[int | Literal["auto"], Field(doc="auto: the pod interface's MTU, read when dind starts")] = 1200
+    mtu: Annotated[
+        int | Literal["auto"], Field(doc="of every bridge network; auto: the pod interface's, read at start")
+    ] = 1200
     storage_size: Annotated[
         str, Field(check=values.required_quantity, doc="sizeLimit of the /var/lib/docker emptyDir")
     ] = "40Gi"

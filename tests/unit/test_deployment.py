@@ -291,9 +291,10 @@ def test_mtu_auto_reads_the_pod_interface_at_start():
         "set -eu\n"
         "dev=$(ip route show default | awk '{for (i = 1; i < NF; i++) if ($i == \"dev\") {print $(i + 1); exit}}')\n"
         'mtu=$(cat "/sys/class/net/${dev:-eth0}/mtu") || { echo "cannot read the MTU of ${dev:-eth0}" >&2; exit 1; }\n'
-        'exec dockerd --mtu="$mtu"\n',
+        'exec dockerd --mtu="$mtu" --default-network-opt="bridge=com.docker.network.driver.mtu=$mtu"\n',
     ]
-    assert "mtu" not in daemon_json(objects)  # dockerd refuses a setting given as a flag and in daemon.json
+    # dockerd refuses a setting given as a flag and in daemon.json
+    assert "mtu" not in daemon_json(objects) and "default-network-opts" not in daemon_json(objects)
 
 
 def test_mtu_auto_under_gvisor_keeps_the_nat_script():
@@ -305,5 +306,6 @@ def test_mtu_auto_under_gvisor_keeps_the_nat_script():
     assert script.startswith(START_SCRIPT.rsplit("exec dockerd", 1)[0])
     assert script.endswith(
         'mtu=$(cat "/sys/class/net/${dev:-eth0}/mtu") || { echo "cannot read the MTU of ${dev:-eth0}" >&2; exit 1; }\n'
-        f'exec dockerd {" ".join(DOCKERD_FLAGS)} --mtu="$mtu"\n'
+        f'exec dockerd {" ".join(DOCKERD_FLAGS)} --mtu="$mtu" '
+        '--default-network-opt="bridge=com.docker.network.driver.mtu=$mtu"\n'
     )
