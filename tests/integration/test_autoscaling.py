@@ -133,7 +133,7 @@ def test_kpt_eval_takes_the_lifecycle_fields_as_key_values(kpt, tool_env, packag
         'exec dockerd --mtu="$mtu" --default-network-opt="bridge=com.docker.network.driver.mtu=$mtu"\n'
     )
     prune = container(spec, "docker-prune")[1]["command"][2]
-    assert "  sleep 1800\n" in prune and "--filter until=72h" in prune
+    assert "  sleep 1800 & wait $!\n" in prune and "--filter until=72h" in prune
     scaled = index[("ScaledObject", "sourcegraph", "executor-batches")]["spec"]
     # no prometheus Service in overlays/kpt: the base's, in Sourcegraph's namespace
     assert scaled["triggers"][0]["metadata"]["serverAddress"] == PROMETHEUS
