@@ -9,6 +9,12 @@ Why not `dockerd --validate` alone: it accepts every flag name as a key, so the 
 tier (tests/runtime/test_daemon_config.py) proves both against that dockerd and Docker 20.10.
 """
 
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 DAEMON_KEYS = frozenset(
     {
         "allow-direct-routing",
@@ -227,6 +233,22 @@ def value_problem(key: str, value: object) -> str | None:
         if (kind != "boolean" and isinstance(value, bool)) or not fits:
             article = "an" if kind[0] in "aeiou" else "a"
             return f"must be {article} {kind} (dockerd decodes it into that type and refuses to start otherwise)"
+    if key == "default-network-opts" and isinstance(value, Mapping) and not _string_map_map(value):
+        return (
+            "must map each network driver to an object of string options, e.g. {bridge: "
+            "{com.docker.network.driver.mtu: '1400'}} (dockerd decodes it as map[string]map[string]string)"
+        )
     if key == "log-level" and isinstance(value, str) and value.lower() not in LOG_LEVELS:
         return f"{value!r} is not a log level dockerd accepts ({', '.join(LOG_LEVELS)})"
     return None
+
+
+def _string_map_map(value: Mapping[object, object]) -> bool:
+    from collections.abc import Mapping
+
+    return all(
+        isinstance(driver, str)
+        and isinstance(options, Mapping)
+        and all(isinstance(name, str) and isinstance(option, str) for name, option in options.items())
+        for driver, options in value.items()
+    )

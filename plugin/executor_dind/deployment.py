@@ -44,7 +44,10 @@ MTU_LINES = (
     DEFAULT_ROUTE_DEVICE,
     'mtu=$(cat "/sys/class/net/${dev:-eth0}/mtu") || { echo "cannot read the MTU of ${dev:-eth0}" >&2; exit 1; }',
 )
-MTU_FLAG = '--mtu="$mtu"'
+# dockerd's mtu covers only the default bridge; this driver option, as a default for every bridge network, covers
+# the ones jobs create (`docker network create`, Compose): moby/moby#34981. Docker 24 added default-network-opts.
+BRIDGE_MTU_OPTION = "com.docker.network.driver.mtu"
+MTU_FLAGS = ('--mtu="$mtu"', f'--default-network-opt="bridge={BRIDGE_MTU_OPTION}=$mtu"')
 PRUNE = "docker-prune"
 # The prune sidecar runs the dind image's docker CLI as a user of its own, with nothing to write.
 PRUNE_UID = 65532
@@ -59,7 +62,7 @@ def dockerd_script(spec: Spec, flags: tuple[str, ...] = (), before: tuple[str, .
     """The `sh -c` script that starts dockerd with these flags (and docker.mtu: auto), or None when plain
     `dockerd` does."""
     if spec.docker.mtu == "auto":
-        before, flags = (*before, *MTU_LINES), (*flags, MTU_FLAG)
+        before, flags = (*before, *MTU_LINES), (*flags, *MTU_FLAGS)
     if not before:
         return None
     return "\n".join(("set -eu", *before, " ".join(("exec dockerd", *flags)), ""))
@@ -183,14 +186,39 @@ def _dind_container(spec: Spec) -> dict[str, Any]:
 
 
 def prune_script(spec: Spec) -> str:
+    """Each pass removes what jobs left and no container uses, created before `until`: stopped containers first,
+    so that their networks, volumes and images are unused when those are pruned in the same pass. `docker volume
+    prune` has no until filter (and skips named volumes on API >= 1.42 without --all): the script lists the
+    unused volumes and removes those whose CreatedAt is before the cutoff, comparing UTC timestamps as text; a
+    volume whose time is not in UTC is kept and said."""
     prune = spec.docker.prune
+    until, cutoff_seconds = prune.until, values.duration_seconds(prune.until)
     return "\n".join(
         (
             "set -u",
-            "# Unused job images only: dockerd removes no image that a container, running or stopped, uses.",
+            "# Unused volumes created before the cutoff: RFC 3339 times in UTC compare as text; others are kept, said.",
+            "old_volumes() {",
+            f'  cutoff=$(date -u -d "@$(($(date +%s) - {cutoff_seconds}))" +%Y-%m-%dT%H:%M:%SZ) || return 1',
+            "  unused=$(docker volume ls --quiet --filter dangling=true) || return 1",
+            '  [ -n "$unused" ] || return 0',
+            "  docker volume inspect --format '{{.CreatedAt}} {{.Name}}' $unused | awk -v cutoff=\"$cutoff\" '",
+            '    $1 !~ /Z$/ {print "volume " $2 " kept: CreatedAt " $1 " is not UTC" > "/dev/stderr"; next}',
+            "    $1 < cutoff {print $2}'",
+            "}",
+            "# The container's PID 1: without a trap it would ignore the kubelet's SIGTERM and hold the pod until the",
+            "# grace period ends; a background sleep, as a trap runs only once the foreground command has ended.",
+            "trap 'exit 0' TERM",
+            "# dockerd removes nothing a container uses: a running job's containers, networks, volumes, images stay.",
             "while :; do",
-            f"  sleep {values.duration_seconds(prune.interval)}",
-            f"  docker image prune --all --force --filter until={prune.until} || echo 'image prune failed' >&2",
+            f"  sleep {values.duration_seconds(prune.interval)} & wait $!",
+            f"  docker container prune --force --filter until={until} || echo 'container prune failed' >&2",
+            f"  docker network prune --force --filter until={until} || echo 'network prune failed' >&2",
+            "  volumes=$(old_volumes) || { echo 'volume prune failed' >&2; volumes=''; }",
+            '  if [ -n "$volumes" ]; then',
+            "    echo 'Deleted Volumes:'",
+            "    docker volume rm $volumes || echo 'volume prune failed' >&2",
+            "  fi",
+            f"  docker image prune --all --force --filter until={until} || echo 'image prune failed' >&2",
             "done",
             "",
         )
@@ -198,7 +226,7 @@ def prune_script(spec: Spec) -> str:
 
 
 def _prune_container(spec: Spec) -> dict[str, Any]:
-    """An unprivileged sidecar that prunes dind's unused images through the loopback API."""
+    """An unprivileged sidecar that prunes what jobs left in dind (prune_script) through the loopback API."""
     prune: dict[str, Any] = {"name": PRUNE, "image": spec.images.dind, "imagePullPolicy": "Always"}
     if spec.docker.native_sidecar:
         prune["restartPolicy"] = "Always"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from executor_dind.autoscaling import scaled_object
-from executor_dind.deployment import executor_deployment
+from executor_dind.deployment import BRIDGE_MTU_OPTION, executor_deployment
 from executor_dind.naming import (
     DOCKER_CONFIG,
     DOCKER_PORT,
@@ -45,7 +45,18 @@ def daemon_config(spec: Spec) -> dict[str, Any]:
         config["registry-mirrors"] = [f"http://{REGISTRY}:{REGISTRY_PORT}"]
         config["insecure-registries"] = [f"{REGISTRY}:{REGISTRY_PORT}"]
     config.update(thaw(spec.docker.daemon_config))
+    if "mtu" in config:  # auto passes both as flags
+        config["default-network-opts"] = _with_bridge_mtu(config.get("default-network-opts", {}), config["mtu"])
     return config
+
+
+def _with_bridge_mtu(network_opts: dict[str, Any], mtu: int) -> dict[str, Any]:
+    """daemonConfig's default-network-opts with the bridge driver's MTU added (a string: moby decodes the
+    options as map[string]map[string]string); a bridge MTU option set there is the user's and stays."""
+    bridge = network_opts.get("bridge", {})
+    if BRIDGE_MTU_OPTION in bridge:
+        return network_opts
+    return {**network_opts, "bridge": {**bridge, BRIDGE_MTU_OPTION: str(mtu)}}
 
 
 def daemon_json(spec: Spec) -> str:

@@ -125,16 +125,26 @@ class Storage(Record):
 
 
 class Prune(Record):
-    enabled: Annotated[bool, Field(doc="an unprivileged sidecar removes unused images through the loopback API")] = True
+    enabled: Annotated[
+        bool,
+        Field(doc="an unprivileged sidecar removes what jobs left and no container uses, through the loopback API"),
+    ] = True
     interval: Annotated[str, Field(check=values.duration, doc="time between two prunes")] = "1h"
-    until: Annotated[str, Field(check=values.duration, doc="docker image prune --filter until=<this>")] = "24h"
+    until: Annotated[
+        str,
+        Field(
+            check=values.duration, doc="only what was created longer ago: stopped containers, networks, volumes, images"
+        ),
+    ] = "24h"
 
 
 class Docker(Record):
     native_sidecar: Annotated[bool, Field(doc="dind as an init container with restartPolicy: Always (k8s >= 1.29)")] = (
         True
     )
-    mtu: Annotated[int | Literal["auto"], Field(doc="auto: the pod interface's MTU, read when dind starts")] = 1200
+    mtu: Annotated[
+        int | Literal["auto"], Field(doc="of every bridge network; auto: the pod interface's, read at start")
+    ] = 1200
     storage_size: Annotated[
         str, Field(check=values.required_quantity, doc="sizeLimit of the /var/lib/docker emptyDir")
     ] = "40Gi"
@@ -142,7 +152,9 @@ class Docker(Record):
     resources: Annotated[
         Mapping[str, Any], Field(check=values.resources, doc="dind container resources; defaults when empty")
     ] = EMPTY
-    prune: Annotated[Prune, Field(doc="periodic `docker image prune` of unused job images")] = Prune()
+    prune: Annotated[
+        Prune, Field(doc="periodic prune of stopped job containers and unused networks, volumes, images")
+    ] = Prune()
 
 
 class PrivateRegistry(Record):

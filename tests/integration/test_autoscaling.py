@@ -154,9 +154,11 @@ def test_kpt_eval_takes_the_lifecycle_fields_as_key_values(kpt, tool_env, packag
     assert "replicas" not in deployment["spec"]
     spec = pod_spec(deployment)
     assert env(container(spec, "executor")[1])["EXECUTOR_NUM_TOTAL_JOBS"] == "25"
-    assert container(spec, "dind")[1]["command"][2].endswith('exec dockerd --mtu="$mtu"\n')
+    assert container(spec, "dind")[1]["command"][2].endswith(
+        'exec dockerd --mtu="$mtu" --default-network-opt="bridge=com.docker.network.driver.mtu=$mtu"\n'
+    )
     prune = container(spec, "docker-prune")[1]["command"][2]
-    assert "  sleep 1800\n" in prune and "--filter until=72h" in prune
+    assert "  sleep 1800 & wait $!\n" in prune and "--filter until=72h" in prune
     scaled = index[("ScaledObject", "sourcegraph", "executor-batches")]["spec"]
     # no prometheus Service in overlays/kpt: the base's, in Sourcegraph's namespace
     assert scaled["triggers"][0]["metadata"]["serverAddress"] == PROMETHEUS

@@ -31,6 +31,7 @@ BUILD_ORDER = {
     "test_netpol": 3,  # kube and kube-router
     "test_registry": 4,  # registry
     "test_daemon_config": 5,  # moby
+    "test_mtu": 5,  # moby
 }
 
 

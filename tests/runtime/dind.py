@@ -51,7 +51,9 @@ def prepare_pod_network(janitor: Janitor, role: str, device_only_route: bool = F
     return pod, node
 
 
-def mount_prelude(directory: Path, daemon_json: Path, mount_path: str) -> str:
+def mount_prelude(directory: Path, daemon_json: Path, mount_path: str, net_sysfs: bool = False) -> str:
+    """net_sysfs: /sys/class/net shows the pod namespace's devices (a sysfs mounted in it, bound over the host's
+    net directories only, so /sys/fs/cgroup stays), for a start script that reads the pod interface's MTU."""
     data = directory / "var-lib-docker"
     data.mkdir(exist_ok=True)
     hosts = directory / "hosts"
@@ -71,6 +73,14 @@ def mount_prelude(directory: Path, daemon_json: Path, mount_path: str) -> str:
         f"mount --bind {resolv} /etc/resolv.conf",
         env_path(directory),
     ]
+    if net_sysfs:
+        sysfs = directory / "sysfs"
+        sysfs.mkdir(exist_ok=True)
+        steps[-1:-1] = [
+            f"mount -t sysfs sysfs {sysfs}",
+            f"mount --bind {sysfs}/class/net /sys/class/net",
+            f"mount --bind {sysfs}/devices/virtual/net /sys/devices/virtual/net",
+        ]
     return " && ".join(steps)
 
 
@@ -82,9 +92,16 @@ def start_dind(
 
 
 def start_dind_in(
-    janitor: Janitor, objects: list[dict[str, Any]], directory: Path, role: str, pod: str, node: str
+    janitor: Janitor,
+    objects: list[dict[str, Any]],
+    directory: Path,
+    role: str,
+    pod: str,
+    node: str,
+    net_sysfs: bool = False,
 ) -> Dind:
-    """The render's dind in an existing pod namespace (`node`: the namespace its default route leads to)."""
+    """The render's dind in an existing pod namespace (`node`: the namespace its default route leads to);
+    net_sysfs as for mount_prelude."""
     container, _pod, daemon_json, mount_path = dind_of(objects)
     (directory / "bin").mkdir(parents=True, exist_ok=True)
     wget = directory / "bin" / "wget"
@@ -96,7 +113,7 @@ def start_dind_in(
     started = time.monotonic()
     proc = janitor.start(
         f"dockerd-{role}",
-        in_netns(pod, argv, mount_prelude(directory, config_file, mount_path)),
+        in_netns(pod, argv, mount_prelude(directory, config_file, mount_path, net_sysfs)),
         directory / "dockerd.log",
     )
 

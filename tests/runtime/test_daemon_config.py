@@ -67,6 +67,13 @@ TYPED = {
     "max-concurrent-downloads": ("6", "max-concurrent-downloads", 6),
     "registry-mirrors": ("https://mirror.example", "registry-mirrors", ["https://mirror.example"]),
     "log-level": ("verbose", "invalid logging level: verbose", "warn"),
+    # map[string]map[string]string: an option's value must be a string (the render writes the bridge MTU as one)
+    "default-network-opts": (
+        {"bridge": {"com.docker.network.driver.mtu": 1400}},
+        "cannot unmarshal number into Go struct field Config.CommonConfig.NetworkConfig.default-network-opts of type "
+        "string",
+        {"bridge": {"com.docker.network.driver.mtu": "1400"}},
+    ),
 }
 
 

@@ -269,15 +269,15 @@ def test_the_prune_sidecar_is_unprivileged_limited_and_read_only(native):
 
 def test_the_prune_schedule_and_filter_come_from_the_spec():
     deployment = find(build(docker={"prune": {"interval": "30m", "until": "72h"}}), "Deployment", "executor-all")
-    assert prune_container(deployment)["command"] == [
-        "/bin/sh",
-        "-c",
-        "set -u\n"
-        "# Unused job images only: dockerd removes no image that a container, running or stopped, uses.\n"
-        "while :; do\n"
-        "  sleep 1800\n"
-        "  docker image prune --all --force --filter until=72h || echo 'image prune failed' >&2\n"
-        "done\n",
+    command = prune_container(deployment)["command"]
+    assert command[:2] == ["/bin/sh", "-c"]
+    # Every line that carries a spec value: the whole script runs in tests/runtime/test_prune.py.
+    assert [line for line in command[2].splitlines() if "72h" in line or "259200" in line or "  sleep " in line] == [
+        '  cutoff=$(date -u -d "@$(($(date +%s) - 259200))" +%Y-%m-%dT%H:%M:%SZ) || return 1',
+        "  sleep 1800 & wait $!",
+        "  docker container prune --force --filter until=72h || echo 'container prune failed' >&2",
+        "  docker network prune --force --filter until=72h || echo 'network prune failed' >&2",
+        "  docker image prune --all --force --filter until=72h || echo 'image prune failed' >&2",
     ]
     off = find(build(docker={"prune": {"enabled": False}}), "Deployment", "executor-all")
     assert [c["name"] for c, _ in containers(pod(off), "")] == ["dind", "executor"]
@@ -291,9 +291,10 @@ def test_mtu_auto_reads_the_pod_interface_at_start():
         "set -eu\n"
         "dev=$(ip route show default | awk '{for (i = 1; i < NF; i++) if ($i == \"dev\") {print $(i + 1); exit}}')\n"
         'mtu=$(cat "/sys/class/net/${dev:-eth0}/mtu") || { echo "cannot read the MTU of ${dev:-eth0}" >&2; exit 1; }\n'
-        'exec dockerd --mtu="$mtu"\n',
+        'exec dockerd --mtu="$mtu" --default-network-opt="bridge=com.docker.network.driver.mtu=$mtu"\n',
     ]
-    assert "mtu" not in daemon_json(objects)  # dockerd refuses a setting given as a flag and in daemon.json
+    # dockerd refuses a setting given as a flag and in daemon.json
+    assert "mtu" not in daemon_json(objects) and "default-network-opts" not in daemon_json(objects)
 
 
 def test_mtu_auto_under_gvisor_keeps_the_nat_script():
@@ -305,5 +306,6 @@ def test_mtu_auto_under_gvisor_keeps_the_nat_script():
     assert script.startswith(START_SCRIPT.rsplit("exec dockerd", 1)[0])
     assert script.endswith(
         'mtu=$(cat "/sys/class/net/${dev:-eth0}/mtu") || { echo "cannot read the MTU of ${dev:-eth0}" >&2; exit 1; }\n'
-        f'exec dockerd {" ".join(DOCKERD_FLAGS)} --mtu="$mtu"\n'
+        f'exec dockerd {" ".join(DOCKERD_FLAGS)} --mtu="$mtu" '
+        '--default-network-opt="bridge=com.docker.network.driver.mtu=$mtu"\n'
     )

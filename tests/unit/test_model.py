@@ -49,6 +49,26 @@ def test_daemon_json_is_real_json_with_the_mtu_and_user_settings():
     assert config["hosts"] == ["tcp://127.0.0.1:2375"]
 
 
+def test_every_bridge_network_gets_the_mtu():
+    """dockerd's mtu covers the default bridge only (moby/moby#34981); default-network-opts covers the networks
+    jobs create. A string: moby decodes the options as map[string]map[string]string."""
+    bridge_mtu = "com.docker.network.driver.mtu"
+    assert daemon_json(build())["default-network-opts"] == {"bridge": {bridge_mtu: "1200"}}
+    config = daemon_json(build(docker={"mtu": 1400, "daemonConfig": {"mtu": 1450}}))  # daemonConfig's mtu wins
+    assert (config["mtu"], config["default-network-opts"]) == (1450, {"bridge": {bridge_mtu: "1450"}})
+    # The user's own default-network-opts keep every option, the MTU added beside them ...
+    own = {"bridge": {"com.docker.network.bridge.enable_icc": "false"}, "ipvlan": {"parent": "eth0"}}
+    config = daemon_json(build(docker={"mtu": 1400, "daemonConfig": {"default-network-opts": own}}))
+    assert config["default-network-opts"] == {
+        "bridge": {"com.docker.network.bridge.enable_icc": "false", bridge_mtu: "1400"},
+        "ipvlan": {"parent": "eth0"},
+    }
+    # ... and a bridge MTU the user set stays theirs.
+    own = {"bridge": {bridge_mtu: "1300"}}
+    config = daemon_json(build(docker={"mtu": 1400, "daemonConfig": {"default-network-opts": own}}))
+    assert (config["mtu"], config["default-network-opts"]) == (1400, own)
+
+
 def test_no_service_account_token_anywhere():
     objects = build()
     account = find(objects, "ServiceAccount", "executor-dind")

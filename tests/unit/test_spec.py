@@ -331,6 +331,24 @@ def test_lifecycle_fields_default_off_and_parse():
             "conflicts with docker.mtu: auto (dockerd refuses it both ways)",
         ),
         (
+            {"docker": {"mtu": "auto", "daemonConfig": {"default-network-opts": {"bridge": {"a": "b"}}}}},
+            "spec.docker.daemonConfig.default-network-opts",
+            "conflicts with docker.mtu: auto (the start script passes the bridge MTU as --default-network-opt and "
+            "dockerd refuses a setting given both ways): set docker.mtu to a number to use this key",
+        ),
+        (
+            {"docker": {"daemonConfig": {"default-network-opts": {"bridge": {"com.docker.network.driver.mtu": 1400}}}}},
+            "spec.docker.daemonConfig.default-network-opts",
+            "must map each network driver to an object of string options, e.g. {bridge: "
+            "{com.docker.network.driver.mtu: '1400'}} (dockerd decodes it as map[string]map[string]string)",
+        ),
+        (
+            {"docker": {"daemonConfig": {"default-network-opts": {"bridge": "x"}}}},
+            "spec.docker.daemonConfig.default-network-opts",
+            "must map each network driver to an object of string options, e.g. {bridge: "
+            "{com.docker.network.driver.mtu: '1400'}} (dockerd decodes it as map[string]map[string]string)",
+        ),
+        (
             {"queues": [{"name": "batches", "env": {"EXECUTOR_NUM_TOTAL_JOBS": "3"}}]},
             "spec.queues[0].env.EXECUTOR_NUM_TOTAL_JOBS",
             "is set by executor-dind; use the structured spec field instead",

@@ -302,6 +302,14 @@ def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
         problems.append(
             (f"{path}.docker.daemonConfig.mtu", "conflicts with docker.mtu: auto (dockerd refuses it both ways)")
         )
+    if spec.docker.mtu == "auto" and "default-network-opts" in spec.docker.daemon_config:
+        problems.append(
+            (
+                f"{path}.docker.daemonConfig.default-network-opts",
+                "conflicts with docker.mtu: auto (the start script passes the bridge MTU as --default-network-opt "
+                "and dockerd refuses a setting given both ways): set docker.mtu to a number to use this key",
+            )
+        )
     return problems
 
 
