@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from runtime.controlplane import ControlPlane
-from runtime.harness import in_netns, render, sh, wait_for
+from runtime.harness import ROOT, in_netns, render, sh, wait_for
 from runtime.test_keda import install_crds
 from runtime.test_scheduling import node
 
@@ -25,12 +25,19 @@ NS = "sourcegraph-executors"
 KEY, VALUE = "executor-dind.dev/untrusted", "true"
 POOL_TAINT = f"{KEY}={VALUE}:NoSchedule"
 PASSWORD = "a-real-access-token-0123456789"
-SPEC = {
-    "namespace": NS,
-    "frontend": {"url": "http://sourcegraph-frontend.sourcegraph.svc.cluster.local:30080"},
-    "hardening": {"profile": "strict"},
-    "queues": [{"name": "all", "queueNames": ["batches", "codeintel"], "autoscaling": {"maxReplicas": 3}}],
-}
+DOC = ROOT / "docs" / "doctor.md"
+
+
+def doc_block(phrase: str) -> str:
+    """The text of docs/doctor.md's block whose marker says `phrase`."""
+    text = DOC.read_text()
+    fence = text.index("```", text.index(phrase))
+    start = text.index("\n", fence) + 1
+    return text[start : text.index("```", start)]
+
+
+# The page's config is the one these tests run with: the strict profile, one autoscaled queue, a namespace of its own.
+SPEC = yaml.safe_load(doc_block("reads this config"))["spec"]
 NODES = {"pool-1": (True, True), "pool-2": (True, True), "general-1": (False, False)}  # name: (tainted, labelled)
 ENFORCEMENT_NOTE = (
     "note  NetworkPolicies: whether the cluster's network plugin enforces them (egress included) cannot be read "
@@ -126,11 +133,21 @@ def expect(done: subprocess.CompletedProcess, code: int, replaced: dict[str, str
     assert done.stdout.splitlines() == [line for line in lines if line] + [summary]
 
 
+def test_the_pages_config_is_the_strict_autoscaled_one() -> None:
+    assert SPEC == {
+        "namespace": NS,
+        "frontend": {"url": "http://sourcegraph-frontend.sourcegraph.svc.cluster.local:30080"},
+        "hardening": {"profile": "strict"},
+        "queues": [{"name": "all", "queueNames": ["batches", "codeintel"], "autoscaling": {"maxReplicas": 3}}],
+    }
+
+
 def test_a_prepared_cluster_passes(cluster) -> None:
     done = cluster.doctor()
     print(done.stdout)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines() == [*PASSING, SUMMARY_PASSING]
+    assert done.stdout == doc_block("(passing)")
 
 
 def test_without_kedas_crds(cluster) -> None:
@@ -339,3 +356,23 @@ def test_usage_and_config_errors_exit_2(cluster) -> None:
     )
     # The positive control: the same command with the kubeconfig's own context passes.
     assert cluster.doctor("--context", "edr").returncode == 0
+
+
+def test_the_pages_failing_run(cluster) -> None:
+    """docs/doctor.md's failing example: a pool node untainted and the placeholder password, both at once."""
+    try:
+        cluster.ok("taint", "nodes", "pool-2", f"{KEY}-")
+        cluster.apply([secret("REPLACE-ME-with-executors.accessToken")])
+        done = cluster.doctor()
+    finally:
+        cluster.ok("taint", "nodes", "pool-2", POOL_TAINT)
+        cluster.apply([secret(PASSWORD)])
+    assert (done.returncode, done.stderr) == (1, "")
+    assert [line for line in done.stdout.splitlines() if line.startswith("fail")] == [
+        f"fail  node pool: 1 of 2 pool nodes lack the taint {POOL_TAINT} (pool-2): other workloads can land beside "
+        f"untrusted jobs; fix: kubectl taint nodes pool-2 {POOL_TAINT}",
+        f"fail  password Secret: key 'password' of 'executor-secret' in namespace {NS!r} still holds the placeholder "
+        f"`executor-dind init` wrote (in executor-password.txt); fix: kubectl -n {NS} delete secret executor-secret "
+        f"&& {CREATE}",
+    ]
+    assert done.stdout == doc_block("(failing)")
