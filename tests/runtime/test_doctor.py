@@ -278,39 +278,32 @@ CREATE = (
 )
 
 
-def test_the_placeholder_password(cluster) -> None:
+@pytest.mark.parametrize(
+    ("broken", "line"),
+    [
+        (
+            "placeholder",
+            f"fail  password Secret: key 'password' of 'executor-secret' in namespace {NS!r} still holds the "
+            f"placeholder `executor-dind init` wrote (in executor-password.txt); fix: kubectl -n {NS} delete secret "
+            f"executor-secret && {CREATE}",
+        ),
+        (
+            "deleted",
+            f"fail  password Secret: no 'executor-secret' in namespace {NS!r}: the kubelet cannot start the executors; "
+            f"fix: {CREATE}",
+        ),
+    ],
+)
+def test_the_password_secret(cluster, broken: str, line: str) -> None:
     try:
-        cluster.apply([secret("REPLACE-ME-with-executors.accessToken")])
+        if broken == "placeholder":
+            cluster.apply([secret("REPLACE-ME-with-executors.accessToken")])
+        else:
+            cluster.ok("-n", NS, "delete", "secret", "executor-secret")
         done = cluster.doctor()
     finally:
         cluster.apply([secret(PASSWORD)])
-    expect(
-        done,
-        1,
-        {
-            SECRET_LINE: f"fail  password Secret: key 'password' of 'executor-secret' in namespace {NS!r} still holds "
-            "the placeholder `executor-dind init` wrote (in executor-password.txt); fix: kubectl -n "
-            f"{NS} delete secret executor-secret && {CREATE}"
-        },
-        f"doctor: 8 passed, 1 failed, 1 note (namespace {NS})",
-    )
-
-
-def test_no_password_secret(cluster) -> None:
-    try:
-        cluster.ok("-n", NS, "delete", "secret", "executor-secret")
-        done = cluster.doctor()
-    finally:
-        cluster.apply([secret(PASSWORD)])
-    expect(
-        done,
-        1,
-        {
-            SECRET_LINE: f"fail  password Secret: no 'executor-secret' in namespace {NS!r}: the kubelet cannot start "
-            f"the executors; fix: {CREATE}"
-        },
-        f"doctor: 8 passed, 1 failed, 1 note (namespace {NS})",
-    )
+    expect(done, 1, {SECRET_LINE: line}, f"doctor: 8 passed, 1 failed, 1 note (namespace {NS})")
 
 
 def test_a_network_policy_missing(cluster) -> None:

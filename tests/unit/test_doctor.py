@@ -13,6 +13,7 @@ from executor_dind.doctor import checks
 from executor_dind.doctor.checks import Answer, Line, Query, diagnose, queries
 from executor_dind.doctor.kubectl import Kubectl, read
 from executor_dind.doctor.needs import Needs, SecretRef, Toleration, needs
+from executor_dind.hardening.pod_security import PSA_LABELS
 
 from .built import build
 
@@ -25,16 +26,7 @@ STRICT = Needs(
     node_selector=MappingProxyType({KEY: VALUE}),
     tolerations=(POOL,),
     runtime_class="gvisor",
-    psa_labels=MappingProxyType(
-        {
-            "pod-security.kubernetes.io/enforce": "privileged",
-            "pod-security.kubernetes.io/enforce-version": "latest",
-            "pod-security.kubernetes.io/warn": "baseline",
-            "pod-security.kubernetes.io/warn-version": "latest",
-            "pod-security.kubernetes.io/audit": "baseline",
-            "pod-security.kubernetes.io/audit-version": "latest",
-        }
-    ),
+    psa_labels=MappingProxyType(PSA_LABELS),
     secrets=(SecretRef("executor-secret", "password"),),
     network_policies=("executor-dind-executors", "executor-dind-registry"),
     crds=("scaledobjects.keda.sh",),

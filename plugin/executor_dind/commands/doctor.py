@@ -15,7 +15,6 @@ from executor_dind.doctor.checks import Query, diagnose, queries
 from executor_dind.doctor.kubectl import Kubectl, read, read_all
 from executor_dind.doctor.needs import needs
 from executor_dind.krm.errors import InputError
-from executor_dind.krm.files import read_config
 from executor_dind.results import sort_results
 
 TYPE_CHECKING = False
@@ -26,23 +25,10 @@ if TYPE_CHECKING:
 USAGE_ERROR = 2
 
 
-def _config_and_items(config_path: str, paths: list[str]) -> tuple[Any, list[Any]] | None:
-    """The manifests only when named: with none, the config alone (never a wait on stdin)."""
-    if paths:
-        return config_and_items(config_path, paths)
-    try:
-        return read_config(config_path), []
-    except InputError as error:
-        for message in error.messages:
-            err(f"executor-dind: {message}")
-    except OSError as error:
-        err(f"executor-dind: {error}")
-    return None
-
-
 def _planned(args: argparse.Namespace) -> Any:
     """The render's plan, or None once stderr has said why there is none."""
-    loaded = _config_and_items(args.config, args.paths)
+    # No manifests named: an empty file, never a wait on stdin.
+    loaded = config_and_items(args.config, args.paths or [os.devnull])
     if loaded is None:
         return None
     config, items = loaded

@@ -87,6 +87,16 @@ def _selector(needs: Needs) -> str:
     return ",".join(f"{key}={value}" for key, value in needs.node_selector.items())
 
 
+def _off(check: str, control: str, consequence: str, profile: str) -> Line:
+    """A control the config leaves off: a note with the setting that turns it on, never a pass."""
+    return Line(
+        "note",
+        check,
+        f"hardening.{control} is off: {consequence}",
+        f"set spec.hardening.profile: {profile} (or hardening.{control}.enabled: true) in the config",
+    )
+
+
 def _nodes(count: int, what: str = "node") -> str:
     return f"{count} {what}{'' if count == 1 else 's'}"
 
@@ -130,14 +140,7 @@ def node_pool_queries(needs: Needs) -> tuple[Query, ...]:
 def node_pool(needs: Needs, answers: Answers) -> list[Line]:
     name = "node pool"
     if not needs.node_selector:
-        return [
-            Line(
-                "note",
-                name,
-                "hardening.nodePool is off: executor pods may share nodes with Sourcegraph's services",
-                "set spec.hardening.profile: recommended (or hardening.nodePool.enabled: true) in the config",
-            )
-        ]
+        return [_off(name, "nodePool", "executor pods may share nodes with Sourcegraph's services", "recommended")]
     selector = _selector(needs)
     nodes = _items(answers[Query("nodes")])
     pool = sorted(
@@ -201,14 +204,7 @@ def runtime_class(needs: Needs, answers: Answers) -> list[Line]:
 
     name, wanted = "RuntimeClass", needs.runtime_class
     if not wanted:
-        return [
-            Line(
-                "note",
-                name,
-                "hardening.gvisor is off: dind runs privileged on the node's kernel",
-                "set spec.hardening.profile: strict (or hardening.gvisor.enabled: true) in the config",
-            )
-        ]
+        return [_off(name, "gvisor", "dind runs privileged on the node's kernel", "strict")]
     found = answers[Query("runtimeclass", wanted)].found
     if found is None:
         return [
@@ -334,11 +330,11 @@ def network_policies(needs: Needs, answers: Answers) -> list[Line]:
     name = "NetworkPolicies"
     if not needs.network_policies:
         return [
-            Line(
-                "note",
+            _off(
                 name,
-                "hardening.networkPolicy is off: executors reach private addresses and the cloud metadata endpoint",
-                "set spec.hardening.profile: recommended (or hardening.networkPolicy.enabled: true) in the config",
+                "networkPolicy",
+                "executors reach private addresses and the cloud metadata endpoint",
+                "recommended",
             )
         ]
     present = {_name(item) for item in _items(answers[Query("networkpolicies", "", needs.namespace)])}
