@@ -230,7 +230,8 @@ ENFORCE = "pod-security.kubernetes.io/enforce"
             BASELINE,
             {"metadata": {"name": NS, "labels": {ENFORCE: "baseline"}}},
             f"fail  namespace: 'executors' has {ENFORCE}=baseline: Pod Security Admission must admit the privileged "
-            f"dind sidecar; fix: kubectl label namespace executors --overwrite {ENFORCE}=privileged",
+            f"dind sidecar; fix: kubectl label namespace executors --overwrite {ENFORCE}=privileged, if the executors "
+            "have it to themselves; else give them their own (spec.namespace with hardening.podSecurity.enabled: true)",
         ),
         (
             STRICT,

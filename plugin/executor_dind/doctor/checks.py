@@ -254,13 +254,21 @@ def namespace(needs: Needs, answers: Answers) -> list[Line]:
         wrong = {ENFORCE: PRIVILEGED}
     if wrong:
         held = ", ".join(f"{key}={labels.get(key, '(unset)')}" for key in wrong)
+        # Without podSecurity the namespace may be Sourcegraph's own: privileged would admit that for all its pods.
+        own = (
+            ""
+            if needs.psa_labels
+            else ", if the executors have it to themselves; else give them their own (spec.namespace with "
+            "hardening.podSecurity.enabled: true)"
+        )
         return [
             Line(
                 "fail",
                 name,
                 f"{wanted!r} has {held}: Pod Security Admission must admit the privileged dind sidecar",
                 f"kubectl label namespace {wanted} --overwrite "
-                + " ".join(f"{key}={value}" for key, value in wrong.items()),
+                + " ".join(f"{key}={value}" for key, value in wrong.items())
+                + own,
             )
         ]
     if enforce is None:
