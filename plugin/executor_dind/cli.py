@@ -222,9 +222,10 @@ def parser() -> argparse.ArgumentParser:
     doctor = command(
         "doctor",
         help="check a live cluster, read-only, for what the render needs (exit 1 when a check fails)",
-        description="Reads the cluster through your kubectl (get and list only): the node pool, the gVisor "
-        "RuntimeClass, the namespace's Pod Security labels, the password Secret, the NetworkPolicies, KEDA's CRDs "
-        "and the Kubernetes version. Each check prints pass, fail (with the fix) or note.",
+        description="Reads the cluster through your kubectl (get and list only): the node pool, the gVisor\n"
+        "RuntimeClass, the namespace's Pod Security labels, the password Secret, the NetworkPolicies, KEDA's\n"
+        "CRDs and the Kubernetes version. Each check prints pass, fail (with the fix) or note; exit 0 when\n"
+        "all pass, 1 when one fails, 2 when nothing could be checked.",
         epilog="example: executor-dind doctor --config instances/my/executor-dind.yaml --context production",
     )
     doctor.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file (required)")
