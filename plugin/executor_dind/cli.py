@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "components": "components",
     "migrate": "migrate",
     "helm-post-render": "helm_post_render",
+    "doctor": "doctor",
 }
 
 
@@ -217,6 +218,26 @@ def parser() -> argparse.ArgumentParser:
     components.add_argument("--write", required=True, metavar="DIR", help="the components/ directory (required)")
     components.add_argument(
         "--only", nargs="+", metavar="NAME", help="only these, e.g. executor-dind (default: every component)"
+    )
+    doctor = command(
+        "doctor",
+        help="check a live cluster, read-only, for what the render needs (exit 1 when a check fails)",
+        description="Reads the cluster through your kubectl (get and list only): the node pool, the gVisor\n"
+        "RuntimeClass, the namespace's Pod Security labels, the password Secret, the NetworkPolicies, KEDA's\n"
+        "CRDs and the Kubernetes version. Each check prints pass, fail (with the fix) or note; exit 0 when\n"
+        "all pass, 1 when one fails, 2 when nothing could be checked.",
+        epilog="example: executor-dind doctor --config instances/my/executor-dind.yaml --context production",
+    )
+    doctor.add_argument("--config", required=True, help="ExecutorDind (or ConfigMap) config file (required)")
+    doctor.add_argument(
+        "--kubeconfig", help="kubectl's --kubeconfig (default: kubectl's, $KUBECONFIG or ~/.kube/config)"
+    )
+    doctor.add_argument("--context", help="kubectl's --context (default: the kubeconfig's current context)")
+    doctor.add_argument(
+        "paths",
+        nargs="*",
+        help="the instance's manifests, to derive the namespace as render does, - for stdin (default: none, the "
+        "config's spec.namespace)",
     )
     command("help", help="this usage, or a command's: executor-dind help COMMAND")
     return top

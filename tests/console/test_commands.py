@@ -38,6 +38,7 @@ SUBCOMMANDS = (
     "schema",
     "components",
     "helm-post-render",
+    "doctor",
 )
 
 

@@ -368,7 +368,7 @@ def test_every_option_says_what_it_does_and_its_default():
             if not said or not (required or "default" in said):
                 undocumented.append(f"{name} {'/'.join(action.option_strings) or action.dest}: {said!r}")
     assert undocumented == []
-    assert len(commands.choices) == 10  # the nine commands and help
+    assert len(commands.choices) == 11  # the ten commands and help
 
 
 def test_help_and_the_bare_command_print_usage(executor_dind):

@@ -27,6 +27,7 @@ BUILD_ORDER = {
     "test_helm_release": 1,  # kube
     "test_keda": 1,  # kube
     "test_scheduling": 2,  # kube and kwok
+    "test_doctor": 2,  # kube and kwok
     "test_gvisor": 3,  # runsc
     "test_netpol": 3,  # kube and kube-router
     "test_registry": 4,  # registry
