@@ -298,7 +298,7 @@ def password_queries(needs: Needs) -> tuple[Query, ...]:
 
 
 def password(needs: Needs, answers: Answers) -> list[Line]:
-    from executor_dind.hardening.common import password_problem
+    from executor_dind.password import password_problem
     from executor_dind.krm.item import Item
 
     name, lines = "password Secret", []
