@@ -298,8 +298,8 @@ def password_queries(needs: Needs) -> tuple[Query, ...]:
 
 
 def password(needs: Needs, answers: Answers) -> list[Line]:
-    from executor_dind.password import password_problem
     from executor_dind.krm.item import Item
+    from executor_dind.password import password_problem
 
     name, lines = "password Secret", []
     for ref in needs.secrets:
