@@ -300,6 +300,9 @@ def _run(argv: list[str]) -> int:
         return _dispatch(argv)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as cat does, with SIGPIPE's status
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
+        return 141
     except UnicodeError as error:  # undecodable bytes in a file or on stdin
         sys.stderr.write(f"executor-dind: error: the input is not valid UTF-8 ({error.reason})\n")
         return 1

@@ -348,3 +348,25 @@ def test_the_validator_echoes_a_workload_nobody_can_build_with_the_result(execut
     quoted = message.replace("'", "''")
     assert result.stdout == f"results:\n- message: '{quoted}'\n  severity: error\n{given}"
     assert result.stderr == f"executor-dind: error: {message}\n"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(executor_dind, tmp_path):
+    """`executor-dind audit big.yaml | head`: head closes the pipe; the command stops with SIGPIPE's status and
+    nothing on stderr, as cat does (it used to print "internal error: BrokenPipeError")."""
+    import subprocess
+
+    config, frontend = tmp_path / "executor-dind.yaml", tmp_path / "frontend.yaml"
+    config.write_text(CONFIG.format(profile="recommended"))
+    frontend.write_text(FRONTEND)
+    rendered = run([executor_dind, "render", "--config", str(config), str(frontend)])
+    assert rendered.returncode == 0, rendered.stderr
+    stream = tmp_path / "executors.yaml"  # the render in 200 namespaces: a warning or more each
+    stream.write_text(
+        "---\n".join(rendered.stdout.replace("namespace: sourcegraph\n", f"namespace: ns{i}\n") for i in range(200))
+    )
+    whole = run([executor_dind, "audit", str(stream)])  # the control: read to the end, the output is large
+    assert (len(whole.stdout) > 1 << 17, whole.stderr) == (True, ""), len(whole.stdout)
+    process = subprocess.Popen([executor_dind, "audit", str(stream)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.read(10)
+    process.stdout.close()
+    assert (process.wait(timeout=300), process.stderr.read()) == (141, b"")
