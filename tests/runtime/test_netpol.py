@@ -22,12 +22,12 @@ import pytest
 import yaml
 
 from conftest import missing
+from netpol_corpus import CORPUS, POD_REASON, address_reasons, audit_says_open, cluster_objects, spec_of
 from runtime.dind import import_image, start_dind_in
-from runtime.harness import find, render, wait_for
-from runtime.netpol import WORLD, ClusterNetwork, Engine, pod_object, pods_of
+from runtime.harness import render, wait_for
+from runtime.netpol import WORLD, ClusterNetwork, Engine, pods_of
 
 PROFILES = ("baseline", "recommended", "strict")
-FRONTEND = {"url": "http://sourcegraph-frontend.sourcegraph.svc.cluster.local:30080"}
 OPEN, BLOCKED = "OPEN", "BLOCKED"
 JOB_PROBE = r"""
 while read -r ip port proto; do
@@ -133,10 +133,6 @@ def network(janitor, executor_dind, tmp_path_factory) -> ClusterNetwork:
     started.plane.stop()
 
 
-def spec_of(profile: str) -> dict[str, Any]:
-    return {"namespace": "executors", "frontend": FRONTEND, "hardening": {"profile": profile}}
-
-
 @pytest.mark.parametrize("profile", PROFILES)
 def test_policy_enforced_on_packets(profile, network, executor_dind, rootfs_tar, tmp_path: Path) -> None:
     objects = render(executor_dind, spec_of(profile), tmp_path, profile)
@@ -189,72 +185,6 @@ def test_policy_enforced_on_packets(profile, network, executor_dind, rootfs_tar,
 # for the metadata address, a private range and a pod in another namespace equals the audit's (an error <=> open).
 
 
-def extra_egress(name: str, rule: dict[str, Any], selector: dict[str, Any] | None = None) -> Any:
-    def mutate(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        namespace = find(objects, "Deployment")["metadata"]["namespace"]
-        pod_selector = selector if selector is not None else {"matchLabels": {"app.kubernetes.io/name": "executor"}}
-        spec = {"podSelector": pod_selector, "policyTypes": ["Egress"], "egress": [rule]}
-        policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                  "metadata": {"name": name, "namespace": namespace}, "spec": spec}  # fmt: skip
-        return [*objects, policy]
-
-    return mutate
-
-
-def drop_excepts(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """ipBlock gaps: the metadata and 10/8 excepts dropped from the render's own 0.0.0.0/0 rule."""
-    for rule in find(objects, "NetworkPolicy", "executor-dind-executors")["spec"]["egress"]:
-        for peer in rule.get("to", []):
-            block = peer.get("ipBlock") or {}
-            if "except" in block:
-                block["except"] = [c for c in block["except"] if c not in ("169.254.0.0/16", "10.0.0.0/8")]
-    return objects
-
-
-# name -> (the audit corpus's class, mutation of the strict render)
-CORPUS = {
-    "allow-all-egress": ("allow-all", extra_egress("allow-all", {}, selector={})),
-    "ipblock-gap": ("ipBlock gaps", drop_excepts),
-    "named-port-other-namespace": (
-        "named ports",
-        extra_egress(
-            "named",
-            {
-                "to": [
-                    {
-                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "other"}},
-                        "podSelector": {"matchLabels": {"app": "other"}},
-                    }
-                ],
-                "ports": [{"port": "http"}],
-            },
-        ),
-    ),
-    "named-port-on-ip-block": (
-        "named ports",
-        extra_egress(
-            "named-block",
-            {
-                "to": [{"ipBlock": {"cidr": "169.254.0.0/16"}}, {"ipBlock": {"cidr": "10.0.0.0/8"}}],
-                "ports": [{"port": "http"}],
-            },
-        ),
-    ),
-    "namespace-selector-everything": (
-        "namespaceSelector: {}",
-        extra_egress("all-namespaces", {"to": [{"namespaceSelector": {}}]}),
-    ),
-    "ipv4-mapped-metadata": (
-        "IPv4-mapped",
-        extra_egress("mapped", {"to": [{"ipBlock": {"cidr": "::ffff:169.254.169.254/128"}}]}),
-    ),
-    "controller-label-selector": (
-        "controller-label selectors",
-        extra_egress(
-            "by-hash", {}, selector={"matchExpressions": [{"key": "pod-template-hash", "operator": "Exists"}]}
-        ),
-    ),
-}
 # Mutations where today's audit is more permissive than the engine: issue 21 (another branch) fixes these classes.
 # Reported and skipped with the reason, never asserted weaker; the lead removes an entry once the fix is merged.
 # Where the audit is stricter than kube-router by design, never looser: a named port toward ipBlock peers is read at
@@ -276,36 +206,11 @@ OPENS_NOTHING = {
 }
 OTHER_POD = "10.244.0.30"
 TARGETS = {  # destination -> the (audit rule, text its message names) that say it is reachable
-    "metadata": (("EXD302", "169.254.169.254"),),
-    "private-10": (("EXD303", "10.0.0.0/8"),),
+    "metadata": address_reasons(WORLD["metadata"]),
+    "private-10": address_reasons(WORLD["private-10"]),
     # A pod by its labels (EXD305), or by its address: a private range the audit reports open that holds it.
-    "other": (("EXD305", ""), ("EXD303", "10.0.0.0/8")),
+    "other": (POD_REASON, *address_reasons(OTHER_POD)),
 }
-
-
-def cluster_objects(pods: dict[str, Any]) -> list[dict[str, Any]]:
-    """What the API server holds beside the render: the stand-in pods (not the executor and registry, which the
-    render's templates stand for) and their namespaces with the label the API server sets."""
-    names = sorted({pod.namespace for name, pod in pods.items() if name not in ("executor", "registry")})
-    namespaces = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": {"kubernetes.io/metadata.name": n}}}
-        for n in names
-    ]
-    return [*namespaces, *(pod_object(pod) for name, pod in pods.items() if name not in ("executor", "registry"))]
-
-
-def audit_says_open(objects: list[dict[str, Any]]) -> dict[str, bool]:
-    """The audit of the same objects the engine reads (the render and the cluster's pods): per destination,
-    whether an error finding says it is reachable."""
-    from executor_dind.audit import audit
-    from executor_dind.krm.item import Item
-
-    assert ipaddress.ip_address(OTHER_POD) in ipaddress.ip_network("10.0.0.0/8")
-    findings = [r for r in audit([Item.new(o) for o in objects]) if r.severity == "error"]
-    return {
-        target: any(r.rule == rule and named in r.message for r in findings for rule, named in reasons)
-        for target, reasons in TARGETS.items()
-    }
 
 
 @pytest.mark.parametrize("name", CORPUS)
@@ -336,7 +241,8 @@ def test_attack_corpus_on_packets(name, network, executor_dind, tmp_path: Path) 
         assert engine.alive(), engine.log()[-3000:]
     finally:
         engine.stop()
-    audit = audit_says_open([*objects, *cluster_objects(pods)])
+    assert ipaddress.ip_address(OTHER_POD) in ipaddress.ip_network("10.0.0.0/8")
+    audit = audit_says_open([*objects, *cluster_objects(pods)], TARGETS)
     table_rows = [{**v, "policy": OPEN if audit[v["to"]] else BLOCKED, "why": f"{klass} ({name})"} for v in verdicts]
     report(f"corpus on packets: {name}; policy column = the audit's verdict", table_rows)
     disagree = mismatches(table_rows, None)
