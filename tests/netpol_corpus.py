@@ -179,3 +179,16 @@ ADMIN_CORPUS = {
     "banp-allow-everything": ("BANP", with_objects(admin_policy("BaselineAdminNetworkPolicy", "default", None, [
         admin_rule("Allow", [{"networks": ["0.0.0.0/0", "::/0"]}])]))),
 }  # fmt: skip
+
+# The reference engine (kube-network-policies v0.8.0): (mutation -> reason) where the audit says a destination is
+# reachable and the engine opens no packet of it (the oracle test in make test, the runtime tier on packets).
+STRICTER_THAN_REFERENCE = {
+    "named-port-on-ip-block": "a named port toward ipBlock peers: the audit resolves the name on whichever pod owns "
+    "the address (the worst case); the reference engine resolves it on the destination pod only, so no port of "
+    "the metadata address (no pod) opens",
+    "anp-named-port-to-networks": "an AdminNetworkPolicy namedPort toward networks: as above (the engine matches a "
+    "namedPort only on a destination pod)",
+    "anp-deny-under-allow-all": "AdminNetworkPolicy Deny is not credited by the audit (it errs toward reach)",
+    "anp-deny-before-allow": "AdminNetworkPolicy Deny at a higher priority than an Allow is not credited by the audit",
+    "anp-pass-before-allow": "AdminNetworkPolicy Pass at a higher priority than an Allow is not credited by the audit",
+}

@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 import yaml
 
+import netpol_corpus as corpus
 from conftest import find_tool
 from executor_dind.audit.rules.network_policy import METADATA_ADDRESSES, PRIVATE_RANGES
-from netpol_corpus import ADMIN_CORPUS, CORPUS, POD_REASON, address_reasons, audit_says_open, cluster_objects, spec_of
+from netpol_corpus import ADMIN_CORPUS, CORPUS, STRICTER_THAN_REFERENCE, spec_of
 from runtime.harness import render
 from runtime.netpol import Pod, pod_object, pods_of
 
@@ -46,17 +47,6 @@ PER_DESTINATION = (
     "the audit's verdict is per destination (EXD302 per metadata address, EXD303 per private range, EXD305 for the "
     "pods as a class), not per port: the oracle opens another packet of the same finding"
 )
-# (mutation -> reason) where the audit says a destination is reachable and the oracle opens no packet of it.
-STRICTER_THAN_REFERENCE = {
-    "named-port-on-ip-block": "a named port toward ipBlock peers: the audit resolves the name on whichever pod owns "
-    "the address (the worst case); the reference engine resolves it on the destination pod only, so no port of "
-    "the metadata address (no pod) opens",
-    "anp-named-port-to-networks": "an AdminNetworkPolicy namedPort toward networks: as above (the engine matches a "
-    "namedPort only on a destination pod)",
-    "anp-deny-under-allow-all": "AdminNetworkPolicy Deny is not credited by the audit (it errs toward reach)",
-    "anp-deny-before-allow": "AdminNetworkPolicy Deny at a higher priority than an Allow is not credited by the audit",
-    "anp-pass-before-allow": "AdminNetworkPolicy Pass at a higher priority than an Allow is not credited by the audit",
-}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +74,7 @@ def namespaces_beside(objects: list[dict[str, Any]], pods: dict[str, Pod]) -> li
     """The stand-ins' Namespace objects the render does not hold (the engine reads namespaces from the API: a pod in
     a namespace it does not know matches no namespaceSelector)."""
     held = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
-    out = [o for o in cluster_objects(pods) if o["kind"] == "Namespace" and o["metadata"]["name"] not in held]
+    out = [o for o in corpus.cluster_objects(pods) if o["kind"] == "Namespace" and o["metadata"]["name"] not in held]
     assert {p.namespace for p in pods.values()} <= held | {o["metadata"]["name"] for o in out}
     return out
 
@@ -101,12 +91,12 @@ def packets(pods: dict[str, Pod]) -> list[dict[str, Any]]:
         }
         for name, address in addresses.items():
             if ipaddress.ip_address(address).version == version:
-                out += [(name, source, address, p, address_reasons(address), False) for p in PORTS]
+                out += [(name, source, address, p, corpus.address_reasons(address), False) for p in PORTS]
         out += [("internet", source, INTERNET[family], p, (), True) for p in PORTS]
         for name, pod in pods.items():
             if name != "executor":
                 address = dual_stack(pod)[family]
-                reasons = (POD_REASON, *address_reasons(address))
+                reasons = (corpus.POD_REASON, *corpus.address_reasons(address))
                 out += [(f"pod {name}", source, address, p, reasons, p in NEEDED.get(name, ())) for p in PORTS]
     keys = ("destination", "src", "dst", "port", "reasons", "needed")
     return [dict(zip(keys, row, strict=True)) for row in out]
@@ -141,7 +131,7 @@ def judged(oracle, executor_dind, tmp_path_factory) -> list[dict[str, Any]]:
             where = tmp_path_factory.mktemp(f"{profile}-{name}")
             verdicts = ask_oracle(oracle, engine_objects, batch, where)
             targets = {str(i): p["reasons"] for i, p in enumerate(batch)}
-            audit = audit_says_open([*objects, *cluster_objects(pods)], targets)
+            audit = corpus.audit_says_open([*objects, *corpus.cluster_objects(pods)], targets)
             for i, (packet, verdict) in enumerate(zip(batch, verdicts, strict=True)):
                 assert verdict["srcPod"] == "executors/executor", verdict
                 pod = packet["destination"].removeprefix("pod ")
@@ -212,3 +202,28 @@ def test_an_opened_metadata_address_is_an_audit_error(judged) -> None:
     rows = [r for r in judged if r["mutation"] == "allow-all-egress" and r["dst"] == "169.254.169.254"]
     assert {(r["profile"], r["oracle"], r["audit"]) for r in rows} == {(p, True, True) for p in PROFILES}
     assert len(rows) == len(PROFILES) * len(PORTS)
+
+
+def test_the_oracle_refuses_what_it_cannot_read(oracle, tmp_path: Path) -> None:
+    """Exit 2 with the reason for an unknown field of a policy and for a packet that is not one; the same objects
+    and packets, well formed, are judged (the control)."""
+    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "p"},
+              "spec": {"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]}}  # fmt: skip
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(policy))
+    packet = {"src": "10.244.0.10", "dst": "10.0.0.1", "protocol": "TCP", "port": 80}
+    judged = subprocess.run([oracle, "--objects", str(good)], input=json.dumps(packet), capture_output=True, text=True)
+    assert (judged.returncode, json.loads(judged.stdout)["allowed"]) == (0, True), judged.stderr
+    policy["spec"]["egress"][0]["too"] = []
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(policy))
+    refused = subprocess.run([oracle, "--objects", str(bad)], input="", capture_output=True, text=True)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == f'netpol-oracle: {bad}: document 0: json: unknown field "too"\n'
+    odd = subprocess.run([oracle, "--objects", str(good)], input=json.dumps({**packet, "port": 0}),
+                         capture_output=True, text=True)  # fmt: skip
+    assert (odd.returncode, odd.stdout) == (2, "")
+    assert odd.stderr.splitlines() == [
+        "netpol-oracle: 1 objects served, 0 skipped (kinds the engine does not read)",
+        "netpol-oracle: packet line 1: port 0 is not 1-65535",
+    ]

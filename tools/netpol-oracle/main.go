@@ -246,28 +246,11 @@ func (o *objects) add(data []byte) error {
 		}
 		defaultNetworkPolicy(policy)
 		o.core = append(o.core, policy)
-	case "policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy":
-		policy := &npav1alpha1.AdminNetworkPolicy{}
-		if err := strict(data, policy); err != nil {
+	case "policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy",
+		"policy.networking.k8s.io/v1alpha1 BaselineAdminNetworkPolicy":
+		policy, err := adminPolicy(head.Kind, data)
+		if err != nil {
 			return err
-		}
-		for _, rule := range policy.Spec.Egress {
-			defaultAdminPorts(rule.Ports)
-		}
-		for _, rule := range policy.Spec.Ingress {
-			defaultAdminPorts(rule.Ports)
-		}
-		o.admin = append(o.admin, policy)
-	case "policy.networking.k8s.io/v1alpha1 BaselineAdminNetworkPolicy":
-		policy := &npav1alpha1.BaselineAdminNetworkPolicy{}
-		if err := strict(data, policy); err != nil {
-			return err
-		}
-		for _, rule := range policy.Spec.Egress {
-			defaultAdminPorts(rule.Ports)
-		}
-		for _, rule := range policy.Spec.Ingress {
-			defaultAdminPorts(rule.Ports)
 		}
 		o.admin = append(o.admin, policy)
 	default:
@@ -276,14 +259,47 @@ func (o *objects) add(data []byte) error {
 	return nil
 }
 
+// adminPolicy decodes an AdminNetworkPolicy or a BaselineAdminNetworkPolicy with its CRD's defaults applied as the
+// API server applies them, to the JSON before decoding: a rule port's portNumber or portRange protocol is TCP.
+func adminPolicy(kind string, data []byte) (runtime.Object, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	spec, _ := doc["spec"].(map[string]any)
+	for _, direction := range []string{"ingress", "egress"} {
+		rules, _ := spec[direction].([]any)
+		for _, rule := range rules {
+			fields, _ := rule.(map[string]any)
+			ports, _ := fields["ports"].([]any)
+			for _, port := range ports {
+				entry, _ := port.(map[string]any)
+				for _, field := range []string{"portNumber", "portRange"} {
+					if value, ok := entry[field].(map[string]any); ok && value["protocol"] == nil {
+						value["protocol"] = string(corev1.ProtocolTCP)
+					}
+				}
+			}
+		}
+	}
+	defaulted, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	var policy runtime.Object = &npav1alpha1.AdminNetworkPolicy{}
+	if kind == "BaselineAdminNetworkPolicy" {
+		policy = &npav1alpha1.BaselineAdminNetworkPolicy{}
+	}
+	return policy, strict(defaulted, policy)
+}
+
 func strict(data []byte, into any) error {
 	decoder := json.NewDecoder(bytes.NewReader(data))
 	decoder.DisallowUnknownFields()
 	return decoder.Decode(into)
 }
 
-// The API server's defaults for what the engine reads (k8s.io/kubernetes pkg/apis/{core,networking}/v1 defaults,
-// and the AdminNetworkPolicy CRD's `default: TCP`).
+// The API server's defaults for what the engine reads (k8s.io/kubernetes pkg/apis/{core,networking}/v1 defaults).
 
 func defaultNamespace(namespace *string) {
 	if *namespace == "" {
@@ -318,20 +334,6 @@ func defaultPorts(ports []networkingv1.NetworkPolicyPort) {
 		if ports[i].Protocol == nil {
 			tcp := corev1.ProtocolTCP
 			ports[i].Protocol = &tcp
-		}
-	}
-}
-
-func defaultAdminPorts(ports *[]npav1alpha1.AdminNetworkPolicyPort) {
-	if ports == nil {
-		return
-	}
-	for _, port := range *ports {
-		if port.PortNumber != nil {
-			defaultProtocol(&port.PortNumber.Protocol)
-		}
-		if port.PortRange != nil {
-			defaultProtocol(&port.PortRange.Protocol)
 		}
 	}
 }
