@@ -49,6 +49,15 @@ $(TOOLS)/keda-decode: tools/keda/go.mod tools/keda/go.sum tools/keda/main.go
 	  cd tools/keda && GOSUMDB=off go build -o $(TOOLS)/keda-decode .; \
 	else echo "go not found: keda-decode not built"; fi
 
+# netpol-oracle: SIG Network's reference NetworkPolicy engine (sigs.k8s.io/kube-network-policies v0.8.0, pinned in
+# tools/netpol-oracle/go.mod and go.sum) deciding packets in-process, without a kernel (tools/netpol-oracle/build.sh).
+$(TOOLS)/netpol-oracle: $(wildcard tools/netpol-oracle/*.go tools/netpol-oracle/knp/*.go) tools/netpol-oracle/go.mod \
+		tools/netpol-oracle/go.sum tools/netpol-oracle/build.sh
+	@if command -v go >/dev/null 2>&1; then \
+	  echo "building netpol-oracle into .tools/bin"; \
+	  sh tools/netpol-oracle/build.sh $@; \
+	else echo "go not found: netpol-oracle not built"; fi
+
 # Prometheus, to evaluate the ScaledObjects' queries: Debian's package when root with apt (its service is not
 # started: a policy-rc.d refuses it unless the machine has its own; the test runs its own server on 127.0.0.1),
 # linked into .tools/bin.
@@ -73,7 +82,7 @@ $(TOOLS)/helm3: tools/helm/install.py | venv
 	@mkdir -p $(TOOLS)
 	@$(BIN)/python tools/helm/install.py helm3 $@
 
-tools: $(TOOLS)/kustomize $(TOOLS)/netpolicy $(TOOLS)/keda-decode $(TOOLS)/prometheus $(TOOLS)/helm $(TOOLS)/helm3
+tools: $(TOOLS)/kustomize $(TOOLS)/netpolicy $(TOOLS)/netpol-oracle $(TOOLS)/keda-decode $(TOOLS)/prometheus $(TOOLS)/helm $(TOOLS)/helm3
 
 test: venv tools
 	$(BIN)/pytest -q -p no:cacheprovider

@@ -68,6 +68,7 @@ MODULE_OF = {
     "registry": "registry",
     "runsc": "runsc",
     "kube-router": "kube-router",
+    "kube-network-policies": "kube-network-policies",
 }
 STATUS = ROOT / ".tools" / "status"
 # A cold build of the Kubernetes module beside the others and the tests: ~16 min here; the bound is generous.

@@ -13,6 +13,7 @@ there. Stand-in servers (packets.py) answer in every pod and world address.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,3 +247,44 @@ class Engine:
             self.proc = None
         for command in (["iptables", "-F"], ["iptables", "-X"], ["ipset", "destroy"]):
             ok(in_netns(self.network.node, command))
+
+
+# SIG Network's reference engine (kube-network-policies v0.8.0, patched for this kernel: tools/runtime/
+# kube-network-policies) with AdminNetworkPolicy and BaselineAdminNetworkPolicy on: with either on it queues every
+# new forwarded connection to userspace (the x_tables NFQUEUE target: KNP_XT_NFQUEUE=1) and drops what it denies.
+REFERENCE_FLAGS = (
+    f"--hostname-override={NODE}",
+    "--admin-network-policy",
+    "--baseline-admin-network-policy",
+    "--disable-nri",
+    "--metrics-bind-address=127.0.0.1:9080",
+)
+REFERENCE_TABLE = ("inet", "kube-network-policies")
+
+
+class ReferenceEngine(Engine):
+    """The reference engine in the node namespace, with the admin's kubeconfig."""
+
+    def start(self) -> ReferenceEngine:
+        assert self.network.plane is not None
+        args = [built("kube-network-policies"), f"--kubeconfig={self.network.plane.kubeconfig}", *REFERENCE_FLAGS]
+        log = self.network.directory / "kube-network-policies.log"
+        env = {**os.environ, "KNP_XT_NFQUEUE": "1"}
+        self.proc = self.network.janitor.start("kube-network-policies", in_netns(self.network.node, args), log, env)
+        return self
+
+    def ruleset(self) -> str:
+        """Its nftables table in the node namespace ("" when there is none)."""
+        return sh(in_netns(self.network.node, ["nft", "list", "table", *REFERENCE_TABLE]), timeout=10).stdout
+
+    def queues(self) -> bool:
+        """Whether its table sends packets to its queue (nft prints the x_tables target as `queue` or `NFQUEUE`)."""
+        return "queue" in self.ruleset().lower()
+
+    def stop(self) -> None:
+        """Stop the engine, then delete its table: killed, it leaves the table queueing to a queue nobody reads."""
+        if self.proc is not None:
+            self.network.janitor.stop(self.proc)
+            self.proc = None
+        if self.ruleset():
+            ok(in_netns(self.network.node, ["nft", "delete", "table", *REFERENCE_TABLE]))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,21 @@ import pytest
 import yaml
 
 from conftest import missing
+from netpol_corpus import (
+    ADMIN_CORPUS,
+    CORPUS,
+    POD_REASON,
+    STRICTER_THAN_REFERENCE,
+    address_reasons,
+    audit_says_open,
+    cluster_objects,
+    spec_of,
+)
 from runtime.dind import import_image, start_dind_in
-from runtime.harness import find, render, wait_for
-from runtime.netpol import WORLD, ClusterNetwork, Engine, pod_object, pods_of
+from runtime.harness import TOOLS, built, render, wait_for
+from runtime.netpol import WORLD, ClusterNetwork, Engine, ReferenceEngine, pods_of
 
 PROFILES = ("baseline", "recommended", "strict")
-FRONTEND = {"url": "http://sourcegraph-frontend.sourcegraph.svc.cluster.local:30080"}
 OPEN, BLOCKED = "OPEN", "BLOCKED"
 JOB_PROBE = r"""
 while read -r ip port proto; do
@@ -133,10 +143,6 @@ def network(janitor, executor_dind, tmp_path_factory) -> ClusterNetwork:
     started.plane.stop()
 
 
-def spec_of(profile: str) -> dict[str, Any]:
-    return {"namespace": "executors", "frontend": FRONTEND, "hardening": {"profile": profile}}
-
-
 @pytest.mark.parametrize("profile", PROFILES)
 def test_policy_enforced_on_packets(profile, network, executor_dind, rootfs_tar, tmp_path: Path) -> None:
     objects = render(executor_dind, spec_of(profile), tmp_path, profile)
@@ -189,72 +195,6 @@ def test_policy_enforced_on_packets(profile, network, executor_dind, rootfs_tar,
 # for the metadata address, a private range and a pod in another namespace equals the audit's (an error <=> open).
 
 
-def extra_egress(name: str, rule: dict[str, Any], selector: dict[str, Any] | None = None) -> Any:
-    def mutate(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        namespace = find(objects, "Deployment")["metadata"]["namespace"]
-        pod_selector = selector if selector is not None else {"matchLabels": {"app.kubernetes.io/name": "executor"}}
-        spec = {"podSelector": pod_selector, "policyTypes": ["Egress"], "egress": [rule]}
-        policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                  "metadata": {"name": name, "namespace": namespace}, "spec": spec}  # fmt: skip
-        return [*objects, policy]
-
-    return mutate
-
-
-def drop_excepts(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """ipBlock gaps: the metadata and 10/8 excepts dropped from the render's own 0.0.0.0/0 rule."""
-    for rule in find(objects, "NetworkPolicy", "executor-dind-executors")["spec"]["egress"]:
-        for peer in rule.get("to", []):
-            block = peer.get("ipBlock") or {}
-            if "except" in block:
-                block["except"] = [c for c in block["except"] if c not in ("169.254.0.0/16", "10.0.0.0/8")]
-    return objects
-
-
-# name -> (the audit corpus's class, mutation of the strict render)
-CORPUS = {
-    "allow-all-egress": ("allow-all", extra_egress("allow-all", {}, selector={})),
-    "ipblock-gap": ("ipBlock gaps", drop_excepts),
-    "named-port-other-namespace": (
-        "named ports",
-        extra_egress(
-            "named",
-            {
-                "to": [
-                    {
-                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "other"}},
-                        "podSelector": {"matchLabels": {"app": "other"}},
-                    }
-                ],
-                "ports": [{"port": "http"}],
-            },
-        ),
-    ),
-    "named-port-on-ip-block": (
-        "named ports",
-        extra_egress(
-            "named-block",
-            {
-                "to": [{"ipBlock": {"cidr": "169.254.0.0/16"}}, {"ipBlock": {"cidr": "10.0.0.0/8"}}],
-                "ports": [{"port": "http"}],
-            },
-        ),
-    ),
-    "namespace-selector-everything": (
-        "namespaceSelector: {}",
-        extra_egress("all-namespaces", {"to": [{"namespaceSelector": {}}]}),
-    ),
-    "ipv4-mapped-metadata": (
-        "IPv4-mapped",
-        extra_egress("mapped", {"to": [{"ipBlock": {"cidr": "::ffff:169.254.169.254/128"}}]}),
-    ),
-    "controller-label-selector": (
-        "controller-label selectors",
-        extra_egress(
-            "by-hash", {}, selector={"matchExpressions": [{"key": "pod-template-hash", "operator": "Exists"}]}
-        ),
-    ),
-}
 # Mutations where today's audit is more permissive than the engine: issue 21 (another branch) fixes these classes.
 # Reported and skipped with the reason, never asserted weaker; the lead removes an entry once the fix is merged.
 # Where the audit is stricter than kube-router by design, never looser: a named port toward ipBlock peers is read at
@@ -268,6 +208,8 @@ STRICTER_THAN_ENGINE = {
 REJECTED_BY_API = {
     "ipv4-mapped-metadata": 'The NetworkPolicy "mapped" is invalid: spec.egress[0].to[0].ipBlock.cidr: Invalid value: '
     '"::ffff:169.254.169.254/128": must not have an IPv4-mapped IPv6 address',
+    "anp-named-port-to-networks": 'The AdminNetworkPolicy "allow-named" is invalid: spec.egress[0]: Invalid value: '
+    "networks/nodes peer cannot be set with namedPorts since there are no namedPorts for networks/nodes",
 }
 # Mutations that open none of the three destinations on packets.
 OPENS_NOTHING = {
@@ -276,59 +218,64 @@ OPENS_NOTHING = {
 }
 OTHER_POD = "10.244.0.30"
 TARGETS = {  # destination -> the (audit rule, text its message names) that say it is reachable
-    "metadata": (("EXD302", "169.254.169.254"),),
-    "private-10": (("EXD303", "10.0.0.0/8"),),
+    "metadata": address_reasons(WORLD["metadata"]),
+    "private-10": address_reasons(WORLD["private-10"]),
     # A pod by its labels (EXD305), or by its address: a private range the audit reports open that holds it.
-    "other": (("EXD305", ""), ("EXD303", "10.0.0.0/8")),
+    "other": (POD_REASON, *address_reasons(OTHER_POD)),
 }
 
 
-def cluster_objects(pods: dict[str, Any]) -> list[dict[str, Any]]:
-    """What the API server holds beside the render: the stand-in pods (not the executor and registry, which the
-    render's templates stand for) and their namespaces with the label the API server sets."""
-    names = sorted({pod.namespace for name, pod in pods.items() if name not in ("executor", "registry")})
-    namespaces = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": {"kubernetes.io/metadata.name": n}}}
-        for n in names
-    ]
-    return [*namespaces, *(pod_object(pod) for name, pod in pods.items() if name not in ("executor", "registry"))]
-
-
-def audit_says_open(objects: list[dict[str, Any]]) -> dict[str, bool]:
-    """The audit of the same objects the engine reads (the render and the cluster's pods): per destination,
-    whether an error finding says it is reachable."""
-    from executor_dind.audit import audit
-    from executor_dind.krm.item import Item
-
-    assert ipaddress.ip_address(OTHER_POD) in ipaddress.ip_network("10.0.0.0/8")
-    findings = [r for r in audit([Item.new(o) for o in objects]) if r.severity == "error"]
-    return {
-        target: any(r.rule == rule and named in r.message for r in findings for rule, named in reasons)
-        for target, reasons in TARGETS.items()
-    }
-
-
-@pytest.mark.parametrize("name", CORPUS)
-def test_attack_corpus_on_packets(name, network, executor_dind, tmp_path: Path) -> None:
-    klass, mutate = CORPUS[name]
-    objects = mutate(render(executor_dind, spec_of("strict"), tmp_path, "strict"))
-    pods = pods_of(objects)
+def apply_mutation(network: ClusterNetwork, objects: list[dict[str, Any]]) -> subprocess.CompletedProcess:
+    """The mutated render in place of the last one's policies (NetworkPolicies, and the admin policies when their
+    API is served)."""
     network.kubectl_ok("delete", "networkpolicy", "--all", "--all-namespaces")
-    applied = network.plane.apply(yaml.safe_dump_all(objects, sort_keys=False))
+    if "adminnetworkpolicies" in network.kubectl_ok("api-resources", "--api-group=policy.networking.k8s.io"):
+        network.kubectl_ok("delete", "adminnetworkpolicies,baselineadminnetworkpolicies", "--all")
+    return network.plane.apply(yaml.safe_dump_all(objects, sort_keys=False))
+
+
+def in_cluster(network: ClusterNetwork, name: str, klass: str, objects: list[dict[str, Any]]) -> Any:
+    """The mutated render and the pods around it applied: (objects, pods); None when the API server refused the
+    mutation, as REJECTED_BY_API says it does (in its own words)."""
+    applied = apply_mutation(network, objects)
     if name in REJECTED_BY_API:
         assert applied.returncode == 1
         assert REJECTED_BY_API[name] in applied.stderr.splitlines(), applied.stderr
         print(f"\n== corpus on packets: {name} ({klass}): rejected by the API server: {REJECTED_BY_API[name]}")
-        return
+        return None
     assert applied.returncode == 0, applied.stderr
+    pods = pods_of(objects)
     network.apply_pods(pods)
-    policies = sum(o["kind"] == "NetworkPolicy" for o in objects)
+    return objects, pods
+
+
+def corpus_rows(pods: dict[str, Any], klass: str) -> list[dict[str, Any]]:
     rows = [
         case("executor", target, WORLD[target] if target in WORLD else pods[target].ip,
              80 if target in WORLD else 8080, "tcp", "", klass)
         for target in TARGETS
     ]  # fmt: skip
-    rows = [{**row, "source": pods["executor"].ip} for row in rows]
+    return [{**row, "source": pods["executor"].ip} for row in rows]
+
+
+def with_audit(name: str, klass: str, objects: list[dict[str, Any]], pods: dict[str, Any], verdicts: list) -> list:
+    """The engine's verdicts with the audit's in the policy column, reported as a table."""
+    assert ipaddress.ip_address(OTHER_POD) in ipaddress.ip_network("10.0.0.0/8")
+    audit = audit_says_open([*objects, *cluster_objects(pods)], TARGETS)
+    table_rows = [{**v, "policy": OPEN if audit[v["to"]] else BLOCKED, "why": f"{klass} ({name})"} for v in verdicts]
+    report(f"corpus on packets: {name}; policy column = the audit's verdict", table_rows)
+    return table_rows
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_attack_corpus_on_packets(name, network, executor_dind, tmp_path: Path) -> None:
+    klass, mutate = CORPUS[name]
+    applied = in_cluster(network, name, klass, mutate(render(executor_dind, spec_of("strict"), tmp_path, "strict")))
+    if applied is None:
+        return
+    objects, pods = applied
+    policies = sum(o["kind"] == "NetworkPolicy" for o in objects)
+    rows = corpus_rows(pods, klass)
     engine = Engine(network).start()
     try:
         wait_for("kube-router's chain for each policy", lambda: policy_chains(network, engine) == policies, timeout=60)
@@ -336,9 +283,7 @@ def test_attack_corpus_on_packets(name, network, executor_dind, tmp_path: Path) 
         assert engine.alive(), engine.log()[-3000:]
     finally:
         engine.stop()
-    audit = audit_says_open([*objects, *cluster_objects(pods)])
-    table_rows = [{**v, "policy": OPEN if audit[v["to"]] else BLOCKED, "why": f"{klass} ({name})"} for v in verdicts]
-    report(f"corpus on packets: {name}; policy column = the audit's verdict", table_rows)
+    table_rows = with_audit(name, klass, objects, pods, verdicts)
     disagree = mismatches(table_rows, None)
     if name in STRICTER_THAN_ENGINE:
         looser = [row for row in table_rows if row["policy"] == BLOCKED and row["verdict"] != BLOCKED]
@@ -348,6 +293,66 @@ def test_attack_corpus_on_packets(name, network, executor_dind, tmp_path: Path) 
         assert disagree == []
     opened = any(v["verdict"] == OPEN for v in verdicts)
     assert opened is (name not in OPENS_NOTHING), OPENS_NOTHING.get(
+        name, "a mutation that opens nothing proves nothing"
+    )
+
+
+# --- AdminNetworkPolicy on packets: the reference engine (kube-network-policies; kube-router does not enforce the
+# admin policies) over the same API server, with the CRDs of the network-policy-api version it is built against.
+# anp-allow-10-on-ssh opens TCP 22 only, which these probes (80, 8080) do not try: the oracle test judges it.
+ADMIN_ON_PACKETS = [name for name in ADMIN_CORPUS if name != "anp-allow-10-on-ssh"]
+# Admin mutations that open none of the three destinations on packets (what they open, no probe here tries).
+ADMIN_OPENS_NOTHING = {
+    "anp-deny-before-allow": "the Allow opens 169.254.0.0/16 but the Deny before it keeps the metadata address shut",
+    "anp-pass-before-allow": "the Allow opens 169.254.0.0/16 but the Pass before it hands the metadata address to the "
+    "NetworkPolicies, which keep it shut",
+    "banp-allow-everything": "the executor pods are isolated by NetworkPolicies, so the baseline is never consulted",
+}
+
+
+@pytest.fixture(scope="module")
+def admin_api(network: ClusterNetwork) -> Path:
+    """The AdminNetworkPolicy and BaselineAdminNetworkPolicy CRDs, served and established."""
+    built("kube-network-policies")  # its build writes the CRDs beside .tools/bin
+    crds = TOOLS.parent / "anp-crds.yaml"
+    network.kubectl_ok("apply", "--server-side", "-f", str(crds))
+    network.kubectl_ok("wait", "--for=condition=Established", "--timeout=60s",
+                       "crd/adminnetworkpolicies.policy.networking.k8s.io",
+                       "crd/baselineadminnetworkpolicies.policy.networking.k8s.io")  # fmt: skip
+    return crds
+
+
+@pytest.mark.parametrize("name", ADMIN_ON_PACKETS)
+def test_admin_corpus_on_packets(name, network, admin_api, executor_dind, tmp_path: Path) -> None:
+    klass, mutate = ADMIN_CORPUS[name]
+    applied = in_cluster(network, name, klass, mutate(render(executor_dind, spec_of("strict"), tmp_path, "strict")))
+    if applied is None:
+        return
+    objects, pods = applied
+    rows = corpus_rows(pods, klass)
+    engine = ReferenceEngine(network).start()
+    try:
+        # Its ruleset: the table that queues new connections to it, then its first verdict on a probe that must
+        # pass whatever the policies say (the executor's DNS), so the queue has a reader before the probes.
+        wait_for("the reference engine's queueing table", lambda: engine.queues() or not engine.alive(), timeout=60)
+        assert engine.queues(), f"{engine.ruleset()}\n{engine.log()[-3000:]}"
+        dns = [
+            {**case("executor", "kube-dns", pods["kube-dns"].ip, 53, "tcp", OPEN, "DNS"), "source": rows[0]["source"]}
+        ]
+        wait_for("the reference engine's first verdict", lambda: network.probe(dns)[0]["verdict"] == OPEN, timeout=60)
+        verdicts = network.probe(rows)
+        assert engine.alive(), engine.log()[-3000:]
+    finally:
+        engine.stop()
+    assert engine.ruleset() == ""
+    table_rows = with_audit(name, klass, objects, pods, verdicts)
+    looser = [row for row in table_rows if row["policy"] == BLOCKED and row["verdict"] != BLOCKED]
+    assert looser == []
+    if mismatches(table_rows, None):
+        assert name in STRICTER_THAN_REFERENCE, "the audit is stricter here: list the mutation with the reason"
+        print(f"\n== admin corpus on packets: {name}: the audit is stricter: {STRICTER_THAN_REFERENCE[name]}")
+    opened = any(v["verdict"] == OPEN for v in verdicts)
+    assert opened is (name not in ADMIN_OPENS_NOTHING), ADMIN_OPENS_NOTHING.get(
         name, "a mutation that opens nothing proves nothing"
     )
 

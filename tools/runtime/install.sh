@@ -18,10 +18,10 @@ cd "$(dirname "$0")/../.."
 TOOLS="$PWD/.tools"
 BIN="$TOOLS/bin"
 STATUS="$TOOLS/status"
-MODULES="kube moby kwok registry runsc kube-router"
+MODULES="kube moby kwok registry runsc kube-router kube-network-policies"
 mode="${1:-all}"
 mkdir -p "$BIN" "$TOOLS/stamps" "$TOOLS/logs" "$STATUS"
-PACKAGES="docker.io busybox-static docker-registry etcd-server iproute2 iptables ipset util-linux openssl"
+PACKAGES="docker.io busybox-static docker-registry etcd-server iproute2 iptables ipset nftables patch util-linux openssl"
 
 # not_built REASON: every module's status says why nothing was built.
 not_built() {
@@ -88,6 +88,41 @@ kwok_stages() {
 
 done_ok() { echo ok >"$STATUS/$1"; }
 
+# The reference engine, kube-network-policies (pinned in tools/runtime/kube-network-policies): its command is a
+# main package, so it is built from a staged copy of the module's source with the patches beside go.mod applied
+# (kernel compatibility, a --kubeconfig flag). The AdminNetworkPolicy CRDs of the network-policy-api version it
+# requires go to .tools/anp-crds.yaml. Skipped like build() when nothing changed.
+build_patched_knp() {
+  local name=kube-network-policies dir=tools/runtime/kube-network-policies
+  local stage stamp src api started=$SECONDS
+  stamp="$(cat "$dir/go.mod" "$dir/go.sum" "$dir"/*.patch | sha256sum | cut -d' ' -f1) $(go version) $BUILD_FLAGS"
+  stamp="$stamp crds=experimental"  # the channel with `networks` peers (standard v0.1.6 lacks them)
+  if [ -x "$BIN/$name" ] && [ -s "$TOOLS/anp-crds.yaml" ] && [ "$(cat "$TOOLS/stamps/$name" 2>/dev/null)" = "$stamp" ]; then
+    return 0
+  fi
+  # A scratch copy of its own (not .tools/stage, which the end of every install.sh run removes).
+  stage="$(mktemp -d)/$name"
+  if ! {
+    src="$(cd "$dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/kube-network-policies)" &&
+      cp -r "$src" "$stage" && chmod -R u+w "$stage" &&
+      cat "$dir"/*.patch | patch -s -d "$stage" -p1 &&
+      (cd "$stage" && nice -n 9 go build $BUILD_FLAGS -ldflags "-s -w" -o "$stage/$name" ./cmd) &&
+      api="$(cd "$stage" && go list -m -f '{{.Dir}}' sigs.k8s.io/network-policy-api)" &&
+      for crd in adminnetworkpolicies baselineadminnetworkpolicies; do
+        echo '---'; cat "$api/config/crd/experimental/policy.networking.k8s.io_$crd.yaml"
+      done >"$TOOLS/anp-crds.yaml"
+  } >"$TOOLS/logs/$name.log" 2>&1; then
+    echo "test-runtime: building $name failed:"; tail -30 "$TOOLS/logs/$name.log"
+    echo "building $dir failed: $(tail -1 "$TOOLS/logs/$name.log")" >"$STATUS/$name"
+    rm -rf "$(dirname "$stage")"
+    return 1
+  fi
+  mv -f "$stage/$name" "$BIN/$name"
+  rm -rf "$(dirname "$stage")"
+  echo "$stamp" >"$TOOLS/stamps/$name"
+  echo "test-runtime: built $name from $dir (patched) in $((SECONDS - started)) s"
+}
+
 # The control plane first: its tests are the longest (~6 min) and need kube and kwok, so those two build ahead
 # of the others (which take what CPU is left, niceness +9) and the control plane's tests run while they finish.
 pids=()
@@ -111,6 +146,8 @@ pids+=($!)
   -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v2.1.0" \
   github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
   && done_ok kube-router) &
+pids+=($!)
+(build_patched_knp && done_ok kube-network-policies) &
 pids+=($!)
 failed=0
 for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
