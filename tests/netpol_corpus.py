@@ -188,7 +188,5 @@ STRICTER_THAN_REFERENCE = {
     "the metadata address (no pod) opens",
     "anp-named-port-to-networks": "an AdminNetworkPolicy namedPort toward networks: as above (the engine matches a "
     "namedPort only on a destination pod)",
-    "anp-deny-under-allow-all": "AdminNetworkPolicy Deny is not credited by the audit (it errs toward reach)",
-    "anp-deny-before-allow": "AdminNetworkPolicy Deny at a higher priority than an Allow is not credited by the audit",
     "anp-pass-before-allow": "AdminNetworkPolicy Pass at a higher priority than an Allow is not credited by the audit",
 }
