@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-from executor_dind.autoscaling import scaled_object
 from executor_dind.deployment import executor_deployment
 from executor_dind.naming import (
     DOCKER_CONFIG,
@@ -90,6 +89,8 @@ def build(spec: Spec, context: Context) -> list[dict[str, Any]]:
     for queue in spec.queues:
         objects.append(executor_deployment(spec, queue, context, text))
         if queue.autoscaling is not None:
+            from executor_dind.autoscaling import scaled_object  # imported only for a queue that autoscales
+
             objects.append(scaled_object(queue, context))
     if spec.private_registry.enabled:
         objects.extend(registry_objects(spec, context))
