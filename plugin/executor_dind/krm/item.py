@@ -29,7 +29,7 @@ class Item:
     (a format and the item's index, formatted only when an error needs it).
     """
 
-    __slots__ = ("_obj", "_where", "node", "text")
+    __slots__ = ("_kind", "_obj", "_where", "node", "text")
 
     def __init__(
         self,
@@ -42,6 +42,7 @@ class Item:
         self.node = node
         self._obj = _obj
         self._where = where
+        self._kind: str | None = None
 
     @property
     def where(self) -> str:
@@ -79,7 +80,10 @@ class Item:
 
     @property
     def kind(self) -> str:
-        return self._field("kind")
+        # Kept once read: the readers ask every item its kind again and again (the self-audit ~600 times a run).
+        if self._kind is None:
+            self._kind = self._field("kind")
+        return self._kind
 
     @property
     def name(self) -> str:
