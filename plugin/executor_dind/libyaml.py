@@ -1,11 +1,16 @@
-"""PyYAML, imported for its libyaml (C) loader and dumper, without paying for its pure-Python reader.
+"""PyYAML, imported for its libyaml (C) loader and dumper, and json for its C scanner and encoder, each without
+compiling at import the patterns only their pure-Python code uses.
 
-`import yaml` compiles, at import, the pure-Python Reader's NON_PRINTABLE pattern: a character class over most of
-Unicode. The C loader never uses it (libyaml checks characters itself). So the first import goes through here and
-that one pattern is compiled on its first use instead: the Python loaders (`yaml.safe_load`, used off the hot
-path) still reject non-printable characters exactly as PyYAML does. Measured again with callgrind (Python 3.11.7,
-PyYAML 6.0.4): the function over the upstream base ResourceList runs 537 M instructions with this, 597 M without
-(the compile is 11% of the whole process); a lone compile of the pattern takes ~60 M instructions."""
+`re.compile` is pure Python, and both libraries compile their patterns when imported. PyYAML compiles the Python
+reader's NON_PRINTABLE (a character class over most of Unicode; the C loader never uses it: libyaml checks
+characters itself), the constructor's timestamp pattern (used only when a timestamp is built) and its implicit
+resolvers' (each used only once a plain scalar starting with one of its characters is resolved; merge keys and
+the `=` and `!&*` ones hardly ever). json compiles its pure-Python scanner's number pattern and its pure-Python
+encoder's escapes, which _json's C code replaces. So the first import of each goes through here and every pattern
+it compiles is compiled on its first use instead: the pure-Python paths (`yaml.safe_load`, used off the hot path)
+still reject and escape exactly as they do. Measured with callgrind (Python 3.11.7, PyYAML 6.0.4): NON_PRINTABLE
+alone is ~60 M instructions, 11% of a KRM run over the upstream base; the patterns a run never uses besides it
+are ~5 M more (of ~260 M)."""
 
 from __future__ import annotations
 
@@ -14,36 +19,43 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import ModuleType
     from typing import Any
+
+_compile_now = re.compile
 
 
 class _CompiledOnFirstUse:
-    """Stands for `re.compile(pattern)` until an attribute of the compiled pattern is asked for."""
+    """Stands for `re.compile(pattern, flags)` until an attribute of the compiled pattern is asked for; that
+    attribute is then kept on the stand-in, so a pattern in use costs no more than the compiled one."""
 
-    def __init__(self, pattern: str) -> None:
-        self._pattern = pattern
+    def __init__(self, pattern: str | bytes, flags: int) -> None:
+        self._pattern, self._flags = pattern, flags
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(re.compile(self._pattern), name)
+        value = getattr(_compile_now(self._pattern, self._flags), name)
+        setattr(self, name, value)
+        return value
 
 
-def _import_yaml() -> Any:
-    if "yaml" in sys.modules:
-        return sys.modules["yaml"]
-    compile_now = re.compile
-
-    def compile_printable_check_later(pattern: Any, flags: int = 0) -> Any:
-        if flags == 0 and isinstance(pattern, str) and pattern.startswith("[^\x09\x0a\x0d\x20-\x7e"):
-            return _CompiledOnFirstUse(pattern)
-        return compile_now(pattern, flags)
-
-    re.compile = compile_printable_check_later
-    try:
-        import yaml
-    finally:
-        re.compile = compile_now
-    return yaml
+def _compile_later(pattern: Any, flags: int = 0) -> Any:
+    if isinstance(pattern, (str, bytes)):
+        return _CompiledOnFirstUse(pattern, flags)
+    return _compile_now(pattern, flags)
 
 
-yaml = _import_yaml()
+def _imported_lean(name: str) -> ModuleType:
+    """`import name`, the patterns its import compiles compiled on first use; a module already imported as it is."""
+    if name not in sys.modules:
+        re.compile = _compile_later
+        try:
+            __import__(name)
+        finally:
+            re.compile = _compile_now
+    return sys.modules[name]
+
+
+yaml = _imported_lean("yaml")
+# Every hot path that reads YAML also writes or reads JSON (daemon.json, the audit's reading of it) after this.
+_imported_lean("json")
 MappingNode, Node, ScalarNode, SequenceNode = yaml.MappingNode, yaml.Node, yaml.ScalarNode, yaml.SequenceNode

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-from executor_dind.autoscaling import scaled_object
 from executor_dind.deployment import BRIDGE_MTU_OPTION, executor_deployment
 from executor_dind.naming import (
     DOCKER_CONFIG,
@@ -23,7 +22,6 @@ from executor_dind.naming import (
 )
 from executor_dind.records import thaw
 from executor_dind.registry import registry_objects
-from executor_dind.scaledjob import scaled_job
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -102,10 +100,14 @@ def build(spec: Spec, context: Context) -> list[dict[str, Any]]:
     objects = [service_account(context), docker_config_map(context, text), metrics_service(context)]
     for queue in spec.queues:
         if queue.isolation == "job":
+            from executor_dind.scaledjob import scaled_job  # imported only for a queue of one pod per job
+
             objects.append(scaled_job(spec, queue, context, text))
             continue
         objects.append(executor_deployment(spec, queue, context, text))
         if queue.autoscaling is not None:
+            from executor_dind.autoscaling import scaled_object  # imported only for a queue that autoscales
+
             objects.append(scaled_object(queue, context))
     if spec.private_registry.enabled:
         objects.extend(registry_objects(spec, context))

@@ -191,10 +191,11 @@ def test_init_overlay_builds_and_passes_the_audit(executor_dind, checkout, kusto
 
 
 def _imported(executor_dind: str, argv: list[str], stdin: str = "") -> set[str]:
-    """Modules a real process imports (python -X importtime), for the lazy-import contract of the hot paths."""
+    """Modules the console script imports (python -X importtime), for the lazy-import contract of the hot paths
+    (the script itself, not `-m`, whose runpy imports importlib)."""
     import sys
 
-    result = run([sys.executable, "-X", "importtime", "-m", "executor_dind", *argv], input=stdin)
+    result = run([sys.executable, "-X", "importtime", executor_dind, *argv], input=stdin)
     return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
 
 
@@ -209,17 +210,50 @@ def test_the_krm_path_imports_only_what_it_uses(executor_dind, frontend):
         ("- " if i == 0 else "  ") + line for i, line in enumerate(frontend.read_text().splitlines(True))
     )
     modules = _imported(executor_dind, [], resource_list)
-    assert "executor_dind.function" in modules
+    assert {"executor_dind.function", "executor_dind.audit", "json"} <= modules
     # Each of these costs milliseconds of a ~45 ms budget (see docs/evidence-performance.md); typing alone is ~6 ms.
     unwanted = {"argparse", "dataclasses", "hashlib", "pathlib", "difflib", "ipaddress", "typing", "urllib.parse"}
-    assert not (unwanted | {"ruamel.yaml"}) & modules
+    assert not (unwanted | {"ruamel.yaml"} | ONLY_WHEN_NEEDED) & modules
+
+
+# Imported only by a run that needs them: importlib (and its warnings) by none of the commands, the daemon.json
+# key table by a config that sets keys, KEDA's ScaledObject by a queue that autoscales, its ScaledJob by a queue of one
+# pod per job.
+ONLY_WHEN_NEEDED = {
+    "importlib",
+    "warnings",
+    "executor_dind.daemon_keys",
+    "executor_dind.autoscaling",
+    "executor_dind.scaledjob",
+}
+
+
+def test_the_modules_left_out_are_imported_when_a_run_needs_them(executor_dind, frontend, tmp_path):
+    """Positive control for ONLY_WHEN_NEEDED: a config that sets daemon.json keys, autoscales a queue and runs one
+    pod per job for another loads the three."""
+    import sys
+
+    needing = tmp_path / "needing.yaml"
+    needing.write_text(
+        CONFIG.format(profile="baseline")
+        + "  docker: {daemonConfig: {debug: true}}\n"
+        + "  queues:\n"
+        + "    - {name: batches, autoscaling: {maxReplicas: 3, prometheus: 'http://prometheus.monitoring:9090'}}\n"
+        + "    - {name: codeintel, isolation: job, autoscaling: {maxReplicas: 3, prometheus: 'http://prometheus.monitoring:9090'}}\n"
+    )
+    result = run([sys.executable, "-X", "importtime", executor_dind, "render", "--config", str(needing), str(frontend)])
+    assert result.returncode == 0, result.stderr
+    assert "kind: ScaledObject" in result.stdout and "kind: ScaledJob" in result.stdout
+    assert '"debug": true' in result.stdout
+    modules = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert {"executor_dind.daemon_keys", "executor_dind.autoscaling", "executor_dind.scaledjob"} <= modules
 
 
 def test_render_imports_neither_argparse_nor_pathlib_nor_what_they_would_pull_in(executor_dind, config, frontend):
     modules = _imported(executor_dind, ["render", "--config", str(config()), str(frontend)])
     assert "executor_dind.function" in modules
     unwanted = {"argparse", "gettext", "shutil", "bz2", "lzma", "pathlib", "urllib.parse", "ipaddress", "typing"}
-    assert not (unwanted | {"ruamel.yaml"}) & modules
+    assert not (unwanted | {"ruamel.yaml"} | ONLY_WHEN_NEEDED) & modules
 
 
 def test_other_render_forms_go_through_argparse_without_shutil(executor_dind, config, frontend):

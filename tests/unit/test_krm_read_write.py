@@ -596,7 +596,7 @@ def test_an_integer_of_more_than_64_digits_says_its_length_and_is_written_out_as
 
 
 def test_an_item_too_deep_to_dump_is_an_input_error():
-    [item] = read_stream("kind: A\nx: " + "[" * 400 + "]" * 400 + "\n")
+    [item] = read_stream("kind: A\nx: " + "[" * 700 + "]" * 700 + "\n")
     item.text = None
     with pytest.raises(InputError, match=r"^stdin: document 1 \(A/\(no name\)\): nested too deeply to write out$"):
         write_stream([item])

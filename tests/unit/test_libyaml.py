@@ -38,3 +38,56 @@ def test_an_already_imported_yaml_is_used_as_it_is():
     probe = "import yaml, executor_dind.libyaml as ours; print(ours.yaml is yaml, yaml.reader.Reader.NON_PRINTABLE)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.startswith("True re.compile(")
+
+
+# What a KRM run never uses: PyYAML's constructor timestamp and its merge, `=` and `!&*` resolvers; json's
+# pure-Python number scanner and escapes (_json's C code does their work).
+UNUSED = {
+    "yaml.constructor.SafeConstructor.timestamp_regexp": "yaml.constructor.SafeConstructor.timestamp_regexp",
+    "merge resolver": "yaml.resolver.Resolver.yaml_implicit_resolvers['<'][0][1]",
+    "value resolver": "yaml.resolver.Resolver.yaml_implicit_resolvers['='][0][1]",
+    "yaml resolver": "yaml.resolver.Resolver.yaml_implicit_resolvers['!'][0][1]",
+    "json.scanner.NUMBER_RE": "json.scanner.NUMBER_RE",
+    "json.encoder.ESCAPE": "json.encoder.ESCAPE",
+    "json.encoder.ESCAPE_ASCII": "json.encoder.ESCAPE_ASCII",
+    "json.encoder.HAS_UTF8": "json.encoder.HAS_UTF8",
+}
+RUN = """
+import executor_dind.libyaml
+import json
+import yaml
+from executor_dind.process import process
+
+processed = process(b"apiVersion: config.kubernetes.io/v1\\nkind: ResourceList\\nitems: []\\n")
+print(processed.code, processed.output.count(b"kind: Deployment"))
+for name, pattern in (({unused})).items():
+    print(name, type(pattern).__name__, sorted(vars(pattern)))
+bool_resolver = yaml.resolver.Resolver.yaml_implicit_resolvers["t"][0][1]
+print("bool resolver", type(bool_resolver).__name__, sorted(vars(bool_resolver)))
+# Used now, each is the pattern PyYAML and json compile.
+print(yaml.safe_load("d: 2001-12-14\\nm: {{<<: {{a: 1}}}}"))
+print(json.encoder.py_encode_basestring_ascii('\\u00e9"\\n'), json.encoder.py_encode_basestring('\\u00e9"\\n'))
+print(json.scanner.py_make_scanner(json.JSONDecoder())("-12.5e3", 0))
+print(type(json.scanner.NUMBER_RE).__name__, sorted(vars(json.scanner.NUMBER_RE)))
+"""
+
+
+def test_a_krm_run_compiles_none_of_the_patterns_it_never_uses_and_they_work_when_used():
+    unused = "{" + ", ".join(f"{name!r}: {path}" for name, path in UNUSED.items()) + "}"
+    probe = subprocess.run(
+        [sys.executable, "-c", RUN.format(unused=unused)], capture_output=True, text=True, check=True
+    )
+    lines = probe.stdout.splitlines()
+    assert lines[0] == "0 1"  # the function ran: one executor Deployment
+    assert lines[1 : 1 + len(UNUSED)] == [f"{name} _CompiledOnFirstUse ['_flags', '_pattern']" for name in UNUSED]
+    # Positive control: a pattern the run did use was compiled, and its method kept on the stand-in.
+    assert lines[1 + len(UNUSED)] == "bool resolver _CompiledOnFirstUse ['_flags', '_pattern', 'match']"
+    import json
+
+    text = 'é"\n'
+    assert lines[2 + len(UNUSED) :] == [
+        str(yaml.safe_load("d: 2001-12-14\nm: {<<: {a: 1}}")),
+        f"{json.encoder.c_encode_basestring_ascii(text)} {json.encoder.c_encode_basestring(text)}",
+        "(-12500.0, 7)",
+        "_CompiledOnFirstUse ['_flags', '_pattern', 'match']",
+    ]

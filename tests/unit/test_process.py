@@ -81,7 +81,7 @@ def test_an_unknown_mode_is_a_programming_error():
 
 
 def test_stream_mode_an_item_that_cannot_be_written_out_is_one_line_and_no_output():
-    deep = "apiVersion: v1\nkind: List\nitems:\n- {kind: A, x: " + "[" * 400 + "]" * 400 + "}\n"
+    deep = "apiVersion: v1\nkind: List\nitems:\n- {kind: A, x: " + "[" * 700 + "]" * 700 + "}\n"
     stream = (dump(frontend_service()) + "---\n" + dump(secret()) + "---\n" + deep).encode()
     processed = process(stream, "stream", config())
     message = "stdin: document 3 (List) items[0] (A/(no name)): nested too deeply to write out"

@@ -276,19 +276,20 @@ def validate(spec: Spec, path: str) -> list[tuple[str, str]]:
                 "is required with storage.type: ephemeral (each pod gets a volume of that size: it costs money)",
             )
         )
-    from executor_dind.daemon_keys import DAEMON_KEYS, value_problem
+    if spec.docker.daemon_config:  # the key table is imported only for a config that sets keys
+        from executor_dind.daemon_keys import DAEMON_KEYS, value_problem
 
-    for key, value in spec.docker.daemon_config.items():
-        if key not in DAEMON_KEYS:
-            problems.append(
-                (
-                    f"{path}.docker.daemonConfig.{key}",
-                    "is not a daemon.json key dockerd reads (it would be ignored, or refused at start)"
-                    + nearest(str(key), sorted(DAEMON_KEYS)),
+        for key, value in spec.docker.daemon_config.items():
+            if key not in DAEMON_KEYS:
+                problems.append(
+                    (
+                        f"{path}.docker.daemonConfig.{key}",
+                        "is not a daemon.json key dockerd reads (it would be ignored, or refused at start)"
+                        + nearest(str(key), sorted(DAEMON_KEYS)),
+                    )
                 )
-            )
-        elif message := value_problem(key, value):
-            problems.append((f"{path}.docker.daemonConfig.{key}", message))
+            elif message := value_problem(key, value):
+                problems.append((f"{path}.docker.daemonConfig.{key}", message))
     if "hosts" in spec.docker.daemon_config:
         problems.append(
             (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from executor_dind.krm.nodes import STR, HugeInt, SafeTags
-from executor_dind.libyaml import yaml
+from executor_dind.krm.nodes import MAP, SEQ, STR, HugeInt, SafeTags
+from executor_dind.libyaml import MappingNode, Node, ScalarNode, SequenceNode, yaml
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -13,6 +13,22 @@ if TYPE_CHECKING:
 class Dumper(SafeTags, yaml.CSafeDumper):
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+    def represent_data(self, data: Any) -> Node:
+        """The nodes PyYAML's representers make of plain dicts, lists and strings in block style, without their
+        per-node dispatch (alias bookkeeping, a lookup along the type's MRO): half the time of dumping the objects
+        the function makes. Anything else, or another flow style, goes to PyYAML's."""
+        kind = type(data)
+        if kind is str:
+            return ScalarNode(STR, data, style="|" if "\n" in data else self.default_style)
+        if self.default_flow_style is False:
+            represent = self.represent_data
+            if kind is dict:
+                pairs = [(represent(key), represent(value)) for key, value in data.items()]
+                return MappingNode(MAP, pairs, flow_style=False)
+            if kind is list:
+                return SequenceNode(SEQ, [represent(entry) for entry in data], flow_style=False)
+        return super().represent_data(data)
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

@@ -30,7 +30,7 @@ class Item:
     document starts at when it was read without keeping its nodes.
     """
 
-    __slots__ = ("_obj", "_where", "line", "node", "text")
+    __slots__ = ("_identity", "_obj", "_where", "line", "node", "text")
 
     def __init__(
         self,
@@ -45,6 +45,7 @@ class Item:
         self._obj = _obj
         self._where = where
         self.line = line
+        self._identity: tuple[str, str, str, str] | None = None
 
     @property
     def where(self) -> str:
@@ -76,21 +77,32 @@ class Item:
     def is_mapping(self) -> bool:
         return isinstance(self.node, MappingNode) if self.node is not None else isinstance(self._obj, dict)
 
+    def _identify(self) -> tuple[str, str, str, str]:
+        """apiVersion, kind, namespace and name, kept once read: the readers ask every item for them again and
+        again (its kind alone ~1,000 times in a KRM run over the upstream base, ~600 of them the self-audit's)."""
+        self._identity = (
+            self._field("apiVersion"),
+            self._field("kind"),
+            self._field("metadata", "namespace"),
+            self._field("metadata", "name"),
+        )
+        return self._identity
+
     @property
     def api_version(self) -> str:
-        return self._field("apiVersion")
+        return (self._identity or self._identify())[0]
 
     @property
     def kind(self) -> str:
-        return self._field("kind")
-
-    @property
-    def name(self) -> str:
-        return self._field("metadata", "name")
+        return (self._identity or self._identify())[1]
 
     @property
     def namespace(self) -> str:
-        return self._field("metadata", "namespace")
+        return (self._identity or self._identify())[2]
+
+    @property
+    def name(self) -> str:
+        return (self._identity or self._identify())[3]
 
     def annotation(self, key: str) -> str:
         return self._field("metadata", "annotations", key)
