@@ -37,7 +37,7 @@ def doc_block(phrase: str) -> str:
 
 
 # The page's config is the one these tests run with: the strict profile, one autoscaled queue, a namespace of its own.
-SPEC = yaml.safe_load(doc_block("reads this config"))["spec"]
+SPEC = yaml.safe_load(doc_block("used by tests: doctor config"))["spec"]
 NODES = {"pool-1": (True, True), "pool-2": (True, True), "general-1": (False, False)}  # name: (tainted, labelled)
 ENFORCEMENT_NOTE = (
     "note  NetworkPolicies: whether the cluster's network plugin enforces them (egress included) cannot be read "
@@ -147,7 +147,7 @@ def test_a_prepared_cluster_passes(cluster) -> None:
     print(done.stdout)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines() == [*PASSING, SUMMARY_PASSING]
-    assert done.stdout == doc_block("(passing)")
+    assert done.stdout == doc_block("used by tests: doctor passing")
 
 
 def test_without_kedas_crds(cluster) -> None:
@@ -368,4 +368,4 @@ def test_the_pages_failing_run(cluster) -> None:
         f"`executor-dind init` wrote (in executor-password.txt); fix: kubectl -n {NS} delete secret executor-secret "
         f"&& {CREATE}",
     ]
-    assert done.stdout == doc_block("(failing)")
+    assert done.stdout == doc_block("used by tests: doctor failing")

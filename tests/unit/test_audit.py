@@ -790,3 +790,28 @@ def test_exd015_fails_when_keda_asks_another_address(address):
         "prometheus.ns-sourcegraph.svc.cluster.local:30090: KEDA would scale on errors; point serverAddress there "
         "(with the plain autoscaling component, the replacement in docs/autoscaling.md) (prometheus-elsewhere)",
     )
+
+
+def test_prometheus_anywhere_is_expected_when_the_frontend_service_has_no_namespace():
+    """A frontend Service without a namespace lands wherever it is applied, so the render lets Prometheus pods in
+    from every namespace (`namespaceSelector: {}`), and the audit expects them there: the render passes its own
+    audit. The control: with the frontend in `sg`, the same policy opened to every namespace lets in Prometheus
+    pods of namespaces the input does not show, and EXD306 names them."""
+    strict_anywhere = render(
+        frontend_service(None),
+        secret(namespace="executors"),
+        namespace="executors",
+        frontend={"url": "http://sourcegraph-frontend.sg.svc.cluster.local:30080"},
+        hardening={"profile": "strict"},
+    )
+    policy = find(strict_anywhere, "NetworkPolicy", "executor-dind-executors")
+    assert policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"] == {}
+    assert findings(strict_anywhere, "EXD306") == []
+
+    def every_namespace(obj: dict[str, Any]) -> None:
+        obj["spec"]["ingress"][0]["from"][0]["namespaceSelector"] = {}
+
+    opened = changed(strict(), "NetworkPolicy", "executor-dind-executors", every_namespace)
+    assert findings(opened, "EXD306") == [
+        ("EXD306", "Deployment/executors/executor-all", "spec.template.metadata.labels")
+    ]

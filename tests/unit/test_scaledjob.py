@@ -303,7 +303,7 @@ def test_the_docs_blocks_are_the_render():
     page = (Path(__file__).resolve().parents[2] / "docs" / "isolation.md").read_text()
 
     def block(marker: str) -> str:
-        return page.split(f"<!-- used by tests: {marker} -->\n```yaml\n")[1].split("```")[0]
+        return page.split(f"<!-- {marker} -->\n```yaml\n")[1].split("```")[0]
 
     prometheus = {
         "apiVersion": "v1",
@@ -312,9 +312,10 @@ def test_the_docs_blocks_are_the_render():
         "spec": {"ports": [{"name": "http", "port": 30090}]},
     }
     outcome = function.run(
-        items(frontend_service("sourcegraph"), secret(), prometheus), yaml.safe_load(block("isolation config"))
+        items(frontend_service("sourcegraph"), secret(), prometheus),
+        yaml.safe_load(block("used by tests: isolation config")),
     )
     assert not outcome.failed, [r.line() for r in outcome.results]
     rendered = find(outcome.items, "ScaledJob", "executor-batches")["spec"]
     assert rendered["jobTargetRef"].pop("template")["spec"]["restartPolicy"] == "Never"
-    assert yaml.safe_load(block("isolation ScaledJob")) == rendered
+    assert yaml.safe_load(block("used by tests: isolation ScaledJob")) == rendered

@@ -197,7 +197,8 @@ def _frontend_service(scope: Scope) -> tuple[str | None, dict[str, str], Any]:
     ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)] if isinstance(spec.get("ports"), list) else []
     chosen = next((p for p in ports if p.get("name") == "http"), ports[0] if ports else {})
     target = chosen.get("targetPort", chosen.get("port", "http"))
-    return service.namespace, {str(k): str(v) for k, v in selector.items()}, target
+    # A Service without a namespace lands wherever it is applied: its pods may be in any namespace.
+    return service.namespace or None, {str(k): str(v) for k, v in selector.items()}, target
 
 
 def _pod_port(pod: Any, port: Any) -> Any:
