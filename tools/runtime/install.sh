@@ -103,7 +103,9 @@ build_patched_knp() {
   # A scratch copy of its own (not .tools/stage, which the end of every install.sh run removes).
   stage="$(mktemp -d)/$name"
   if ! {
-    src="$(cd "$dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/kube-network-policies)" &&
+    (cd "$dir" && go mod download sigs.k8s.io/kube-network-policies) &&  # go list -m names no Dir before it is
+    src="$(cd "$dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/kube-network-policies)" &&  # in the module cache
+      [ -n "$src" ] &&
       cp -r "$src" "$stage" && chmod -R u+w "$stage" &&
       cat "$dir"/*.patch | patch -s -d "$stage" -p1 &&
       (cd "$stage" && nice -n 9 go build $BUILD_FLAGS -ldflags "-s -w" -o "$stage/$name" ./cmd) &&
