@@ -56,7 +56,10 @@ def audit(
         Result(f"out of the audit's scope by the auditor's config: {kind} ({reason})", "info")
         for kind, reason in allowances.out_of_scope
     ]
-    roles = [(item, _role_in(scope, item)) for item in (items if targets is None else targets)]
+    if targets is None:
+        roles = [(item, _role_in(scope, item)) for item in items]
+    else:  # the self-audit's few targets: asking each is cheaper than finding every workload of the input
+        roles = [(item, _role(item)) for item in targets]
     workloads = [(item, executor) for item, executor in roles if executor is not None]
     for item, executor in workloads:
         for rule in RULES.values():
