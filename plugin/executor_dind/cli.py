@@ -254,7 +254,7 @@ class _RenderArgs:
 
 def _plain_render(argv: list[str]) -> _RenderArgs | None:
     """`render --config CFG [PATH ...]` read without argparse, which with gettext costs render ~4 ms of its
-    ~45 (README, Performance); None for any other shape (options, `--`, help, errors): argparse reads those."""
+    ~45 (docs/evidence-performance.md); None for any other shape (options, `--`, help, errors): argparse reads those."""
     if argv[:2] != ["render", "--config"] or len(argv) < 3 or argv[2].startswith("-"):
         return None
     paths = argv[3:]
@@ -316,8 +316,8 @@ def _run(argv: list[str]) -> int:
 
 def _exit_now(code: int) -> None:
     """End the process without the interpreter's teardown, which frees every object of the composed input one
-    by one: ~10 ms of a KRM run over the upstream base (README, Performance). Every file we write is closed by
-    then; only the standard streams are left to flush, and a failed flush is a failed run."""
+    by one: ~10 ms of a KRM run over the upstream base (docs/evidence-performance.md). Every file we write is
+    closed by then; only the standard streams are left to flush, and a failed flush is a failed run."""
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -33,7 +33,7 @@ SPEC_CHANGES = {
     "podSecurity": {"namespace": "placeholder", "frontend__url": "http://sourcegraph-frontend:30080"},
 }
 # The autoscaling component's Prometheus: KEDA needs its FQDN, and a component knows no namespace.
-# deploy-sourcegraph-k8s instances use `sourcegraph`; an overlay elsewhere patches serverAddress (README).
+# deploy-sourcegraph-k8s instances use `sourcegraph`; an overlay elsewhere patches serverAddress (docs/autoscaling.md).
 COMPONENT_PROMETHEUS = "http://prometheus.sourcegraph.svc.cluster.local:30090"
 COMPONENT_MAX_REPLICAS = 10
 

@@ -6,7 +6,7 @@ snake_case in Python and camelCase on the wire.
 
 A Record is an immutable tuple with named fields, like a NamedTuple, built without `typing`: importing `typing`
 and building ~30 `typing.NamedTuple` classes cost ~10 ms per process, an eighth of the YAML floor the function is
-held to (README, Performance), and `dataclasses` more. The annotations stay strings (`from __future__ import
+held to (docs/evidence-performance.md), and `dataclasses` more. The annotations stay strings (`from __future__ import
 annotations`) until the parser or the schema needs a record's types; then they are evaluated once, with the
 module's own names and this module's stand-ins for `Annotated`, `Literal` and `Any` (type checkers see typing's).
 Parsed maps are read-only (MappingProxyType) and lists tuples, all the way down, so a parsed spec is frozen;

@@ -137,8 +137,9 @@ class Scope:
 
 
 class Rule(Record):
-    """An audit rule: a stable ID, a slug for people, a severity, the one-line summary README's table shows, and
-    a check over one workload. Rules check executor workloads; `any_workload` rules also check their registries."""
+    """An audit rule: a stable ID, a slug for people, a severity, the one-line summary docs/reference/rules.md
+    shows, and a check over one workload. Rules check executor workloads; `any_workload` rules also check their
+    registries."""
 
     id: str
     slug: str

@@ -1,4 +1,4 @@
-"""Baseline: the protections every render carries, whatever the profile (README.md, Hardening).
+"""Baseline: the protections every render carries, whatever the profile (docs/hardening.md).
 
 Its apply builds the executor objects (model.py); its check asks of the input what those objects need (a
 frontend URL, the password Secret beside the executors, no upstream executor component in the way); its rules

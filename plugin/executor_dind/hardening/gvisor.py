@@ -1,4 +1,4 @@
-"""gVisor sandbox: the pod runs under runsc, so dind's privileges stay inside a user-space kernel (README.md).
+"""gVisor sandbox: the pod runs under runsc, so dind's privileges stay inside a user-space kernel (docs/hardening.md).
 
 The pod gets `runtimeClassName`; dind drops `privileged` for the capability set dockerd needs, which gVisor
 intercepts in the sandbox instead of granting on the host. gVisor has no overlay filesystem and no netfilter for

@@ -1,4 +1,5 @@
-"""Network policy: executors reach DNS, the frontend, the registry and the internet, nothing private (README.md).
+"""Network policy: executors reach DNS, the frontend, the registry and the internet, nothing private
+(docs/hardening.md).
 
 Executor pods get one NetworkPolicy with both policy types. Ingress: only Prometheus on the metrics port.
 Egress: the cluster DNS pods (a ports-only DNS rule would open port 53 on every private address), the frontend

@@ -1,4 +1,4 @@
-"""Dedicated node pool: executor pods run only on tainted nodes that run nothing else (README.md).
+"""Dedicated node pool: executor pods run only on tainted nodes that run nothing else (docs/hardening.md).
 
 Executor pods tolerate the pool's taint and select its nodes (nodeSelector; by default the nodes labelled
 <taint.key>=<taint.value>), and spread across nodes. The private registry stays off the pool: it is trusted

@@ -1,5 +1,5 @@
 """The audit's rules, one module per control, each declaring its CONTROL (the control's ID) and its RULES in
-one shape; registered here once, in the order of the controls. The audit, README's rule table and the
+one shape; registered here once, in the order of the controls. The audit, docs/reference/rules.md and the
 auditExceptions check read RULES."""
 
 from __future__ import annotations
