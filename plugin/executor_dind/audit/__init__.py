@@ -29,15 +29,14 @@ def _role(item: Item) -> bool | None:
 
 
 def _role_in(scope: Scope, item: Item) -> bool | None:
-    """_role, read from the scope's executors and registries (found once per audit) for the items they hold."""
+    """_role of an item of the scope, read from its executors and registries (found once per audit): an item
+    that is not among its workloads has no pod template, so no role."""
     memo_key = ("roles", 0)
     if memo_key not in scope.memo:
-        roles: dict[int, bool | None] = {id(workload): None for workload in scope.workloads()}
-        roles.update((id(registry), False) for registry in scope.registries())
+        roles: dict[int, bool] = {id(registry): False for registry in scope.registries()}
         roles.update((id(executor), True) for executor in scope.executors())
         scope.memo[memo_key] = roles
-    roles = scope.memo[memo_key]
-    return roles[id(item)] if id(item) in roles else _role(item)
+    return scope.memo[memo_key].get(id(item))
 
 
 def audit(
