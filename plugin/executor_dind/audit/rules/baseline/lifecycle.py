@@ -137,7 +137,7 @@ RULES = (
         "EXD011",
         "unbounded-scaling",
         "warning",
-        "a ScaledObject or HorizontalPodAutoscaler scales executors with no maximum (KEDA's default is 100)",
+        "a ScaledObject, ScaledJob or HorizontalPodAutoscaler scales executors with no maximum (KEDA's default is 100)",
         unbounded_scaling,
     ),
     Rule(
