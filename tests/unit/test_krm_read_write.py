@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import hypothesis
 import pytest
 import yaml
 
@@ -717,6 +718,40 @@ def test_the_fast_composer_resolves_every_tag_as_pyyaml_does(text):
     for node in composed:
         resolve_plain_tags(node)
     assert [list(tags(node, as_composed)) for node in composed] == theirs
+
+
+# Values near every resolver's pattern: each tag's own examples, and their neighbours a character away.
+RESOLVER_EDGES = [
+    *("yes", "No", "OFF", "FALSE", "FALSE\n", "null", "NULL\n", "~", "~\n", "", "y", "nulls", "False_", "ON\n\n"),
+    *("0", "7", "00", "017", "018", "08", "0_7", "0b101", "-0b1", "0x1F", "+0x_", "1_000", "190:20:30", "1:60"),
+    *("12345678901234567890", "-1", "+2", "-", "+", "1\n", "1\n\n", "0\n", "١٢٣", "12³", "1 ", " 1"),
+    *("1.5", "-.5", ".5", "1.", "1e3", "1.0e+3", "1.0e3", "6.2.1106", "190:20:30.15", ".inf", "-.Inf", ".NaN"),
+    *(".nan", "+.nan", "1.5\n", "1..5", "10.0.0.0/8", "100m", "1Gi", "2.5Gi", "3s", "0.0.0.0"),
+    *("2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "2024-02-30", "2001-1-1"),
+    *("2001-12-14\n", "20011-12-14", "2001-12", "9999-99-99T99:99:99Z", "2001-12-14T1:00:00"),
+    *("<<", "<<<", "=", "==", "!", "&", "*", "!!", "&a", "*a"),
+]
+
+
+def reference_tag(value):
+    return yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False))
+
+
+def test_plain_tags_are_pyyamls_near_every_pattern():
+    composed = {value: tag_of(yaml.ScalarNode("", value)) for value in RESOLVER_EDGES}
+    assert composed == {value: reference_tag(value) for value in RESOLVER_EDGES}
+    # Control: the edges reach every tag, so a resolver skipped wrongly cannot hide behind strings alone.
+    assert {tag.rsplit(":", 1)[1] for tag in composed.values()} == {
+        *("bool", "null", "int", "float", "timestamp", "merge", "value", "yaml", "str"),
+    }
+
+
+@hypothesis.settings(max_examples=3000, deadline=None)
+@hypothesis.given(
+    hypothesis.strategies.text(alphabet="0123456789_-+.:eExXbBoOaAfFnNiItTyYlLsSuU~<=!&* \n\t٣³Z", max_size=32)
+)
+def test_plain_tags_are_pyyamls_for_any_text_of_their_characters(value):
+    assert tag_of(yaml.ScalarNode("", value)) == reference_tag(value)
 
 
 def test_construction_resolves_merge_keys_and_plain_scalars_first():

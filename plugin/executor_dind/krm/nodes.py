@@ -19,10 +19,29 @@ _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 _PLAIN = ""
 
 
+_INT_CHARS = frozenset("0123456789_+-:bxabcdefABCDEF\n")
+# A test every value a resolver's pattern matches passes, so a pattern is compiled and run only for values it may
+# match: compiling them is ~2 ms a process (the timestamp's alone ~1 ms), and most values with a digit first are
+# versions, quantities and addresses. Each follows from the pattern (`$` also matches before a final newline):
+# every float has exactly one ".", a timestamp "-" after four digits, an int no other characters, and a bool
+# word is at most five characters and a null four, before that newline.
+_MAY_MATCH = {
+    "tag:yaml.org,2002:float": lambda value: value.count(".") == 1,
+    "tag:yaml.org,2002:int": _INT_CHARS.issuperset,
+    "tag:yaml.org,2002:timestamp": lambda value: value[4:5] == "-",
+    "tag:yaml.org,2002:bool": lambda value: len(value) <= 6,
+    "tag:yaml.org,2002:null": lambda value: len(value) <= 5,
+}
+_INT = "tag:yaml.org,2002:int"
+
+
 def _plain_tag(value: str) -> str:
     """The safe schema's tag for a plain scalar: its implicit resolvers, looked up by first character."""
+    if value.isdigit() and value.isascii() and (value[0] != "0" or len(value) == 1):
+        return _INT  # what the int pattern's `0|[1-9][0-9_]*` matches (a float has a ".", a timestamp a "-")
     for tag, pattern in _IMPLICIT.get(value[:1], ()):
-        if pattern.match(value):
+        may_match = _MAY_MATCH.get(tag)
+        if (may_match is None or may_match(value)) and pattern.match(value):
             return tag
     return STR
 
