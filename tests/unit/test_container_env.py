@@ -3,12 +3,16 @@ exact inputs and outputs."""
 
 from __future__ import annotations
 
+import re
+
+import hypothesis
 import pytest
 
 from executor_dind.audit.container_env import ContainerEnv, expand
-from executor_dind.audit.dockerd_launch import config_hosts, launches
+from executor_dind.audit.dockerd_launch import _assigned, config_hosts, launches
 from executor_dind.audit.scope import Scope
 from executor_dind.krm.item import Item
+from executor_dind.podspec import script_commands
 
 DEFINED = {"ADDR": "0.0.0.0", "EMPTY": ""}
 
@@ -91,3 +95,52 @@ def test_shell_expansion_of_dockerd_flags(script, words, why):
 )
 def test_daemon_json_as_dockerd_reads_it(text, hosts):
     assert config_hosts(text) == hosts
+
+
+# Shell text near what the readings below look for: assignments, read/for/getopts, quoting, separators.
+SHELL_TEXT = hypothesis.strategies.lists(
+    hypothesis.strategies.sampled_from(
+        [*"ab_1=;&|( \n\t'\"\\$é", "read ", "for ", "getopts ", "FLAGS", "dockerd", 'd"ockerd', "dock\\erd", "#"]
+    ),
+    max_size=24,
+).map("".join)
+
+
+def assigned_as_searched(script: str, name: str) -> bool:
+    """The reading _assigned replaces, one regular expression per name."""
+    name = re.escape(name)
+    return re.search(rf"(^|[\s;&|(]){name}=|\b(read|for|getopts)\b[^\n;]*\b{name}\b", script) is not None
+
+
+@hypothesis.settings(max_examples=2000, deadline=None)
+@hypothesis.given(SHELL_TEXT)
+def test_the_variables_a_script_sets_are_those_each_name_is_searched_for(script):
+    names = {*re.findall(r"[A-Za-z_][A-Za-z0-9_]*", script), "a", "b", "ab", "FLAGS"}
+    assert {name for name in names if assigned_as_searched(script, name)} == _assigned(script) & names
+
+
+def test_the_variables_a_script_sets():
+    script = "a=1; read -r b c; for d in x; do e=$d; done\nf =2 g.h=3 getopts i j;k"
+    assert _assigned(script) == {"a", "r", "b", "c", "d", "in", "x", "e", "i", "j"}
+
+
+def dockerd_commands(commands):
+    return [command for command in commands if any("dockerd" in word for word in command)]
+
+
+@hypothesis.settings(max_examples=2000, deadline=None)
+@hypothesis.given(SHELL_TEXT)
+def test_only_lines_that_cannot_name_dockerd_go_unlexed(script):
+    lexed = script_commands(script, "dockerd")
+    assert dockerd_commands(lexed) == dockerd_commands(script_commands(script, ""))
+    assert len(lexed) <= len(script_commands(script, ""))
+
+
+def test_a_dockerd_spelt_with_quotes_or_backslashes_is_lexed():
+    script = 'echo start\nexec d"ocke"rd --host=tcp://0.0.0.0:2375\nexec dock\\erd -H x\necho "dockerd"'
+    assert script_commands(script, "dockerd") == [
+        ["exec", "dockerd", "--host=tcp://0.0.0.0:2375"],
+        ["exec", "dockerd", "-H", "x"],
+        ["echo", "dockerd"],
+    ]
+    assert script_commands(script, "")[0] == ["echo", "start"]  # control: every line is lexed without a name

@@ -29,6 +29,11 @@ ENTRYPOINT_HOSTS = {"": "tcp://0.0.0.0:2375", "tls": "tcp://0.0.0.0:2376"}
 _SPLIT = "\x00"
 _NAME = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|([@*]))")
 _VALUE_FLAGS = ("-H", "--host", "--config-file")
+_ASSIGNMENT = re.compile(r"(?:^|[\s;&|(])([A-Za-z_][A-Za-z0-9_]*)=")
+_READ_INTO = re.compile(r"\b(?:read|for|getopts)\b([^\n;]*)")
+_WORD = re.compile(r"\w+")
+# What the expansion below acts on; the text between is copied as it is.
+_SPECIAL = re.compile(r"[\\'\"$`]")
 
 
 class Launch(Record):
@@ -40,9 +45,13 @@ class Launch(Record):
     why: str = ""
 
 
-def _assigned(script: str, name: str) -> bool:
-    name = re.escape(name)
-    return re.search(rf"(^|[\s;&|(]){name}=|\b(read|for|getopts)\b[^\n;]*\b{name}\b", script) is not None
+def _assigned(script: str) -> frozenset[str]:
+    """The variables a script sets: NAME= after a separator, and each word after read, for or getopts up to the
+    end of that command."""
+    names = {match[1] for match in _ASSIGNMENT.finditer(script)}
+    for match in _READ_INTO.finditer(script):
+        names.update(_WORD.findall(match[1]))
+    return frozenset(names)
 
 
 def _escape_in_quotes(text: str) -> str:
@@ -52,9 +61,16 @@ def _escape_in_quotes(text: str) -> str:
 def shell_expand(script: str, env: ContainerEnv, positional: list[str]) -> str:
     """The script with the parameters the render settles substituted as the shell would: unquoted values split
     into words, quoted ones kept whole. What it cannot settle stays as written, marked when unquoted."""
+    assigned = _assigned(script)
     out: list[str] = []
     index, single, double = 0, False, False
     while index < len(script):
+        special = _SPECIAL.search(script, index)
+        if special is None:
+            out.append(script[index:])
+            break
+        out.append(script[index : special.start()])
+        index = special.start()
         char = script[index]
         if char == "\\" and not single:
             out.append(script[index : index + 2])
@@ -66,7 +82,7 @@ def shell_expand(script: str, env: ContainerEnv, positional: list[str]) -> str:
             double = not double
         elif char in "$`" and not single:
             match = _NAME.match(script, index) if char == "$" else None
-            values = _parameter(match, script, env, positional)
+            values = _parameter(match, assigned, env, positional)
             if values is None:
                 out.append(char if double else _SPLIT + char)
                 index += 1
@@ -83,14 +99,16 @@ def shell_expand(script: str, env: ContainerEnv, positional: list[str]) -> str:
     return "".join(out)
 
 
-def _parameter(match: re.Match[str] | None, script: str, env: ContainerEnv, positional: list[str]) -> list[str] | None:
+def _parameter(
+    match: re.Match[str] | None, assigned: frozenset[str], env: ContainerEnv, positional: list[str]
+) -> list[str] | None:
     """The value(s) of a parameter reference, or None when the render cannot settle it."""
     if match is None:
         return None  # a command substitution, `$1`, `$?`, arithmetic: only known when it runs
     if match[3]:
         return list(positional)
     name = match[1] or match[2]
-    if _assigned(script, name):
+    if name in assigned:
         return None
     var = env.get(name)
     if var is None or var.value is None:
@@ -125,7 +143,7 @@ def launches(entry: dict[str, Any], env: ContainerEnv) -> list[Launch]:
         commands = [words]
     else:
         script, positional = invocation
-        commands = script_commands(shell_expand(script, env, positional))
+        commands = script_commands(shell_expand(script, env, positional), "dockerd")
     found = []
     for command in commands:
         names = [word.rsplit("/", 1)[-1] for word in command]
