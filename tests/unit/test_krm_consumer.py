@@ -217,6 +217,43 @@ def test_a_tag_the_readers_do_not_share_is_refused(case):
     ]
 
 
+# A script's `!` looks like a tag to the text scan; read inside its block scalar, it is no tag.
+SCRIPT = "  run.sh: |\n    if ! grep -q x /etc/y; then exit 1; fi\n    [ ! -e /z ] && echo ! done\n"
+
+
+def test_a_script_with_bangs_reads_alike():
+    """The positive control of the cases below: the script alone, in a stream and in a ResourceList."""
+    text = mutated(2, "  daemon.json: '{\"iptables\": true}'\n", "  daemon.json: '{\"iptables\": true}'\n" + SCRIPT)
+    [*_, config_map] = read_stream(text, "m.yaml")
+    assert config_map.obj["data"]["run.sh"] == "if ! grep -q x /etc/y; then exit 1; fi\n[ ! -e /z ] && echo ! done\n"
+    entries = "".join("- " + document.replace("\n", "\n  ").rstrip(" ") for document in text.split("---\n"))
+    assert len(read_resource_list(f"kind: ResourceList\nitems:\n{entries}").items) == 3
+
+
+@pytest.mark.parametrize("case", ["binary-daemon-json", "custom", "timestamp", "non-specific"])
+def test_a_tag_beside_a_script_with_bangs_is_refused(case):
+    old, new, message = TAGS.get(case) or (
+        "  daemon.json: '{\"iptables\": true}'\n",
+        "  daemon.json: ! 2\n",
+        "data.daemon.json has the non-specific tag ! at line 34: Kubernetes' decoder reads the string '2', PyYAML "
+        "an integer: quote the value",
+    )
+    ending = ": write the value without the tag" if case in TAGS else " instead"
+    # The script after the tag, and before it (its three lines move the tag to line 37).
+    for text, line in ((mutated(2, old, new + SCRIPT), 34), (mutated(2, old, SCRIPT + new), 37)):
+        assert refused(text) == [
+            HEAD.format(3, "ConfigMap/sourcegraph/docker-config") + message.replace("line 34", f"line {line}") + ending
+        ]
+
+
+def test_a_tag_on_a_block_scalar_is_refused():
+    text = mutated(2, "  daemon.json: '{\"iptables\": true}'\n", "  daemon.json: !!binary |\n    eyJp\n" + SCRIPT)
+    assert refused(text) == [
+        HEAD.format(3, "ConfigMap/sourcegraph/docker-config") + "data.daemon.json has the YAML tag !!binary at line "
+        "34: Kubernetes' decoder reads the base64-decoded text, PyYAML bytes: write the value without the tag"
+    ]
+
+
 def test_core_tags_and_the_non_specific_tag_read_alike():
     """The positive control of the tags: JSON's own types, written with their tags, and `!` on a string (kubectl
     read these the same: "1", "two", 3, null)."""

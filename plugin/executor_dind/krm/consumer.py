@@ -11,9 +11,11 @@ reader would see; the input as written is never guessed at.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from executor_dind.krm.aliases import ANCHOR_CHARS, has_mark_between, marks
 from executor_dind.krm.item import PATH_ANNOTATIONS, Item
-from executor_dind.krm.nodes import MAP, SEQ, STR, Loader, tag_of
+from executor_dind.krm.nodes import MAP, SEQ, STR, Loader, children, tag_of
 from executor_dind.libyaml import MappingNode, Node, ScalarNode, SequenceNode, yaml
 
 TYPE_CHECKING = False
@@ -59,11 +61,32 @@ def in_items(items: list[Item], text: str) -> list[str]:
         if node is None:
             continue
         start, end = node.start_mark.index, node.end_mark.index
-        if tags and (has_mark_between(tags, start, end) or has_mark_between(aliases, start, end)):
+        if tags and (has_mark_between(aliases, start, end) or not _in_block_scalars(node, text, tags, start, end)):
             problems.extend(_in_item(item, node, text))
         elif _has_repeated_keys(node):
             problems.extend(_in_item(item, node, ""))
     return problems
+
+
+def _in_block_scalars(root: Node, text: str, tags: list[int], start: int, end: int) -> bool:
+    """Whether every possible tag between start and end is text inside a block scalar under root (a `!` in a
+    script: `if ! grep ...`), found by descending to it. Only for a region without anchors or aliases: an alias's
+    node is the anchored one, elsewhere in the text."""
+    for at in tags[bisect_left(tags, start) : bisect_left(tags, end)]:
+        node = root
+        while node.__class__ is not ScalarNode:
+            found = None
+            for child in children(node):
+                if child.start_mark.index > at:
+                    break
+                found = child
+            if found is None or found.end_mark.index <= at:
+                return False
+            node = found
+        header = node.start_mark.index
+        if node.style not in ("|", ">") or text[header] != node.style or not header < text.find("\n", header) < at:
+            return False  # a tagged or flow scalar, a header line, or marks not where the text has them
+    return True
 
 
 class _NeedsTheWalk(Exception):
