@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
 import json
-import zlib
 
 from executor_dind import resources, values
 from executor_dind.checkov import CHECKOV_SKIPS, PLAIN_CONTAINER_SKIPS, skip_annotations
@@ -331,6 +331,6 @@ def executor_deployment(spec: Spec, queue: Queue, context: Context, daemon_json:
 
 def config_checksum(daemon_json: str, env: list[dict[str, Any]]) -> str:
     """A change detector, not a security control: CRC-32 rolls the pods as surely as SHA-256 would, and
-    zlib is already loaded where hashlib would cost the process ~3 ms of OpenSSL start-up."""
+    binascii (zlib's CRC-32) is already loaded by PyYAML where hashlib would cost ~3 ms of OpenSSL start-up."""
     text = json.dumps(env, sort_keys=True)
-    return f"{zlib.crc32(text.encode(), zlib.crc32(daemon_json.encode())):08x}"
+    return f"{binascii.crc32(text.encode(), binascii.crc32(daemon_json.encode())):08x}"
