@@ -9,7 +9,7 @@ compiled on first use (re caches them): most runs check a handful of fields, and
 import re
 from collections.abc import Mapping
 
-from executor_dind.records import shown
+from executor_dind.records import Record, shown
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
@@ -204,15 +204,27 @@ def url_parts(value: str) -> tuple[str, str, int | None] | None:
     return match["scheme"], match["host"], int(match["port"]) if match["port"] else None
 
 
-_AUTHORITY = r"\s*(?P<scheme>[A-Za-z][-+.A-Za-z0-9]*)://(?P<host>[^/:?#\s]*)(:(?P<port>[0-9]*))?"
+# A URL's authority as a client reads it; `end` matches where Go's url.Parse reads one: the port, if any, ASCII
+# digits up to the path, query or fragment.
+_AUTHORITY = r"\s*(?P<scheme>[A-Za-z][-+.A-Za-z0-9]*)://(?P<host>[^/:?#\s]*)(:(?P<port>[0-9]*))?(?P<end>[/?#]|$)?"
 
 
-def url_authority(value: str) -> tuple[str, str, int | None]:
-    """(scheme, lower-case host, port or None) of any URL-like text, as leniently as a client reads it."""
+class Authority(Record):
+    scheme: str
+    host: str  # lower case
+    port: int | None  # 65536 for any port past 65535, however many digits it has
+    parsable: bool  # whether Go's url.Parse reads it (the executor's and KEDA's client)
+
+
+def url_authority(value: str) -> Authority:
+    """The authority of any URL-like text, as leniently as a client reads it; a port of more digits than any
+    port has (leading zeros aside) is out of range, as Go's net reads it, and is never handed to int()."""
     match = re.match(_AUTHORITY, value)
     if match is None:
-        return "", "", None
-    return match["scheme"], match["host"].lower(), int(match["port"]) if match["port"] else None
+        return Authority("", "", None, False)
+    digits = (match["port"] or "").lstrip("0")
+    port = None if not match["port"] else 65536 if len(digits) > 5 else int(digits or "0")
+    return Authority(match["scheme"], match["host"].lower(), port, match["end"] is not None)
 
 
 def ip_address(value: str) -> str | None:

@@ -721,6 +721,7 @@ def test_the_fast_composer_resolves_every_tag_as_pyyaml_does(text):
 
 
 # Values near every resolver's pattern: each tag's own examples, and their neighbours a character away.
+CASES = (str.lower, str.upper, str.title, str.swapcase, lambda word: word + "\n", lambda word: word + "\n\n")
 RESOLVER_EDGES = [
     *("yes", "No", "OFF", "FALSE", "FALSE\n", "null", "NULL\n", "~", "~\n", "", "y", "nulls", "False_", "ON\n\n"),
     *("0", "7", "00", "017", "018", "08", "0_7", "0b101", "-0b1", "0x1F", "+0x_", "1_000", "190:20:30", "1:60"),
@@ -729,7 +730,9 @@ RESOLVER_EDGES = [
     *(".nan", "+.nan", "1.5\n", "1..5", "10.0.0.0/8", "100m", "1Gi", "2.5Gi", "3s", "0.0.0.0"),
     *("2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "2024-02-30", "2001-1-1"),
     *("2001-12-14\n", "20011-12-14", "2001-12", "9999-99-99T99:99:99Z", "2001-12-14T1:00:00"),
-    *("<<", "<<<", "=", "==", "!", "&", "*", "!!", "&a", "*a"),
+    *("<<", "<<<", "=", "==", "!", "&", "*", "!!", "&a", "*a", "-c", "-f", "3003ecca", "0x3003ecca", "-0x1F"),
+    *("+0b1", "0b2", "0o17", "1_0:3", "--1", "+-1", "-0x", "0xg", "0b", "-b1", "1:2:3", "9:99"),
+    *(case(word) for word in ("yes", "no", "true", "false", "on", "off", "null", "y") for case in CASES),
 ]
 
 

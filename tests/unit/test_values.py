@@ -74,3 +74,25 @@ def test_a_storage_size_is_more_than_zero(size):
     assert values.quantity(size) == f"{size!r} is no space at all: a size must be more than 0 (e.g. 20Gi)"
     assert values.required_quantity(size) == values.quantity(size)
     assert values.quantity("0.5Gi") is None and values.quantity("1") is None  # the positive control
+
+
+@pytest.mark.parametrize(
+    ("text", "authority"),
+    [
+        ("http://Sourcegraph-Frontend:30080/x", ("http", "sourcegraph-frontend", 30080, True)),
+        ("http://h", ("http", "h", None, True)),
+        ("http://h:", ("http", "h", None, True)),
+        ("http://h:00080?q", ("http", "h", 80, True)),
+        ("http://h:000065535#f", ("http", "h", 65535, True)),
+        ("http://h:65536", ("http", "h", 65536, True)),
+        ("http://h:99999", ("http", "h", 99999, True)),
+        ("http://h:" + "9" * 5000, ("http", "h", 65536, True)),  # never int() of the digits
+        ("http://h:0" + "0" * 5000 + "1", ("http", "h", 1, True)),
+        ("http://h:80x", ("http", "h", 80, False)),  # Go's url.Parse refuses a port that is not digits
+        ("http://h:\uff18\uff10", ("http", "h", None, False)),  # fullwidth digits are not a port to Go
+        (" https://h:1", ("https", "h", 1, True)),
+        ("h:80", ("", "", None, False)),
+    ],
+)
+def test_a_url_authority_as_a_client_reads_it(text, authority):
+    assert tuple(values.url_authority(text)) == authority

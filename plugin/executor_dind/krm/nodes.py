@@ -19,20 +19,32 @@ _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 _PLAIN = ""
 
 
-_INT_CHARS = frozenset("0123456789_+-:bxabcdefABCDEF\n")
-# A test every value a resolver's pattern matches passes, so a pattern is compiled and run only for values it may
-# match: compiling them is ~2 ms a process (the timestamp's alone ~1 ms), and most values with a digit first are
-# versions, quantities and addresses. Each follows from the pattern (`$` also matches before a final newline):
-# every float has exactly one ".", a timestamp "-" after four digits, an int no other characters, and a bool
-# word is at most five characters and a null four, before that newline.
+_BOOL, _NULL, _INT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:int"
+
+
+def _words(*words: str) -> frozenset[str]:
+    """A resolver pattern that is a list of words, as a set: its `$` also matches before a final newline."""
+    return frozenset((*words, *(word + "\n" for word in words)))
+
+
+# The bool and null patterns are lists of words; for the others, a test that every value the pattern matches
+# passes, so the pattern is compiled and run only for values it may match: compiling them is ~2 ms a process
+# (the timestamp's alone ~1 ms), and most values with a digit first are versions, quantities and addresses.
+# Every float has exactly one ".", a timestamp a "-" after four digits, and an int only digits, "_", ":" and
+# "b" after its sign unless it is hexadecimal ("0x").
+_WORD_TAGS = {
+    _BOOL: _words(
+        *("yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE"),
+        *("false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"),
+    ),
+    _NULL: _words("~", "null", "Null", "NULL", ""),
+}
+_DECIMAL_INT_CHARS = frozenset("0123456789_:b\n")
 _MAY_MATCH = {
     "tag:yaml.org,2002:float": lambda value: value.count(".") == 1,
-    "tag:yaml.org,2002:int": _INT_CHARS.issuperset,
+    _INT: lambda value: value.lstrip("+-")[:2] == "0x" or _DECIMAL_INT_CHARS.issuperset(value.lstrip("+-")),
     "tag:yaml.org,2002:timestamp": lambda value: value[4:5] == "-",
-    "tag:yaml.org,2002:bool": lambda value: len(value) <= 6,
-    "tag:yaml.org,2002:null": lambda value: len(value) <= 5,
 }
-_INT = "tag:yaml.org,2002:int"
 
 
 def _plain_tag(value: str) -> str:
@@ -40,6 +52,11 @@ def _plain_tag(value: str) -> str:
     if value.isdigit() and value.isascii() and (value[0] != "0" or len(value) == 1):
         return _INT  # what the int pattern's `0|[1-9][0-9_]*` matches (a float has a ".", a timestamp a "-")
     for tag, pattern in _IMPLICIT.get(value[:1], ()):
+        words = _WORD_TAGS.get(tag)
+        if words is not None:
+            if value in words:
+                return tag
+            continue
         may_match = _MAY_MATCH.get(tag)
         if (may_match is None or may_match(value)) and pattern.match(value):
             return tag

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from executor_dind import values
@@ -10,10 +9,6 @@ from executor_dind.audit.rules.baseline.reading import executor_vars
 from executor_dind.audit.scope import Finding, Rule, Scope
 from executor_dind.krm.item import Item
 from executor_dind.password import password_problem
-
-_HUGE_PORT = re.compile(r"\s*[A-Za-z][-+.A-Za-z0-9]*://[^/:?#\s]*:0*[1-9][0-9]{5,}")
-# What Go's url.Parse takes as an authority: the port, if any, ASCII digits up to the path, query or fragment.
-_PARSABLE_AUTHORITY = re.compile(r"\s*[A-Za-z][-+.A-Za-z0-9]*://[^/:?#\s]*(:[0-9]*)?([/?#]|$)")
 
 
 def literal_password(item: Item, scope: Scope) -> Iterator[Finding]:
@@ -40,12 +35,9 @@ def frontend_url_no_port(item: Item, scope: Scope) -> Iterator[Finding]:
                 f"cannot determine EXECUTOR_FRONTEND_URL of {item.describe()}: {var.why}; set it in the render",
             )
             continue
-        # A port of more digits than any port has (leading zeros aside) is out of range, as Go's net reads it;
-        # it is never handed to int().
-        huge = _HUGE_PORT.match(url) is not None
-        _, host, port = values.url_authority(url) if not huge else ("", "", 65536)
+        _, host, port, parsable = values.url_authority(url)
         shown = url if len(url) <= 80 else url[:77] + "..."
-        if _PARSABLE_AUTHORITY.match(url) is None:
+        if not parsable:
             yield Finding(
                 var.source,
                 var.field_path,

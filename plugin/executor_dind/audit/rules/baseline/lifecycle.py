@@ -120,7 +120,7 @@ def prometheus_elsewhere(item: Item, scope: Scope) -> Iterator[Finding]:
             address = metadata.get("serverAddress")
             if trigger.get("type") != "prometheus" or not isinstance(address, str):
                 continue
-            _, host, port = values.url_authority(address)
+            _, host, port, _ = values.url_authority(address)
             if f"{host}:{port or 80}" not in known and host.split(".")[0] == "prometheus":
                 yield Finding(
                     scaler,
