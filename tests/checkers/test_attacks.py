@@ -869,10 +869,12 @@ def test_the_function_dropped_exits_1_unless_allowed(executor_dind, base_stream)
 
 
 def test_the_audit_of_the_full_upstream_render_is_fast(renders):
+    """A bound against blow-ups, ~4x what it takes (0.12 s); the figures are `make bench`'s. CPU time, not wall
+    time: another process's load on the machine does not count against it."""
     text = renders["strict"].path.read_text()
-    started = time.perf_counter()
+    started = time.process_time()
     findings = audit(read_stream(text))
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert findings and elapsed < 0.5, elapsed
 
 
