@@ -54,7 +54,7 @@ class Result(Record):
         return result
 
     def line(self) -> str:
-        """One line for humans: `<severity> [<ID> ]<Kind>/<ns>/<name> <field.path>: <message>`."""
+        """One line for humans: `<severity> [<ID> ]<Kind>/<ns>/<name> <field.path>[ in <file>]: <message>`."""
         parts = [self.severity]
         if self.rule:
             parts.append(self.rule)
@@ -62,6 +62,8 @@ class Result(Record):
             parts.append(self.resource.describe())
         if self.field_path and self.field_path not in self.message:  # never say the path twice
             parts.append(self.field_path)
+        if self.file_path and self.file_path not in self.message:  # nor the file
+            parts.append(f"in {self.file_path}")
         return " ".join(parts) + ": " + self.message
 
 

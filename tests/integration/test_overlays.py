@@ -129,7 +129,7 @@ def test_demo_with_executor_dind_render_alone(executor_dind, tool_env, demo_base
     # which tool rendered the demo.
     *warnings, rendered_by = result.stderr.strip().splitlines()
     assert [line.split(": ")[1] for line in warnings] == [
-        "warning ExecutorDind/-/executors spec.frontend.passwordSecret"
+        f"warning ExecutorDind/-/executors spec.frontend.passwordSecret in {OVERLAYS / 'demo' / 'executor-dind.yaml'}"
     ], result.stderr
     assert "executor-dind render" in rendered_by
     assert_demo(out, demo_base, generated_secret=False)

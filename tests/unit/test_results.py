@@ -40,6 +40,17 @@ def test_line_never_says_the_field_path_twice():
     assert Result("bad", "warning", ResourceRef("v1", "Namespace", "x")).line() == "warning Namespace/-/x: bad"
 
 
+def test_line_names_the_file_once():
+    """A check of the config that needs the input (gvisor's runtimeClassName) names the config file as a parse
+    error does; a message that already says the file is not given it twice."""
+    config = ResourceRef("executor-dind.dev/v1alpha1", "ExecutorDind", "executors")
+    assert Result("runc is no sandbox", "error", config, "spec.x", "cfg.yaml").line() == (
+        "error ExecutorDind/-/executors spec.x in cfg.yaml: runc is no sandbox"
+    )
+    message = "invalid functionConfig in cfg.yaml: spec.x: bad"
+    assert Result(message, "error", config, "spec.x", "cfg.yaml").line() == f"error ExecutorDind/-/executors: {message}"
+
+
 def test_about_points_at_the_item_and_its_file():
     item = Item.new(
         {
