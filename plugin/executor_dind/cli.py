@@ -2,6 +2,9 @@
 the legacy exec plugin when argv[1] is a config file; otherwise the subcommand's module under commands/.
 
 Exit codes: 0 success, 1 an error result (bad config, bad input, a failed audit), 2 a usage error.
+
+Over 300 lines because it holds the argparse tree of every subcommand (built only when a subcommand is parsed:
+the KRM path never builds it).
 """
 
 from __future__ import annotations

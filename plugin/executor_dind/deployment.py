@@ -1,4 +1,7 @@
-"""The executor Deployment of one queue: the executor container, the dind sidecar, their volumes and probes."""
+"""The executor Deployment of one queue: the executor container, the dind sidecar, their volumes and probes.
+
+Over 300 lines because it builds one object, the executor pod: two containers, their scripts, probes and volumes.
+"""
 
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ upstream requires to stay last. `--from instances/NAME` copies that instance (th
 renamed as upstream instructs) into a new one and does the same there, so it builds exactly that instance plus the
 executors. The password file is git-ignored and starts as a placeholder: a real password never lands in a file we
 write, and an existing one is never replaced.
+
+Over 300 lines because init's two modes (--into, --from) share every edit they make to a user's files (the ruamel
+round trip, the password adoption, the refusal to overwrite): kept together, each edit is written once.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 A check names the reads it needs (Query: a `kubectl get`, or the server version); the edge (doctor/kubectl.py) runs
 them and hands back one Answer each. A read the cluster refused fails its check with kubectl's words; nothing is
 assumed about what could not be read.
+
+Over 300 lines because it is the table of the doctor's seven checks, each a queries/check pair of the same small
+shape (as the audit's rules are), with the readers of kubectl's JSON they share.
 """
 
 from __future__ import annotations
