@@ -109,8 +109,8 @@ def check(spec: Spec, context: Context) -> list[Result]:
     return [
         Result(
             f"{name!r} runs containers on the node's kernel ({shown}): dind would hold SYS_ADMIN, NET_ADMIN and "
-            "SYS_PTRACE on the node with no sandbox; name the gVisor RuntimeClass (e.g. gvisor, handler runsc) or "
-            "set createRuntimeClass: true",
+            "SYS_PTRACE on the node with no sandbox; name the gVisor RuntimeClass (e.g. gvisor, handler runsc), or "
+            "set runtimeClassName: gvisor with createRuntimeClass: true",
             "error",
             context.config_ref,
             "spec.hardening.gvisor.runtimeClassName",

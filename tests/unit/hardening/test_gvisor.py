@@ -69,8 +69,8 @@ def test_a_runtime_class_name_that_is_no_sandbox_is_refused_unless_the_input_say
     assert [(r.severity, r.field_path) for r in results] == [("error", "spec.hardening.gvisor.runtimeClassName")]
     assert results[0].message == (
         f"{name!r} runs containers on the node's kernel (no sandbox): dind would hold SYS_ADMIN, NET_ADMIN and "
-        "SYS_PTRACE on the node with no sandbox; name the gVisor RuntimeClass (e.g. gvisor, handler runsc) or set "
-        "createRuntimeClass: true"
+        "SYS_PTRACE on the node with no sandbox; name the gVisor RuntimeClass (e.g. gvisor, handler runsc), or set "
+        "runtimeClassName: gvisor with createRuntimeClass: true"
     )
 
     for handler, refused in (("runc", True), ("runsc", False), ("kata-qemu", False)):
