@@ -90,6 +90,13 @@ def test_union_intersection_and_difference():
         ({"matchLabels": {"app": "x"}}, True),
         ({"matchLabels": {"app": "y"}}, False),
         ({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["y"]}]}, True),
+        ({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["y", "x"]}]}, False),
+        ({"matchExpressions": [{"key": "team", "operator": "NotIn", "values": ["a"]}]}, True),  # absent: not in
+        ({"matchExpressions": [{"key": "app", "operator": "In", "values": ["y", "x"]}]}, True),
+        ({"matchExpressions": [{"key": "team", "operator": "In", "values": ["a"]}]}, False),
+        ({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, True),
+        ({"matchExpressions": [{"key": "team", "operator": "Exists"}]}, False),
+        ({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, False),
         ({"matchExpressions": [{"key": "team", "operator": "DoesNotExist"}]}, True),
         ({"matchExpressions": [{"key": "app", "operator": "Sometimes"}]}, False),
         ({"matchExpressions": ["garbage"]}, False),

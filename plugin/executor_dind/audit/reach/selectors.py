@@ -50,44 +50,20 @@ def selector_matches(selector: Any, labels: Mapping[str, str], worst: bool = Fal
     """Kubernetes label selector semantics; an empty selector matches everything. A malformed selector (the API
     server would reject its object) matches nothing. worst: a term on a label the controllers add (and the
     template does not hold) is met, as it may be at runtime."""
-    if selector is None:
-        return True
-    if not isinstance(selector, dict):
+    terms = selector_terms(selector)
+    if terms is None:
         return False
-    match_labels = selector.get("matchLabels") or {}
-    expressions = selector.get("matchExpressions") or []
-    if not isinstance(match_labels, dict) or not isinstance(expressions, list):
-        return False
-    for key, value in match_labels.items():
-        if worst and str(key) not in labels and controller_label(str(key)):
-            continue
-        if labels.get(str(key)) != str(value):
-            return False
-    for expression in expressions:
-        if not isinstance(expression, dict):
-            return False
-        key, operator = str(expression.get("key")), expression.get("operator")
-        if (
-            worst
-            and key not in labels
-            and controller_label(key)
-            and operator in ("In", "NotIn", "Exists", "DoesNotExist")
-        ):
-            continue
-        values = expression.get("values") or []
-        values = [str(v) for v in values] if isinstance(values, list) else []
+    for key, operator, values in terms:
         present = key in labels
+        if worst and not present and controller_label(key):
+            continue
         if operator == "In":
-            ok = present and labels[key] in values
+            met = present and labels[key] in values
         elif operator == "NotIn":
-            ok = not present or labels[key] not in values
-        elif operator == "Exists":
-            ok = present
-        elif operator == "DoesNotExist":
-            ok = not present
+            met = not present or labels[key] not in values
         else:
-            return False
-        if not ok:
+            met = present if operator == "Exists" else not present
+        if not met:
             return False
     return True
 
