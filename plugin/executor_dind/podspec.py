@@ -124,6 +124,8 @@ def container(spec: dict[str, Any], name: str) -> dict[str, Any] | None:
 REGISTRY_NAMES = frozenset({"private-docker-registry", "executor-dind-registry"})
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "busybox"})
 DOCKERD = frozenset({"dockerd", "dockerd-entrypoint.sh"})
+# What every name in DOCKERD contains: the shell lines worth lexing when looking for dockerd.
+DOCKERD_PART = "dockerd"
 
 
 def image_name(container: dict[str, Any]) -> str:
@@ -200,10 +202,11 @@ def script_commands(script: str, naming: str) -> list[list[str]]:
 
 
 def command_words(container: dict[str, Any]) -> list[list[str]]:
-    """The simple commands a container runs: its argv, or each command of its `sh -c` script."""
+    """The simple commands a container runs that may start dockerd: its argv, or each command of its `sh -c`
+    script on a line that may name dockerd."""
     words = argv(container)
     script = shell_script(words)
-    return [words] if script is None else script_commands(script, "dockerd")
+    return [words] if script is None else script_commands(script, DOCKERD_PART)
 
 
 def runs_dockerd(container: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ import re
 import shlex
 
 from executor_dind.audit.container_env import ContainerEnv
-from executor_dind.podspec import image_name, image_tag, script_commands, shell_invocation
+from executor_dind.podspec import DOCKERD_PART, image_name, image_tag, script_commands, shell_invocation
 from executor_dind.records import Record
 
 TYPE_CHECKING = False
@@ -143,7 +143,7 @@ def launches(entry: dict[str, Any], env: ContainerEnv) -> list[Launch]:
         commands = [words]
     else:
         script, positional = invocation
-        commands = script_commands(shell_expand(script, env, positional), "dockerd")
+        commands = script_commands(shell_expand(script, env, positional), DOCKERD_PART)
     found = []
     for command in commands:
         names = [word.rsplit("/", 1)[-1] for word in command]

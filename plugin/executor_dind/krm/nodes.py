@@ -17,9 +17,8 @@ STR, SEQ, MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 # The tag of a composed plain scalar until it is asked for (no YAML tag is empty: libyaml refuses `!<>`).
 _PLAIN = ""
-
-
 _BOOL, _NULL, _INT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:int"
+_FLOAT, _TIMESTAMP = "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"
 
 
 def _words(*words: str) -> frozenset[str]:
@@ -40,10 +39,17 @@ _WORD_TAGS = {
     _NULL: _words("~", "null", "Null", "NULL", ""),
 }
 _DECIMAL_INT_CHARS = frozenset("0123456789_:b\n")
+
+
+def _may_be_int(value: str) -> bool:
+    digits = value.lstrip("+-")
+    return digits[:2] == "0x" or _DECIMAL_INT_CHARS.issuperset(digits)
+
+
 _MAY_MATCH = {
-    "tag:yaml.org,2002:float": lambda value: value.count(".") == 1,
-    _INT: lambda value: value.lstrip("+-")[:2] == "0x" or _DECIMAL_INT_CHARS.issuperset(value.lstrip("+-")),
-    "tag:yaml.org,2002:timestamp": lambda value: value[4:5] == "-",
+    _FLOAT: lambda value: value.count(".") == 1,
+    _INT: _may_be_int,
+    _TIMESTAMP: lambda value: value[4:5] == "-",
 }
 
 
